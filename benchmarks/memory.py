@@ -1,0 +1,126 @@
+"""Peak resident memory while colorizing a 12-megapixel photo, each variant in its own process.
+
+Large photos are where colorizers run out of memory (issue trackers report gigabytes). The peak
+is the kernel's own high-water mark of the child (VmHWM), so nothing is sampled or missed; a
+child that only loads the model gives the floor that the photo's pixels add to.
+
+    python benchmarks/memory.py --megapixels 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_MB = 300.0
+
+# The child reports its own peak: VmHWM belongs to the process's address space since exec, whereas
+# ru_maxrss also counts the parent's pages at fork (Linux keeps the larger of the two across exec).
+_PEAK = r"""
+def _peak_mb():
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) * 1024 / 1e6 for l in f if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        import resource, sys
+        r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return r / 1e6 if sys.platform == "darwin" else r * 1024 / 1e6
+"""
+
+_COLORIZE = _PEAK + r"""
+import sys
+from edgecolor import Colorizer
+from edgecolor.files import read_image, write_image_atomic
+c = Colorizer(model=sys.argv[1], backend=sys.argv[2], precision=sys.argv[3])
+write_image_atomic(sys.argv[5], c.colorize(read_image(sys.argv[4])))
+print("PEAK_MB", _peak_mb())
+"""
+
+_IMPORTS_ONLY = _PEAK + r"""
+import sys
+from edgecolor import Colorizer
+c = Colorizer(model=sys.argv[1], backend=sys.argv[2], precision=sys.argv[3])
+print("PEAK_MB", _peak_mb())
+"""
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def make_photo(path: Path, megapixels: float = 12.0) -> tuple[int, int]:
+    """A grey JPEG of about `megapixels` (4:3), upscaled from a bundled sample so it has real texture."""
+    import cv2
+
+    from edgecolor.bench import grey_frames
+
+    width = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
+    height = width * 3 // 4
+    grey = cv2.cvtColor(grey_frames(width, height, count=1)[0], cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(path), grey, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return width, height
+
+
+def peak_mb(code: str, *args: str) -> float:
+    """Run `python -c code args` in a fresh process; its peak resident memory in MB (10^6 bytes)."""
+    done = subprocess.run([sys.executable, "-c", code, *args], env=_env(), capture_output=True, text=True)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("PEAK_MB ")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"memory run failed ({' '.join(args[:3])}): {done.stderr.strip()[-400:]}")
+    return float(lines[-1].split()[1])
+
+
+def measure(model: str = "default", megapixels: float = 12.0,
+            variants: tuple[tuple[str, str], ...] = (("openvino", "int8"), ("openvino", "fp32"), ("opencv", "fp32")),
+            ) -> dict[str, object]:
+    """Peak RSS per variant for one photo, plus the floor (runtime loaded, no photo)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = Path(tmp) / "photo-12mp.jpg"
+        width, height = make_photo(photo, megapixels)
+        for backend, precision in variants:
+            try:
+                floor = peak_mb(_IMPORTS_ONLY, model, backend, precision)
+                peak = peak_mb(_COLORIZE, model, backend, precision, str(photo), str(Path(tmp) / "out.jpg"))
+            except SystemExit as e:
+                rows.append({"backend": backend, "precision": precision, "peak_mb": None, "floor_mb": None,
+                             "note": str(e)})
+                continue
+            rows.append({"backend": backend, "precision": precision, "peak_mb": peak, "floor_mb": floor,
+                         "photo_mb": peak - floor, "note": ""})
+    return {"photo": f"{width}x{height}", "megapixels": width * height / 1e6, "target_mb": TARGET_MB, "rows": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--megapixels", type=float, default=12.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    result = measure(args.model, args.megapixels)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"peak resident memory colorizing a {result['photo']} photo ({result['megapixels']:.1f} MP), "
+          f"target <= {TARGET_MB:.0f} MB")
+    for row in result["rows"]:
+        if row["peak_mb"] is None:
+            print(f"  {row['backend']:8s} {row['precision']}: {row['note']}")
+            continue
+        verdict = "ok" if row["peak_mb"] <= TARGET_MB else "OVER"
+        print(f"  {row['backend']:8s} {row['precision']}: {row['peak_mb']:.0f} MB "
+              f"(runtime + model {row['floor_mb']:.0f} MB, photo adds {row['photo_mb']:.0f} MB) {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""OpenCV DNN backend: cv2.dnn on the ONNX file, CPU only; no extra dependency beyond OpenCV."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import numpy as np
+
+from edgecolor.backends.base import Backend, register
+from edgecolor.errors import EdgecolorError
+
+
+@register
+class OpenCVBackend(Backend):
+    """cv2.dnn with the OpenCV CPU backend. ``threads`` sets OpenCV's thread count for the whole
+    process (``cv2.setNumThreads`` is global). OpenCV 5's engine (new graph engine with fallback to
+    the classic one) is picked with ``ENGINE_AUTO`` when this OpenCV has it."""
+
+    name = "opencv"
+    library = "cv2.dnn"
+    install = "pip install opencv-python-headless"
+
+    def __init__(self, model_path, contract, device="CPU", threads=None, hint="LATENCY", precision="fp32"):
+        super().__init__(model_path, contract, device, threads, hint, precision)
+        import cv2
+
+        path = self.model_path
+        if path.suffix.lower() != ".onnx":
+            raise EdgecolorError(
+                f"{path}: the opencv backend reads .onnx models only; use --backend openvino for OpenVINO IR"
+            )
+        if self.device != "CPU":
+            raise EdgecolorError(f"the opencv backend runs on CPU only (asked for {device}); use --backend openvino")
+        if threads is not None:
+            cv2.setNumThreads(threads)
+        self._check_onnx_io()
+        engine = getattr(cv2.dnn, "ENGINE_AUTO", None)
+        try:
+            data = np.fromfile(path, dtype=np.uint8)  # bytes, so any path (non-ASCII too) works
+            net = cv2.dnn.readNetFromONNX(data) if engine is None else cv2.dnn.readNetFromONNX(data, engine)
+        except OSError as e:
+            raise EdgecolorError(f"{path}: cannot read model file ({e.strerror or e})") from None
+        except cv2.error as e:
+            raise EdgecolorError(f"{path}: OpenCV cannot load this model ({_short(e)})") from None
+        if net.empty():
+            raise EdgecolorError(f"{path}: OpenCV loaded an empty network (corrupt or unsupported model)")
+        with _quiet_opencv_log(cv2):  # the new engine warns that it ignores targets; CPU is what we want
+            net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+            net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+        self._net = net
+        self._error = cv2.error
+        self._probe()
+
+    def _check_onnx_io(self) -> None:
+        """cv2.dnn does not report the model's inputs and outputs (and its new engine runs a model
+        fed the wrong channel count without complaint), so read them from the file."""
+        from edgecolor.models import onnx_io
+
+        try:
+            inputs, outputs = onnx_io(self.model_path)
+        except OSError as e:
+            raise EdgecolorError(f"{self.model_path}: cannot read model file ({e.strerror or e})") from None
+        except ValueError as e:
+            raise EdgecolorError(f"{self.model_path}: OpenCV cannot load this model (corrupt: {e})") from None
+        self.check_io([({n}, d) for n, d in inputs], [({n}, d) for n, d in outputs])
+
+    def _probe(self) -> None:
+        """Run the smallest valid input once: cv2.dnn does not expose the model's I/O shapes, and a
+        wrong model should fail here with a clear message, not on the first photo."""
+        m, s = self.contract.size_multiple, self.contract.output_stride
+        try:
+            out = self._run(np.zeros((1, 1, m, m), np.float32))
+        except self._error as e:
+            raise self.shape_error(f"does not fit: {_short(e)}") from None
+        if out.shape != (1, 2, m // s, m // s):
+            raise self.shape_error(f"gives {'x'.join(map(str, out.shape))} for a 1x1x{m}x{m} input")
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        with self._lock:
+            self._net.setInput(x, self.contract.input_name)
+            return self._net.forward(self.contract.output_name)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        try:
+            return self._run(x)
+        except self._error as e:
+            raise EdgecolorError(f"{self.model_path}: inference failed ({_short(e)})") from None
+
+
+@contextlib.contextmanager
+def _quiet_opencv_log(cv2):
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is None:
+        yield
+        return
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(level)
+
+
+def _short(e: Exception) -> str:
+    """The message of a cv2.error without OpenCV's source location."""
+    text = " ".join(str(e).split())
+    m = re.search(r"error: \(-?\d+:[^)]*\) (.*?)(?: in function '.*')?$", text)
+    return (m.group(1) if m else text)[:300]

@@ -1,0 +1,76 @@
+"""`edgecolor bench`: time every backend x precision variant on this machine (logic in edgecolor.bench)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from edgecolor.cli.app import app, warning
+
+
+def _cell(value: object, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def print_table(records: list, machine: dict) -> None:
+    """One row per variant (median / p90 where two numbers); skipped variants are listed below with the reason."""
+    from rich.console import Console
+    from rich.table import Table
+
+    ok = [r for r in records if r.status == "ok"]
+    frame = ok[0].frame_size if ok else ""
+    title = f"edgecolor bench: {machine['cpu']}, {machine['usable_cores']} cores, {frame} frames"
+    table = Table(title=title, title_justify="left")
+    for name in ("backend", "precision", "runs in", "net input", "load ms", "1st ms", "net ms", "net fps", "e2e ms",
+                 "e2e fps", "peak MB"):
+        table.add_column(name, justify="left" if name in ("backend", "precision", "runs in") else "right")
+    for r in ok:
+        table.add_row(r.backend, r.precision, r.runtime_precision or "-", r.input_size, _cell(r.load_ms, 0),
+                      _cell(r.first_frame_ms, 0), f"{_cell(r.net_median_ms, 2)} / {_cell(r.net_p90_ms, 2)}",
+                      _cell(r.net_fps), f"{_cell(r.e2e_median_ms, 2)} / {_cell(r.e2e_p90_ms, 2)}", _cell(r.e2e_fps),
+                      _cell(r.peak_rss_mb, 0))
+    console = Console(width=None if sys.stdout.isatty() else 132)
+    if ok:
+        console.print(table)
+        console.print("ms: median / p90. net: the network alone; e2e: colorize() on a full frame.", highlight=False)
+    for r in records:
+        if r.status != "ok":
+            console.print(f"{r.status}: {r.backend} {r.precision}: {r.note}", highlight=False, markup=False)
+
+
+@app.command()
+def bench(
+    backend: str = typer.Option("all", "--backend", "-b", help="all | openvino | opencv."),
+    precision: str = typer.Option("all", "--precision", "-p", help="all | fp32 | fp16 | int8."),
+    size: str = typer.Option("640x480", "--size", help="Frame size WxH fed to colorize()."),
+    frames: int = typer.Option(50, "--frames", "-n", min=1, help="Timed frames per measurement."),
+    warmup: int = typer.Option(5, "--warmup", min=0, help="Untimed frames after the first one."),
+    model: str = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="Inference threads (default: runtime's)."),
+    device: str = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of records instead of a table."),
+) -> None:
+    """Measure load time, first frame, network and end-to-end speed and peak memory of each variant."""
+    from edgecolor import bench as logic
+
+    def progress(record) -> None:
+        if not as_json and sys.stderr.isatty():
+            print(f"  {record.backend} {record.precision}: {record.status}", file=sys.stderr, flush=True)
+
+    records = logic.run(model=model, backend=backend, precision=precision, size=size, frames=frames, warmup=warmup,
+                        threads=threads, device=device, on_record=progress)
+    if as_json:
+        print(json.dumps(logic.as_dicts(records), indent=2))
+    else:
+        print_table(records, logic.machine())
+    if not any(r.status == "ok" for r in records):
+        warning("no variant could be run")
+        raise typer.Exit(1)
+    if any(r.status == "failed" for r in records):
+        raise typer.Exit(1)

@@ -1,0 +1,77 @@
+"""`edgecolor live`: colorize a camera, stream or file in real time, to a window, a recording, a browser
+preview (MJPEG) or a virtual camera. The work is edgecolor.live.live; this module parses and reports.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from edgecolor.cli.app import app, error
+from edgecolor.cli.colorize import Precision
+from edgecolor.errors import EdgecolorError
+
+
+@app.command()
+def live(
+    source: str = typer.Option("0", "--source", "-s", help="Camera index, video file, or URL (rtsp://, http://)."),
+    show: bool = typer.Option(False, "--show", help="Open a window (q or Esc quits); needs opencv-python."),
+    side_by_side: bool = typer.Option(False, "--side-by-side", help="Show input and colorized frames side by side."),
+    record: Path | None = typer.Option(None, "--record", help="Also record the colorized video (.mp4, .mkv, .avi)."),
+    codec: str | None = typer.Option(None, "--codec", help="Codec of --record: a fourcc or an ffmpeg encoder."),
+    serve: int | None = typer.Option(
+        None, "--serve", metavar="PORT", min=0, max=65535, help="Serve an MJPEG preview page on http://HOST:PORT/."
+    ),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address for --serve; 0.0.0.0 lets other machines watch (no password!)."
+    ),
+    virtual_cam: bool = typer.Option(False, "--virtual-cam", help="Send frames to a virtual camera (pyvirtualcam)."),
+    timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Give up after this many seconds without frames."),
+    loop: bool = typer.Option(False, "--loop", help="Play a file source again from the start when it ends."),
+    frames: int | None = typer.Option(None, "--frames", min=1, help="Stop after this many colorized frames."),
+    model: str = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file."),
+    backend: str = typer.Option("auto", "--backend", "-b", help="auto | openvino | opencv (auto prefers OpenVINO)."),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", "-p", help="Model variant to run."),
+    device: str = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="Inference threads [default: runtime's]."),
+    size: int | None = typer.Option(None, "--size", min=16, help="Network input long side, px [default: model's]."),
+    saturation: float = typer.Option(1.0, "--saturation", min=0.0, help="Chroma gain; 0 gives grey, >1 more vivid."),
+    stabilize: bool = typer.Option(True, "--stabilize/--no-stabilize", help="Steady colour over time (less flicker)."),
+    strength: float = typer.Option(0.6, "--strength", min=0.0, max=0.95, help="Stabilization: weight of history."),
+    workers: int = typer.Option(1, "--workers", min=1, max=8, help="Inference threads, each with its own model copy."),
+) -> None:
+    """Colorize a live camera or stream; fps and latency are drawn on the preview and reported on exit."""
+    from edgecolor.live import live as run_live
+
+    if not (show or record or serve is not None or virtual_cam):
+        raise EdgecolorError("choose where frames go: --show, --serve PORT, --record FILE or --virtual-cam")
+    if record is not None and record.exists():
+        raise EdgecolorError(f"{record}: exists; choose another --record file")
+    options = dict(model=model, backend=backend, precision=precision.value, device=device, threads=threads,
+                   size=size, saturation=saturation)
+
+    def factory():
+        from edgecolor.colorizer import Colorizer
+
+        return Colorizer(**options)
+
+    try:
+        report = run_live(
+            source, factory, show=show, side_by_side=side_by_side, record=record, codec=codec, serve=serve,
+            host=host, virtual_cam=virtual_cam, timeout=timeout, loop=loop, stabilize=stabilize, strength=strength,
+            workers=workers, max_frames=frames,
+            announce=lambda m: print(m, flush=True),
+        )
+    except KeyboardInterrupt:
+        print("edgecolor: interrupted", file=sys.stderr)
+        raise typer.Exit(130) from None
+    print(f"live: {report.stats.line()}", file=sys.stderr)
+    if report.reconnects:
+        print(f"live: source reopened {report.reconnects} times", file=sys.stderr)
+    if report.recorded:
+        print(f"recorded {report.recorded}")
+    if report.lost:
+        error(report.ended)
+        raise typer.Exit(1)

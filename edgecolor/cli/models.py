@@ -1,0 +1,94 @@
+"""`edgecolor models`: the bundled models, their variants, size, cost and quality.
+
+Cost and quality come from an optional ``models/<name>/card.json`` written with the model
+(keys ``gflops_256``, ``psnr_gain_db``, ``colorfulness_ratio``); '-' where it says nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from edgecolor.cli.app import app, warning
+
+CARD_KEYS = ("gflops_256", "psnr_gain_db", "colorfulness_ratio")
+
+
+def read_card(folder: Path) -> dict[str, float]:
+    """The numeric card.json entries edgecolor shows; a missing or broken card gives {}."""
+    path = folder / "card.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        warning(f"{path}: unreadable model card ({e})")
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: float(data[k]) for k in CARD_KEYS if isinstance(data.get(k), int | float)}
+
+
+def rows() -> list[dict[str, object]]:
+    """One row per model file, with its model's card numbers."""
+    from edgecolor.models import DEFAULT_MODEL, list_models, read_contract
+
+    out = []
+    for entry in list_models():
+        card = read_card(entry.folder)
+        for v in entry.variants:
+            try:
+                working = read_contract(v.path).working_size
+            except Exception:  # noqa: BLE001 - a broken file is still listed; colorize reports why
+                working = None
+            out.append(
+                {
+                    "model": entry.name,
+                    "default": entry.name == DEFAULT_MODEL,
+                    "precision": v.precision,
+                    "format": "ONNX" if v.format == "onnx" else "OpenVINO IR",
+                    "size_mb": v.size_mb,
+                    "working_size": working,
+                    "path": str(v.path),
+                    **{k: card.get(k) for k in CARD_KEYS},
+                }
+            )
+    return out
+
+
+def _cell(value: object, fmt: str = "{}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+@app.command()
+def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List bundled models and variants: precision, format, file size, GFLOPs at 256x256, quality."""
+    from edgecolor.models import models_dir
+
+    data = rows()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    if not data:
+        print(f"no bundled models found (models folder: {models_dir() or 'none'})")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"models in {models_dir()}", title_justify="left")
+    for name in ("model", "precision", "format", "size MB", "working px", "GFLOPs@256²", "PSNR gain dB", "colourful"):
+        table.add_column(name, justify="left" if name in ("model", "precision", "format") else "right")
+    for r in data:
+        table.add_row(
+            f"{r['model']}{' (default)' if r['default'] else ''}",
+            str(r["precision"]),
+            str(r["format"]),
+            f"{r['size_mb']:.2f}",
+            _cell(r["working_size"]),
+            _cell(r["gflops_256"], "{:.2f}"),
+            _cell(r["psnr_gain_db"], "{:+.2f}"),
+            _cell(r["colorfulness_ratio"], "{:.2f}"),
+        )
+    Console(width=max(120, Console().width)).print(table)

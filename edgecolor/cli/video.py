@@ -1,0 +1,194 @@
+"""`edgecolor video`: colorize video files (one, or several into a folder), keeping size, frame rate and sound.
+
+The work is edgecolor.video.colorize_video; this module plans output names, shows progress and
+reports. Ctrl-C finishes the current file cleanly (a playable, shorter video) and stops the batch.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from edgecolor.cli.app import app, error, warning
+from edgecolor.cli.colorize import Precision
+from edgecolor.errors import EdgecolorError
+
+
+def plan_outputs(inputs: list[str], output: Path | None) -> list[tuple[str, Path]]:
+    """(input, output file) pairs: -o is a file for one input, a folder for several (or when it is one)."""
+    from edgecolor.video import CONTAINERS, default_output
+
+    if output is not None and output.suffix and not output.is_dir() and output.suffix.lower() not in CONTAINERS:
+        raise EdgecolorError(f"-o {output}: unknown video type {output.suffix}; use one of {', '.join(CONTAINERS)}")
+    as_folder = output is not None and (len(inputs) > 1 or output.is_dir() or not output.suffix)
+    if output is not None and len(inputs) > 1 and output.suffix.lower() in CONTAINERS and not output.is_dir():
+        raise EdgecolorError(f"-o {output}: several inputs need an output folder, not a file name")
+    pairs = []
+    for item in inputs:
+        src = Path(_url_name(item)) if "://" in item else Path(item)
+        if output is None:
+            dst = default_output(src, None) if "://" not in item else default_output(src, Path("colorized"))
+        elif as_folder:
+            dst = default_output(src, output)
+        else:
+            dst = output
+        pairs.append((item, dst))
+    return pairs
+
+
+def _url_name(url: str) -> str:
+    name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return name if "." in name else (name or "stream") + ".mp4"
+
+
+class _Progress:
+    """A rich bar per video on stderr: frames, fps, elapsed and ETA (nothing when stderr is not a terminal)."""
+
+    def __init__(self) -> None:
+        self._bar = None
+        self._task = None
+
+    def start(self, name: str, total: int | None) -> None:
+        if not sys.stderr.isatty():
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[fps]:.1f} fps"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task(name, total=total, fps=0.0)
+
+    def update(self, done: int, total: int | None, stats) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total, fps=stats.fps)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+class _Pool:
+    """Hands run() the same Colorizers for every video of a batch (one per worker), made on first need."""
+
+    def __init__(self, workers: int, **options) -> None:
+        self.workers, self.options = workers, options
+        self._made: list = []
+        self._calls = 0
+        self.error: EdgecolorError | None = None  # the model could not load: fatal for the whole batch
+
+    def __call__(self):
+        i = self._calls % self.workers
+        self._calls += 1
+        if i == len(self._made):
+            from edgecolor.colorizer import Colorizer
+
+            try:
+                self._made.append(Colorizer(**self.options))
+            except EdgecolorError as e:
+                self.error = e
+                raise
+        return self._made[i]
+
+
+@app.command()
+def video(
+    inputs: list[str] = typer.Argument(..., metavar="INPUT...", help="Video files (or stream URLs)."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output",
+        help="Output file for one input, or a folder for several [default: a 'colorized' folder beside each input].",
+    ),
+    model: str = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file."),
+    backend: str = typer.Option("auto", "--backend", "-b", help="auto | openvino | opencv (auto prefers OpenVINO)."),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", "-p", help="Model variant to run."),
+    device: str = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="Inference threads [default: runtime's]."),
+    size: int | None = typer.Option(None, "--size", min=16, help="Network input long side, px [default: model's]."),
+    saturation: float = typer.Option(1.0, "--saturation", min=0.0, help="Chroma gain; 0 gives grey, >1 more vivid."),
+    stabilize: bool = typer.Option(True, "--stabilize/--no-stabilize", help="Steady colour over time (less flicker)."),
+    strength: float = typer.Option(0.6, "--strength", min=0.0, max=0.95, help="Stabilization: weight of history."),
+    start: float | None = typer.Option(None, "--start", min=0.0, help="Start at this many seconds."),
+    end: float | None = typer.Option(None, "--end", min=0.0, help="Stop at this many seconds."),
+    codec: str | None = typer.Option(
+        None, "--codec", help="Video codec: a fourcc (avc1, mp4v, MJPG, VP90) or an ffmpeg encoder name."
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, max=8, help="Inference threads, each with its own model copy."),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
+) -> None:
+    """Colorize videos: same size and frame rate, sound copied; Ctrl-C keeps a playable partial file."""
+    from edgecolor.video import colorize_video, find_ffmpeg
+
+    pairs = plan_outputs(inputs, output)
+    pool = _Pool(workers, model=model, backend=backend, precision=precision.value, device=device, threads=threads,
+                 size=size, saturation=saturation)
+    ffmpeg = find_ffmpeg() or False
+    failed = skipped = 0
+    for src, dst in pairs:
+        if dst.exists() and not force:
+            skipped += 1
+            print(f"edgecolor: skipped {dst}: exists (use --force to overwrite)", file=sys.stderr)
+            continue
+        bar = _Progress()
+        try:
+            report = colorize_video(
+                src, dst, pool, start=start, end=end, codec=codec, stabilize=stabilize, strength=strength,
+                workers=workers, ffmpeg=ffmpeg, warn=warning,
+                progress=lambda done, total, stats, bar=bar, name=Path(src).name: _tick(bar, name, done, total, stats),
+            )
+        except EdgecolorError as e:
+            bar.stop()
+            if len(pairs) == 1 or pool.error is not None:
+                raise
+            failed += 1
+            error(str(e))
+            continue
+        except KeyboardInterrupt:
+            bar.stop()
+            print("edgecolor: interrupted", file=sys.stderr)
+            raise typer.Exit(130) from None
+        except OSError as e:
+            bar.stop()
+            failed += 1
+            error(f"{e.filename or src}: {e.strerror or e}")
+            continue
+        except Exception as e:  # one odd file must not end a batch
+            bar.stop()
+            if os.environ.get("EDGECOLOR_DEBUG"):
+                raise
+            failed += 1
+            error(f"{src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)")
+            continue
+        bar.stop()
+        print(report.line())
+        if report.partial:
+            print("edgecolor: interrupted", file=sys.stderr)
+            raise typer.Exit(130)
+    if len(pairs) > 1:
+        print(f"done {len(pairs) - failed - skipped}, skipped {skipped}, failed {failed}")
+    raise typer.Exit(1 if failed else 0)
+
+
+def _tick(bar: _Progress, name: str, done: int, total: int | None, stats) -> None:
+    if bar._bar is None and done == 1:
+        bar.start(name, total)
+    bar.update(done, total, stats)

@@ -1,0 +1,147 @@
+"""The Python API: one object that loads a model once and colorizes many images."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from edgecolor import pipeline
+from edgecolor.errors import EdgecolorError
+
+
+class ColourInputWarning(UserWarning):
+    """The input already has colour; it is colorized from its L (its own colour is discarded)."""
+
+
+class Colorizer:
+    """Colorize black-and-white photos with a bundled or given model.
+
+    Example::
+
+        from edgecolor import Colorizer
+        c = Colorizer(model="default", backend="openvino", precision="int8")
+        out = c.colorize(cv2.imread("old.jpg"))    # BGR uint8 in, BGR uint8 out, same size
+
+    ``model``: a bundled model name, "default", or an .onnx/.xml file (used as is; its metadata
+    gives its precision). ``backend``: "auto" (OpenVINO when installed, else OpenCV), "openvino" or
+    "opencv". ``precision``: fp32, fp16 or int8, among the variants the model ships with.
+    ``device``: OpenVINO device (CPU, GPU, NPU, AUTO). ``threads``: inference threads.
+    ``size``: working resolution (long side fed to the network; default: the model's).
+    ``saturation``: chroma gain (1 = as predicted, 0 = grey). ``hint``: OpenVINO LATENCY/THROUGHPUT.
+
+    Reuse one instance across frames. Thread safety: ``colorize`` may be called from several
+    threads on one instance (inference is serialised by a lock); for parallel throughput, create
+    one ``Colorizer`` per thread.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike = "default",
+        backend: str = "auto",
+        precision: str = "fp32",
+        device: str = "CPU",
+        threads: int | None = None,
+        size: int | None = None,
+        saturation: float = 1.0,
+        hint: str = "LATENCY",
+    ):
+        from edgecolor import models
+        from edgecolor.backends import get_backend
+
+        backend_cls = get_backend(backend)
+        self.model_path: Path = models.resolve(model, precision, backend_cls.name)
+        self.contract = models.read_contract(self.model_path)
+        # a model file is used as is: its own precision counts, not the (default) argument
+        self.precision: str = self.contract.precision if models.is_model_path(model) else precision
+        self.size = size
+        self.saturation = saturation
+        self._check_settings()
+        self.backend = backend_cls(
+            self.model_path, self.contract, device=device, threads=threads, hint=hint, precision=self.precision
+        )
+        self._warned_colour = False
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    def colorize(self, image: np.ndarray) -> np.ndarray:
+        """HxW gray, HxWx3 BGR or HxWx4 BGRA, uint8 or uint16 (or float32 0..1) -> same size and
+        dtype, BGR (BGRA when given BGRA, alpha kept). A colour input is colorized from its L
+        (warned once per instance with ``ColourInputWarning``).
+
+        Example::
+
+            c = Colorizer()
+            grey = cv2.imread("old.jpg", cv2.IMREAD_GRAYSCALE)
+            cv2.imwrite("new.jpg", c.colorize(grey))
+        """
+        p = self.prepare(image)
+        if not self._warned_colour and p.chroma > pipeline.COLOUR_CHROMA:
+            self._warned_colour = True
+            warnings.warn(
+                "input is already a colour image: it is colorized from its lightness, its own colours are replaced",
+                ColourInputWarning,
+                stacklevel=2,
+            )
+        return self.merge(p, self.predict_ab(p))
+
+    def prepare(self, image: np.ndarray) -> pipeline.Prepared:
+        """Full-resolution L and the network tensor at the working size.
+
+        Example::
+
+            p = c.prepare(frame)
+            out = c.merge(p, c.predict_ab(p))
+        """
+        return pipeline.prepare(image, self.contract, self.size)
+
+    def predict_ab(self, prepared: pipeline.Prepared) -> np.ndarray:
+        """Run the network: float32 (h, w, 2) CIELAB ab at output resolution, padding removed.
+
+        Example::
+
+            ab = c.predict_ab(c.prepare(frame))
+            print(ab.shape, float(abs(ab).mean()))
+        """
+        out = self.backend.infer(prepared.tensor)
+        stride = self.contract.output_stride
+        want = (1, 2, prepared.tensor.shape[2] // stride, prepared.tensor.shape[3] // stride)
+        if out.shape != want:
+            raise self.backend.shape_error(
+                f"gives {'x'.join(map(str, out.shape))} for a {'x'.join(map(str, prepared.tensor.shape))} input"
+            )
+        h, w = prepared.ab_shape
+        ab = out[0, :, :h, :w].transpose(1, 2, 0)
+        if self.contract.ab_scale != 1.0:
+            ab = ab * np.float32(self.contract.ab_scale)
+        return np.ascontiguousarray(ab, dtype=np.float32)
+
+    def merge(self, prepared: pipeline.Prepared, ab: np.ndarray) -> np.ndarray:
+        """The full-resolution image from ab and the ORIGINAL L; ``saturation`` is applied here.
+
+        Example::
+
+            p = c.prepare(frame); ab = c.predict_ab(p)
+            vivid = c.merge(p, ab * 1.2)
+        """
+        return pipeline.merge(prepared, ab, self.saturation)
+
+    def _check_settings(self) -> None:
+        s = self.size
+        if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1):
+            raise EdgecolorError(f"size must be a positive integer (pixels), got {s!r}")
+        sat = self.saturation
+        if isinstance(sat, bool) or not isinstance(sat, numbers.Real) or not sat >= 0 or not math.isfinite(sat):
+            raise EdgecolorError(f"saturation must be a number >= 0, got {sat!r}")
+
+    def __repr__(self) -> str:
+        return (
+            f"Colorizer(model={str(self.model_path)!r}, backend={self.backend_name!r}, "
+            f"precision={self.precision!r}, size={self.size}, saturation={self.saturation})"
+        )

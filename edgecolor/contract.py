@@ -1,0 +1,100 @@
+"""The model contract: how to feed a model and read its output, stored inside the model file.
+
+The tools write it as ONNX ``metadata_props`` (OpenVINO exposes those as ``rt_info['framework']``
+and keeps them when converting to IR), so one reader serves ONNX and IR alike; the runtime never
+hard-codes sizes or scaling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, fields
+from pathlib import Path
+
+from edgecolor.errors import EdgecolorError
+
+PREFIX = "edgecolor."
+CONTRACT_VERSION = 1
+RT_INFO_SECTION = "framework"
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """What a model promises. The network input is ``L * l_scale + l_shift`` (L in 0..100)."""
+
+    name: str
+    version: str
+    precision: str
+    input_name: str
+    output_name: str
+    input_layout: str = "NCHW"
+    color_space: str = "CIELAB-D65-OpenCV"
+    l_scale: float = 0.02
+    l_shift: float = -1.0
+    ab_scale: float = 1.0
+    size_multiple: int = 32
+    working_size: int = 256  # preferred long side of the network input, in pixels
+    output_stride: int = 4  # the ab output is input size / output_stride
+    contract: int = CONTRACT_VERSION
+
+    def to_metadata(self) -> dict[str, str]:
+        """Flat string map, ready for ONNX metadata_props or OpenVINO rt_info."""
+        return {PREFIX + k: str(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], source: str = "model") -> ModelContract:
+        """Parse and validate; a missing or malformed key is a clear EdgecolorError."""
+        if PREFIX + "contract" not in meta:
+            raise EdgecolorError(f"{source}: not an edgecolor model (no '{PREFIX}contract' metadata)")
+        values = {}
+        for f in fields(cls):
+            key = PREFIX + f.name
+            if key not in meta:
+                if f.default is not MISSING:
+                    continue
+                raise EdgecolorError(f"{source}: model metadata lacks '{key}'")
+            raw = meta[key]
+            try:
+                values[f.name] = _parse(f.type, raw)
+            except ValueError:
+                raise EdgecolorError(f"{source}: model metadata '{key}' has a bad value {raw!r}") from None
+        c = cls(**values)
+        c.validate(source)
+        return c
+
+    def validate(self, source: str = "model") -> None:
+        if self.contract > CONTRACT_VERSION:
+            raise EdgecolorError(f"{source}: contract version {self.contract} is newer than this edgecolor reads")
+        if self.precision not in PRECISIONS:
+            raise EdgecolorError(f"{source}: unknown precision {self.precision!r}")
+        if self.input_layout != "NCHW":
+            raise EdgecolorError(f"{source}: input layout {self.input_layout!r} is not supported (NCHW only)")
+        if self.size_multiple < 1 or self.working_size < self.size_multiple or self.output_stride < 1:
+            raise EdgecolorError(f"{source}: inconsistent sizes in model metadata")
+        if self.size_multiple % self.output_stride:
+            raise EdgecolorError(f"{source}: size_multiple must be a multiple of output_stride")
+
+
+def _parse(type_name: str | type, raw: str):
+    t = type_name if isinstance(type_name, str) else type_name.__name__
+    if t == "int":
+        return int(raw)
+    if t == "float":
+        return float(raw)
+    return str(raw)
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The edgecolor keys of an ONNX or IR (.xml) model, read through OpenVINO's model reader."""
+    import openvino as ov
+
+    model = ov.Core().read_model(str(path))
+    return metadata_of(model)
+
+
+def metadata_of(model) -> dict[str, str]:
+    """The edgecolor keys in an already-read ``openvino.Model``."""
+    if not model.has_rt_info([RT_INFO_SECTION]):
+        return {}
+    section = model.get_rt_info([RT_INFO_SECTION]).astype(dict)
+    return {k: model.get_rt_info([RT_INFO_SECTION, k]).astype(str) for k in section if k.startswith(PREFIX)}

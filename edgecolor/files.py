@@ -1,0 +1,241 @@
+"""Reading photos robustly and writing results atomically, with OpenCV only (no Pillow).
+
+Files are read as bytes and decoded with ``cv2.imdecode`` (so non-ASCII paths work everywhere),
+with ``IMREAD_UNCHANGED`` to keep 16-bit depth and alpha. That flag skips EXIF orientation, so
+the orientation tag of JPEG (APP1) and PNG (eXIf) files is read here and applied. libjpeg
+silently returns a partial image for a truncated JPEG, so a JPEG must end its image data with the
+end-of-image marker (FFD9); a PNG must have its IEND chunk.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgecolor.errors import EdgecolorError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+JPEG_QUALITY = 95
+_EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
+_NO_ALPHA = (".jpg", ".jpeg")
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"GIF8", "GIF"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (b"#?RADIANCE", "HDR"),
+)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """An image as OpenCV holds it: HxW grey, HxWx3 BGR or HxWx4 BGRA; uint8, or uint16 for 16-bit
+    files. EXIF orientation is applied (upright result); palette and CMYK images come back as BGR.
+    Every failure is an EdgecolorError naming the file and the reason."""
+    path = Path(path)
+    data = _read_bytes(path)
+    kind = sniff(data)
+    if kind == "JPEG":
+        _check_jpeg_complete(path, data)
+    elif kind == "PNG" and b"IEND" not in data[-64:]:
+        raise EdgecolorError(f"{path}: truncated PNG (no IEND chunk at the end)")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        if kind is None:
+            raise EdgecolorError(f"{path}: not an image file (unrecognised content)")
+        raise EdgecolorError(f"{path}: corrupt or unsupported {kind} image (cannot decode it)")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 3 and image.shape[2] not in (3, 4):
+        raise EdgecolorError(f"{path}: unsupported number of channels ({image.shape[2]})")
+    if image.dtype not in (np.uint8, np.uint16, np.float32):
+        raise EdgecolorError(f"{path}: unsupported pixel type {image.dtype}")
+    if image.dtype == np.float32:  # HDR and float TIFF: bring into the 0..1 range the pipeline takes
+        image = np.clip(np.nan_to_num(image), 0.0, 1.0)
+    return apply_orientation(image, exif_orientation(data))
+
+
+def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int = JPEG_QUALITY) -> Path:
+    """Encode by the file extension and write via a temporary file in the same folder + os.replace,
+    so no reader (and no crash) ever sees a partial file. JPEG, WebP and BMP get 8 bits (16-bit
+    input is scaled) and JPEG loses alpha; PNG and TIFF keep 16 bits and alpha."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise EdgecolorError(f"{path}: unsupported output format {path.suffix!r} (use {', '.join(IMAGE_SUFFIXES)})")
+    folder = path.parent
+    if not folder.is_dir():
+        raise EdgecolorError(f"{path}: output folder {folder} does not exist")
+    if path.is_dir():
+        raise EdgecolorError(f"{path}: is a folder")
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if suffix in (".jpg", ".jpeg") else []
+    if suffix == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+    try:
+        ok, encoded = cv2.imencode(suffix, _fit_format(image, suffix), params)
+    except cv2.error as e:
+        raise EdgecolorError(f"{path}: cannot encode the image as {suffix} ({e})") from None
+    if not ok:
+        raise EdgecolorError(f"{path}: cannot encode the image as {suffix}")
+    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as e:
+        raise EdgecolorError(f"{path}: cannot write into {folder} ({e.strerror or e})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(encoded.tobytes())
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise EdgecolorError(f"{path}: cannot write ({e.strerror or e})") from None
+        raise
+    return path
+
+
+def sniff(data: bytes) -> str | None:
+    """The image format from the first bytes, or None."""
+    for magic, kind in _SIGNATURES:
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    if data[4:12] in (b"ftypavif", b"ftypavis"):
+        return "AVIF"
+    return None
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation (1..8; 1 = upright) of JPEG or PNG bytes; 1 when absent or unreadable."""
+    try:
+        if data.startswith(b"\xff\xd8"):
+            for marker, start, end in _jpeg_segments(data):
+                if marker == 0xE1 and data[start:start + 6] == b"Exif\x00\x00":
+                    return _tiff_orientation(data[start + 6:end])
+        elif data.startswith(b"\x89PNG"):
+            pos = 8
+            while pos + 8 <= len(data):
+                length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+                if kind == b"eXIf":
+                    return _tiff_orientation(data[pos + 8:pos + 8 + length])
+                if kind in (b"IDAT", b"IEND"):
+                    break
+                pos += 12 + length
+    except (struct.error, ValueError, IndexError):
+        pass
+    return 1
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn an image stored with EXIF ``orientation`` upright."""
+    if orientation == 2:
+        return cv2.flip(image, 1)
+    if orientation == 3:
+        return cv2.rotate(image, cv2.ROTATE_180)
+    if orientation == 4:
+        return cv2.flip(image, 0)
+    if orientation == 5:
+        return cv2.transpose(image)
+    if orientation == 6:
+        return cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    if orientation == 7:
+        return cv2.flip(cv2.transpose(image), -1)
+    if orientation == 8:
+        return cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return image
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+
+def _read_bytes(path: Path) -> bytes:
+    if path.is_dir():
+        raise EdgecolorError(f"{path}: is a folder, not an image")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise EdgecolorError(f"{path}: no such file") from None
+    except OSError as e:
+        raise EdgecolorError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not data:
+        raise EdgecolorError(f"{path}: empty file (0 bytes)")
+    return data
+
+
+def _jpeg_segments(data: bytes):
+    """(marker, payload start, payload end) of each JPEG header segment, up to and including SOS."""
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise ValueError("bad JPEG segment")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        if length < 2 or pos + 2 + length > len(data):
+            raise ValueError("JPEG segment runs past the end")
+        yield marker, pos + 4, pos + 2 + length
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            return
+        pos += 2 + length
+
+
+def _check_jpeg_complete(path: Path, data: bytes) -> None:
+    """A complete JPEG has the end-of-image marker after its first scan (an EXIF thumbnail's own
+    FFD9 sits inside APP1, before the scan, and trailing camera data may follow the real one)."""
+    scan = None
+    try:
+        for marker, _start, end in _jpeg_segments(data):
+            if marker == 0xDA:
+                scan = end
+    except ValueError:
+        raise EdgecolorError(f"{path}: truncated or corrupt JPEG (header cut short)") from None
+    if scan is None:
+        raise EdgecolorError(f"{path}: truncated or corrupt JPEG (no image data)")
+    if data.find(b"\xff\xd9", scan) < 0:
+        raise EdgecolorError(f"{path}: truncated JPEG (no end-of-image marker; the file was cut short)")
+
+
+def _tiff_orientation(tiff: bytes) -> int:
+    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if order is None:
+        return 1
+    (ifd,) = struct.unpack(order + "I", tiff[4:8])
+    (count,) = struct.unpack(order + "H", tiff[ifd:ifd + 2])
+    for i in range(count):
+        entry = ifd + 2 + 12 * i
+        tag, _type = struct.unpack(order + "HH", tiff[entry:entry + 4])
+        if tag == 0x0112:
+            (value,) = struct.unpack(order + "H", tiff[entry + 8:entry + 10])
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
+def _fit_format(image: np.ndarray, suffix: str) -> np.ndarray:
+    """What the encoder for ``suffix`` can store: depth, and alpha for JPEG."""
+    if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
+        raise EdgecolorError(f"cannot write {getattr(image, 'shape', type(image).__name__)}: not an image array")
+    if image.dtype == np.float32 or image.dtype == np.float64:
+        wide = suffix not in _EIGHT_BIT_ONLY
+        top = 65535.0 if wide else 255.0
+        image = np.clip(image * top + 0.5, 0, top).astype(np.uint16 if wide else np.uint8)
+    if image.dtype == np.uint16 and suffix in _EIGHT_BIT_ONLY:
+        image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)
+    if image.dtype not in (np.uint8, np.uint16):
+        raise EdgecolorError(f"cannot write pixel type {image.dtype}")
+    if suffix in _NO_ALPHA and image.ndim == 3 and image.shape[2] == 4:
+        image = np.ascontiguousarray(image[:, :, :3])
+    return image

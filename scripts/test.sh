@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test job (what CI runs through .ci/run): system packages the video/live tests need, the dev
+# environment, lint, then the whole test suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+  else
+    echo "test.sh: not root, so not installing ${missing[*]}; tests that need them will be skipped" >&2
+  fi
+fi
+
+bash scripts/setup_env.sh
+# shellcheck disable=SC1091
+. .venv/bin/activate
+ruff check .
+python -m pytest -q "$@"

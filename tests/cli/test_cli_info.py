@@ -1,0 +1,43 @@
+"""`edgecolor info`: versions, backends, OpenVINO devices, CPU features, threads."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cv2
+from cli_support import invoke
+
+from edgecolor import __version__
+from edgecolor.cli.info import cpu_info
+
+
+def test_info_text_and_json():
+    result = invoke("info")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].split() == ["edgecolor", __version__]
+    for key in ("numpy", "opencv", "openvino", "backends", "cpu features", "threads"):
+        assert any(line.startswith(key) for line in result.stdout.splitlines()), key
+    data = json.loads(invoke("info", "--json").stdout)
+    assert data["versions"]["edgecolor"] == __version__
+    assert data["versions"]["opencv"] == cv2.__version__
+    assert data["backends"]["opencv"] == "available" and data["backends"]["openvino"] == "available"
+    assert data["backends"]["auto"] == "uses openvino"
+    assert "CPU" in data["openvino_devices"]
+    assert "FP32" in data["openvino_devices"]["CPU"]["optimization_capabilities"]
+    assert data["threads"]["cpu_count"] == os.cpu_count()
+    assert data["threads"]["opencv_threads"] >= 1
+
+
+def test_cpu_features_from_cpuinfo(tmp_path):
+    x86 = tmp_path / "x86"
+    x86.write_text(
+        "processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512_vnni\n"
+    )
+    info = cpu_info(x86)
+    assert info["model"] == "Test CPU 9000"
+    assert info["features"] == ["SSE4.2", "AVX", "AVX2", "FMA", "AVX-512", "AVX-512 VNNI"]
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm asimddp asimdhp\nCPU part\t: 0xd0b\n")
+    assert cpu_info(arm)["features"] == ["NEON", "dot product", "FP16 arithmetic"]
+    assert cpu_info(tmp_path / "missing")["features"] == []

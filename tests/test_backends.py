@@ -1,0 +1,187 @@
+"""Both backends on real model files: outputs, agreement, settings and every load error."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import numpy as np
+import pytest
+from conftest import tiny_ab, tiny_contract
+
+from edgecolor.backends import BACKENDS, Backend, available_backends, get_backend
+from edgecolor.backends.base import register
+from edgecolor.backends.openvino import cache_dir
+from edgecolor.errors import EdgecolorError
+
+CONTRACT = tiny_contract()
+BOTH = ["opencv", "openvino"]
+AGREE_ABS = 1e-4  # ab units: cv2.dnn vs OpenVINO f32 on the same ONNX file (float32 rounding only)
+
+
+def load(name, path, **kw) -> Backend:
+    return get_backend(name)(path, CONTRACT, **kw)
+
+
+def tensor(h=64, w=96, seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, (1, 1, h, w)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_output_shape_and_values(model_files, name):
+    b = load(name, model_files["onnx"])
+    L = 62.5
+    out = b.infer(np.full((1, 1, 64, 96), L * 0.02 - 1, np.float32))
+    assert out.shape == (1, 2, 16, 24) and out.dtype == np.float32
+    np.testing.assert_allclose(out[0, :, 3, 5], tiny_ab(np.float32(L)), atol=1e-4)
+
+
+def test_backends_agree(model_files):
+    x = tensor(96, 128)
+    a = load("opencv", model_files["onnx"]).infer(x)
+    b = load("openvino", model_files["onnx"]).infer(x)
+    assert np.abs(a - b).max() < AGREE_ABS
+
+
+@pytest.mark.parametrize(("kind", "precision", "tol"), [("ir32", "fp32", 1e-4), ("ir16", "fp32", 0.05),
+                                                        ("ir16", "fp16", 0.1)])
+def test_openvino_ir_and_precision(model_files, kind, precision, tol):
+    """fp16 IR weights are decompressed to f32 unless fp16 inference is asked for; both stay close."""
+    x = tensor()
+    ref = load("opencv", model_files["onnx"]).infer(x)
+    b = load("openvino", model_files[kind], precision=precision)
+    assert np.abs(b.infer(x) - ref).max() < tol
+    hint = b._dynamic.get_compiled_model().get_property("INFERENCE_PRECISION_HINT")
+    assert hint.get_type_name() == ("f16" if precision == "fp16" else "f32")
+
+
+def test_openvino_settings(model_files):
+    b = load("openvino", model_files["onnx"], threads=1, hint="throughput")
+    compiled = b._dynamic.get_compiled_model()
+    assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == 1
+    assert "THROUGHPUT" in str(compiled.get_property("PERFORMANCE_HINT"))
+    assert b.infer(tensor()).shape == (1, 2, 16, 24)
+
+
+def test_openvino_specialises_repeated_shapes(model_files):
+    b = load("openvino", model_files["onnx"])
+    x, y = tensor(64, 96), tensor(96, 64, seed=1)
+    first = b.infer(x)
+    for _ in range(b.SPECIALIZE_AFTER):
+        np.testing.assert_allclose(b.infer(x), first, atol=1e-5)
+    assert b.specialized_shapes == [(1, 1, 64, 96)]
+    assert b.infer(y).shape == (1, 2, 24, 16)  # a new shape runs on the dynamic model meanwhile
+
+
+def test_static_ir_takes_other_sizes(model_files, tmp_path):
+    import openvino as ov
+
+    model = ov.Core().read_model(str(model_files["ir32"]))
+    model.reshape({model.input(0): [1, 1, 64, 64]})
+    ov.save_model(model, str(tmp_path / "static.xml"))
+    b = load("openvino", tmp_path / "static.xml")
+    assert b.infer(tensor(32, 96)).shape == (1, 2, 8, 24)
+
+
+def test_cache_dir(model_files, tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGECOLOR_CACHE_DIR", str(tmp_path / "cache"))
+    b = load("openvino", model_files["onnx"])
+    assert b.cache_dir == tmp_path / "cache" and any((tmp_path / "cache").iterdir())
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("EDGECOLOR_CACHE_DIR", str(tmp_path / "file" / "cache"))  # cannot be created
+    assert cache_dir() is None
+    assert load("openvino", model_files["onnx"]).infer(tensor()).shape == (1, 2, 16, 24)
+    monkeypatch.setenv("EDGECOLOR_CACHE_DIR", "")
+    assert cache_dir() is None
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_one_backend_shared_by_threads(model_files, name):
+    b = load(name, model_files["onnx"])
+    inputs = [tensor(64, 64 + 32 * (i % 3), seed=i) for i in range(12)]
+    expected = [b.infer(x) for x in inputs]
+    results: dict[int, np.ndarray] = {}
+
+    def work(i):
+        results[i] = b.infer(inputs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, want in enumerate(expected):
+        np.testing.assert_allclose(results[i], want, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_non_ascii_model_path(model_files, tmp_path, name):
+    path = tmp_path / "модель-ü" / "tiny-fp32.onnx"
+    path.parent.mkdir()
+    shutil.copy(model_files["onnx"], path)
+    assert load(name, path).infer(tensor()).shape == (1, 2, 16, 24)
+
+
+@pytest.mark.parametrize("name", BOTH)
+@pytest.mark.parametrize("kind", ["corrupt", "truncated"])
+def test_corrupt_model(model_files, name, kind):
+    with pytest.raises(EdgecolorError, match=rf"{kind}\.onnx: .*cannot (load|read) this model"):
+        load(name, model_files[kind])
+
+
+@pytest.mark.parametrize("name", BOTH)
+@pytest.mark.parametrize("kind", ["wrong_out", "wrong_in", "wrong_name"])
+def test_wrong_shapes(model_files, name, kind):
+    with pytest.raises(EdgecolorError, match=r"\.onnx: model input/output shape .*expected input 'L' 1x1xHxW"):
+        load(name, model_files[kind])
+
+
+def test_opencv_checks_output_stride(model_files):
+    with pytest.raises(EdgecolorError, match="model input/output shape gives 1x2x4x4 for a 1x1x32x32 input"):
+        load("opencv", model_files["wrong_stride"])
+
+
+def test_opencv_reads_onnx_only(model_files):
+    with pytest.raises(EdgecolorError, match=r"tiny-fp16\.xml: the opencv backend reads \.onnx models only"):
+        load("opencv", model_files["ir16"])
+    with pytest.raises(EdgecolorError, match="CPU only"):
+        load("opencv", model_files["onnx"], device="GPU")
+
+
+def test_missing_openvino_device(model_files):
+    with pytest.raises(EdgecolorError, match=r"device 'NPU' is not available here \(available: .*CPU"):
+        load("openvino", model_files["onnx"], device="npu")
+
+
+@pytest.mark.parametrize(("kw", "message"), [({"threads": 0}, "threads"), ({"hint": "FAST"}, "hint"),
+                                              ({"precision": "fp64"}, "precision")])
+def test_bad_settings(model_files, kw, message):
+    with pytest.raises(EdgecolorError, match=message):
+        load("opencv", model_files["onnx"], **kw)
+
+
+def test_registry():
+    assert set(BACKENDS) >= {"opencv", "openvino"}
+    assert get_backend("auto").name == "openvino"  # preferred when it imports
+    assert get_backend("OpenCV").name == "opencv"
+    assert set(available_backends()) >= {"opencv", "openvino"}
+    with pytest.raises(EdgecolorError, match="unknown backend 'tensorrt'"):
+        get_backend("tensorrt")
+
+
+def test_backend_not_installed():
+    @register
+    class Missing(Backend):
+        name = "missing"
+        library = "edgecolor_no_such_runtime"
+        install = "pip install no-such-runtime"
+
+        def infer(self, x):
+            return x
+
+    try:
+        assert not Missing.available()
+        with pytest.raises(EdgecolorError, match=r"backend 'missing' is not installed \(pip install no-such-runtime\)"):
+            get_backend("missing")
+    finally:
+        BACKENDS.pop("missing")

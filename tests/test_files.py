@@ -1,0 +1,250 @@
+"""Reading awkward image files and writing results atomically."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import cv2
+import numpy as np
+import pytest
+from conftest import photo
+from PIL import Image
+
+from edgecolor.errors import EdgecolorError
+from edgecolor.files import IMAGE_SUFFIXES, exif_orientation, read_image, write_image_atomic
+
+
+def colour_photo(h=40, w=60) -> np.ndarray:
+    """An asymmetric colour image, so flips and rotations are visible."""
+    img = photo(h, w).copy()
+    img[: h // 3, : w // 4] = (0, 0, 255)
+    img[-3:, :, 0] = 255
+    return img
+
+
+def save_pil(path, array_bgr: np.ndarray, mode: str | None = None, **kw):
+    im = Image.fromarray(cv2.cvtColor(array_bgr, cv2.COLOR_BGR2RGB))
+    if mode:
+        im = im.convert(mode)
+    im.save(path, **kw)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".tif", ".webp"])
+def test_round_trip_8bit(tmp_path, suffix):
+    img = colour_photo()
+    path = write_image_atomic(tmp_path / f"out{suffix}", img)
+    back = read_image(path)
+    assert back.shape == img.shape and back.dtype == np.uint8
+    assert np.abs(back.astype(int) - img).mean() < (6 if suffix in (".jpg", ".webp") else 0.01)
+
+
+def test_16bit_png_and_tiff(tmp_path):
+    img = (np.random.default_rng(0).random((30, 40, 3)) * 65535).astype(np.uint16)
+    for suffix in (".png", ".tiff"):
+        back = read_image(write_image_atomic(tmp_path / f"deep{suffix}", img))
+        assert back.dtype == np.uint16
+        np.testing.assert_array_equal(back, img)
+    grey = img[:, :, 0].copy()
+    np.testing.assert_array_equal(read_image(write_image_atomic(tmp_path / "g.png", grey)), grey)
+
+
+def test_16bit_to_jpeg_is_scaled_not_clipped(tmp_path):
+    img = np.full((20, 20, 3), 32768, np.uint16)
+    back = read_image(write_image_atomic(tmp_path / "half.jpg", img))
+    assert back.dtype == np.uint8 and abs(int(back.mean()) - 128) <= 1
+
+
+def test_alpha_kept_and_dropped_for_jpeg(tmp_path):
+    img = np.dstack([colour_photo(), np.linspace(0, 255, 60, dtype=np.uint8)[None, :].repeat(40, 0)])
+    back = read_image(write_image_atomic(tmp_path / "a.png", img))
+    np.testing.assert_array_equal(back, img)
+    assert read_image(write_image_atomic(tmp_path / "a.jpg", img)).shape == (40, 60, 3)
+
+
+def test_grey_images(tmp_path):
+    grey = photo()[:, :, 0]
+    for suffix in (".png", ".jpg"):
+        back = read_image(write_image_atomic(tmp_path / f"g{suffix}", grey))
+        assert back.ndim == 2 and back.shape == grey.shape
+    la = save_pil(tmp_path / "la.png", photo(), "LA")
+    assert read_image(la).shape == (120, 160, 4)
+
+
+def test_palette_png_and_gif_style(tmp_path):
+    path = save_pil(tmp_path / "p.png", colour_photo(), "P")
+    assert Image.open(path).mode == "P"
+    img = read_image(path)
+    assert img.shape == (40, 60, 3) and img.dtype == np.uint8
+    assert img[2, 2, 2] > 200 and img[2, 2, 0] < 60  # the red corner survived the palette
+    im = Image.open(path)
+    im.save(tmp_path / "pt.png", transparency=0)
+    assert read_image(tmp_path / "pt.png").shape == (40, 60, 4)
+
+
+def test_cmyk_jpeg(tmp_path):
+    img = colour_photo()
+    path = save_pil(tmp_path / "cmyk.jpg", img, "CMYK", quality=95)
+    assert Image.open(path).mode == "CMYK"
+    back = read_image(path)
+    assert back.shape == (40, 60, 3)
+    assert np.abs(back.astype(int) - img).mean() < 8
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_gives_upright_image(tmp_path, orientation):
+    """Each orientation, compared with OpenCV's own EXIF handling (IMREAD_COLOR applies it)."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = save_pil(tmp_path / f"o{orientation}.jpg", colour_photo(), exif=exif.tobytes(), quality=95)
+    assert exif_orientation(path.read_bytes()) == orientation
+    back = read_image(path)
+    reference = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    assert back.shape == reference.shape == ((40, 60, 3) if orientation <= 4 else (60, 40, 3))
+    np.testing.assert_array_equal(back, reference)
+
+
+def test_exif_rotated_png(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = save_pil(tmp_path / "rot.png", colour_photo(), exif=exif.tobytes())
+    back = read_image(path)
+    assert back.shape == (60, 40, 3)
+    np.testing.assert_array_equal(back, cv2.rotate(colour_photo(), cv2.ROTATE_90_CLOCKWISE))
+
+
+def test_non_ascii_paths(tmp_path):
+    folder = tmp_path / "фото 写真"
+    folder.mkdir()
+    img = colour_photo()
+    path = write_image_atomic(folder / "старое-фото-ü.png", img)
+    assert path.exists()
+    np.testing.assert_array_equal(read_image(path), img)
+
+
+def _write(content: bytes | None):
+    def make(path):
+        if content is None:
+            path.mkdir()
+        else:
+            path.write_bytes(content)
+        return path
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p, "no such file"),
+        (_write(None), "is a folder, not an image"),
+        (_write(b""), r"empty file \(0 bytes\)"),
+        (_write(b"this is not a photo\n"), r"not an image file \(unrecognised content\)"),
+        (_write(b"\xff\xd8\xff\xe0" + b"\x00" * 50), "truncated or corrupt JPEG"),
+        (_write(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40 + b"IEND\xaeB`\x82"), "corrupt or unsupported PNG image"),
+    ],
+    ids=["missing", "folder", "zero-byte", "text", "jpeg-header-only", "broken-png"],
+)
+def test_bad_files(tmp_path, make, message):
+    path = make(tmp_path / "bad.jpg")
+    with pytest.raises(EdgecolorError, match=message) as err:
+        read_image(path)
+    assert str(err.value).startswith(f"{path}: ")
+
+
+def test_truncated_jpeg(tmp_path):
+    ok, data = cv2.imencode(".jpg", colour_photo(200, 300))
+    data = data.tobytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(EdgecolorError, match=r"cut\.jpg: truncated JPEG \(no end-of-image marker"):
+        read_image(tmp_path / "cut.jpg")
+    (tmp_path / "trailer.jpg").write_bytes(data + b"camera maker notes")  # data after EOI is fine
+    assert read_image(tmp_path / "trailer.jpg").shape == (200, 300, 3)
+
+
+def test_truncated_png(tmp_path):
+    ok, data = cv2.imencode(".png", colour_photo())
+    (tmp_path / "cut.png").write_bytes(data.tobytes()[:-200])
+    with pytest.raises(EdgecolorError, match="truncated PNG"):
+        read_image(tmp_path / "cut.png")
+
+
+def test_thumbnail_eoi_does_not_hide_truncation(tmp_path):
+    """An EXIF thumbnail carries its own FFD9 before the main image; a cut file must still fail."""
+    ok, thumb = cv2.imencode(".jpg", colour_photo(20, 30))
+    ok, main = cv2.imencode(".jpg", colour_photo(200, 300))
+    app1 = b"Exif\x00\x00" + thumb.tobytes()
+    data = main.tobytes()
+    data = data[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + data[2:]
+    (tmp_path / "whole.jpg").write_bytes(data)
+    assert read_image(tmp_path / "whole.jpg").shape == (200, 300, 3)
+    (tmp_path / "thumb.jpg").write_bytes(data[:-500])
+    assert b"\xff\xd9" in data[:-500]  # the thumbnail's marker is still there
+    with pytest.raises(EdgecolorError, match="truncated JPEG"):
+        read_image(tmp_path / "thumb.jpg")
+
+
+@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="root can read anything")
+def test_unreadable_file(tmp_path):
+    path = write_image_atomic(tmp_path / "locked.png", colour_photo())
+    path.chmod(0)
+    with pytest.raises(EdgecolorError, match="cannot read"):
+        read_image(path)
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "out.png"
+    write_image_atomic(path, colour_photo())
+    write_image_atomic(path, photo())
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+    np.testing.assert_array_equal(read_image(path), photo())
+    assert stat.S_IMODE(path.stat().st_mode) & 0o044  # normal permissions, not mkstemp's 0600
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    with pytest.raises(EdgecolorError, match=r"unsupported output format '\.gif'"):
+        write_image_atomic(tmp_path / "x.gif", photo())
+    with pytest.raises(EdgecolorError, match="output folder .* does not exist"):
+        write_image_atomic(tmp_path / "missing" / "x.png", photo())
+    with pytest.raises(EdgecolorError, match="not an image array"):
+        write_image_atomic(tmp_path / "x.png", np.zeros((0, 3), np.uint8))
+    (tmp_path / "dir.png").mkdir()
+    with pytest.raises(EdgecolorError, match="is a folder"):
+        write_image_atomic(tmp_path / "dir.png", photo())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.png"]
+
+
+def test_write_into_unwritable_folder(tmp_path):
+    """A read-only folder (or, for root, a path whose parent is a file)."""
+    target = tmp_path / "ro"
+    target.mkdir()
+    target.chmod(0o555)
+    try:
+        if os.access(target, os.W_OK):  # root ignores permissions: use a non-folder parent instead
+            with pytest.raises(EdgecolorError, match="does not exist"):
+                write_image_atomic(tmp_path / "file.png" / "x.png", photo())
+        else:
+            with pytest.raises(EdgecolorError, match=r"cannot write into .*ro \(Permission denied\)"):
+                write_image_atomic(target / "x.png", photo())
+        assert list(target.iterdir()) == []
+    finally:
+        target.chmod(0o755)
+
+
+def test_write_failure_midway_cleans_up(tmp_path, monkeypatch):
+    """If the final rename fails, the temporary file is removed and the old output is untouched."""
+    path = write_image_atomic(tmp_path / "keep.png", colour_photo())
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(EdgecolorError, match="keep.png: cannot write .No space left on device"):
+        write_image_atomic(path, photo())
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.png"] and path.read_bytes() == before
+
+
+def test_suffixes():
+    assert ".jpg" in IMAGE_SUFFIXES and ".png" in IMAGE_SUFFIXES and all(s == s.lower() for s in IMAGE_SUFFIXES)

@@ -1,0 +1,174 @@
+"""`edgecolor live` and the MJPEG preview: file and HTTP MJPEG sources served from the test, a lost
+source, bad input, and the preview page in headless Chromium. Loopback addresses only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from video_fixtures import (
+    MjpegSource,
+    closed_port,
+    errors,
+    frames_of,
+    invoke,
+    mean_chroma,
+    synthetic_clip,
+    write_clip,
+)
+
+from edgecolor.colorizer import Colorizer
+from edgecolor.live import live
+from edgecolor.mjpeg import MjpegServer
+from edgecolor.video import find_ffmpeg
+
+FFMPEG = find_ffmpeg()
+
+
+@pytest.fixture(scope="module")
+def clip_file(tmp_path_factory) -> Path:
+    if FFMPEG is None and not os.environ.get("CI"):
+        pytest.skip("no ffmpeg (imageio-ffmpeg)")
+    frames = synthetic_clip(160, 120, shot=12).frames
+    return write_clip(tmp_path_factory.mktemp("live") / "clip.mp4", frames, 25.0, FFMPEG)
+
+
+def test_live_file_source_plays_in_real_time_and_records(tmp_path, clip_file, model_files):
+    rec = tmp_path / "rec.mp4"
+    t0 = time.monotonic()
+    result = invoke("live", "--source", clip_file, "--record", rec, "--model", model_files["onnx"])
+    took = time.monotonic() - t0
+    assert result.exit_code == 0, result.output
+    assert took > 1.0  # 36 frames at 25 fps are paced like a camera, not read at once
+    assert "fps" in result.output and "latency" in result.output and f"recorded {rec}" in result.output
+    frames = frames_of(rec)
+    assert 28 <= len(frames) <= 40  # real-time recording: about 36 frames at 25 fps
+    assert frames[0].shape == (120, 160, 3)
+    assert np.mean([mean_chroma(f) for f in frames]) > 5.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.mp4"]
+
+
+def test_live_http_mjpeg_source_that_disappears(tmp_path, model_files):
+    rec = tmp_path / "rec.mkv"
+    with MjpegSource(frames=30) as cam:
+        t0 = time.monotonic()
+        result = invoke("live", "--source", cam.url, "--record", rec, "--serve", 0, "--timeout", 1.5,
+                        "--model", model_files["onnx"])
+        took = time.monotonic() - t0
+    assert result.exit_code == 1, result.output
+    assert errors(result.output) == [f"edgecolor: error: {cam.url}: no frames for 1.5 s (source lost); stopped"]
+    assert "Traceback" not in result.output
+    assert "preview: http://127.0.0.1:" in result.output
+    assert took < 15
+    frames = frames_of(rec)  # what was recorded before the loss is kept and playable
+    assert len(frames) >= 10
+    assert np.mean([mean_chroma(f) for f in frames]) > 5.0
+
+
+def test_live_unreadable_url_fails_cleanly(tmp_path, model_files):
+    rec = tmp_path / "rec.mp4"
+    url = f"http://127.0.0.1:{closed_port()}/x"
+    result = invoke("live", "--source", url, "--record", rec, "--timeout", 1, "--model", model_files["onnx"])
+    assert result.exit_code == 1, result.output
+    assert errors(result.output) == [f"edgecolor: error: {url}: cannot open this source (tried for 1 s)"]
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_live_bad_options_are_one_line_errors(tmp_path, clip_file, model_files):
+    existing = tmp_path / "taken.mp4"
+    existing.write_bytes(b"x")
+    cases = [
+        ([], "choose where frames go"),
+        (["--record", tmp_path / "r.mp4", "--source", tmp_path / "missing.mp4"], "no such file"),
+        (["--record", existing, "--source", clip_file], "exists"),
+        (["--record", tmp_path / "r.xyz", "--source", clip_file], "unknown video type"),
+    ]
+    if "NONE" in cv2.getBuildInformation().split("GUI:", 1)[1].split("\n", 1)[0]:
+        cases.append((["--show", "--source", clip_file], "pip install opencv-python"))
+    try:
+        import pyvirtualcam  # noqa: F401
+    except ImportError:
+        cases.append((["--virtual-cam", "--source", clip_file], "pip install pyvirtualcam"))
+    for args, reason in cases:
+        result = invoke("live", *args, "--model", model_files["onnx"])
+        assert result.exit_code == 2, (args, result.output)
+        lines = errors(result.output)
+        assert len(lines) == 1 and reason in lines[0], (args, result.output)
+        assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.mp4"]
+
+
+def test_mjpeg_server_endpoints():
+    with MjpegServer(0) as server:
+        page = urllib.request.urlopen(server.url, timeout=5).read().decode()
+        assert "<img src='/stream.mjpg'" in page
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(server.url + "nope", timeout=5)
+        frame = np.zeros((48, 64, 3), np.uint8)
+        frame[:, :, 2] = 200
+        server.write(frame)
+        snap = urllib.request.urlopen(server.url + "snapshot.jpg", timeout=5).read()
+        assert cv2.imdecode(np.frombuffer(snap, np.uint8), cv2.IMREAD_COLOR).shape == (48, 64, 3)
+        stream = urllib.request.urlopen(server.url + "stream.mjpg", timeout=5)
+        assert stream.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+        assert stream.read(2).startswith(b"--")
+        stream.close()
+
+
+def _screenshot(url: str, path: Path, profile: Path) -> np.ndarray:
+    cmd = ["/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium"),
+           "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={profile}", f"--screenshot={path}", "--window-size=320,240", "--timeout=4000",
+           "--hide-scrollbars", url]
+    subprocess.run(cmd, capture_output=True, timeout=90, check=False)
+    image = cv2.imread(str(path))
+    assert image is not None, "chromium wrote no screenshot"
+    return image
+
+
+def test_preview_page_shows_moving_colour_frames_in_chromium(tmp_path, model_files):
+    if not (os.path.exists("/usr/bin/chromium") or shutil.which("chromium")):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing on CI (scripts/test.sh installs it)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    stop = threading.Event()
+    urls: list[str] = []
+    outcome: dict = {}
+    with MjpegSource() as cam:
+        def worker():
+            try:
+                outcome["report"] = live(cam.url, Colorizer(model_files["onnx"]), serve=0, stop=stop,
+                                         timeout=10, announce=urls.append)
+            except BaseException as e:  # surfaced below
+                outcome["error"] = e
+
+        thread = threading.Thread(target=worker, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not urls and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.05)
+        assert urls, outcome
+        url = urls[0].split("preview: ", 1)[1]
+        try:
+            first = _screenshot(url, tmp_path / "a.png", tmp_path / "profile-a")
+            time.sleep(1.0)
+            second = _screenshot(url, tmp_path / "b.png", tmp_path / "profile-b")
+        finally:
+            stop.set()
+            thread.join(30)
+    assert "error" not in outcome, outcome
+    assert outcome["report"].stats.frames > 5
+    for shot in (first, second):
+        assert mean_chroma(shot) > 5.0  # colorized, not the grey source
+    assert float(np.abs(first.astype(int) - second).mean()) > 1.0  # the picture moves

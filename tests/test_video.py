@@ -1,0 +1,186 @@
+"""`edgecolor video` end to end: real clips made with ffmpeg, real runtimes (tiny model), real encoders."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from video_fixtures import cli_env, errors, flicker, frames_of, invoke, mean_chroma, synthetic_clip, write_clip
+
+from edgecolor.video import FileSource, ffmpeg_probe, find_ffmpeg
+
+FFMPEG = find_ffmpeg()
+pytestmark = pytest.mark.skipif(FFMPEG is None and not os.environ.get("CI"), reason="no ffmpeg (imageio-ffmpeg)")
+FPS = 25.0
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return synthetic_clip(160, 120, shot=12, fps=FPS)
+
+
+@pytest.fixture(scope="module")
+def clip_file(tmp_path_factory, clip) -> Path:
+    """36 frames, 160x120, 25 fps, H.264 with a 440 Hz AAC sound track."""
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", clip.frames, FPS, FFMPEG)
+
+
+def fps_of(path: Path) -> float:
+    return cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS)
+
+
+def audio_of(path: Path) -> list[str]:
+    """Audio codecs, from `ffmpeg -i` (imageio-ffmpeg has no ffprobe)."""
+    return ffmpeg_probe(FFMPEG, path).audio
+
+
+def duration_of(path: Path) -> float:
+    text = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    h, m, s = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text).groups()
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def test_video_keeps_frames_size_fps_and_sound_and_adds_colour(tmp_path, clip_file, clip, model_files):
+    out = tmp_path / "out.mp4"
+    result = invoke("video", clip_file, "-o", out, "--model", model_files["onnx"])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out}: 36 frames" in result.output and "sound copied" in result.output
+    frames = frames_of(out)
+    assert len(frames) == 36
+    assert frames[0].shape == (120, 160, 3)
+    assert fps_of(out) == pytest.approx(FPS)
+    assert audio_of(out) == ["aac"]
+    assert np.mean([mean_chroma(f) for f in frames]) > 5.0
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]  # no temporary file left
+
+    plain = tmp_path / "plain.mp4"
+    result = invoke("video", clip_file, "-o", plain, "--model", model_files["onnx"], "--no-stabilize")
+    assert result.exit_code == 0, result.output
+    assert flicker(frames, clip) < flicker(frames_of(plain), clip)
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "codec_seen"),
+    [("out.mkv", [], "h264"), ("out.avi", [], "mjpeg"), ("out.mp4", ["--codec", "mp4v"], "mpeg4")],
+)
+def test_containers_codecs_and_a_part(tmp_path, clip_file, model_files, name, extra, codec_seen):
+    out = tmp_path / name
+    result = invoke("video", clip_file, "-o", out, "--model", model_files["onnx"], "--start", "0.4", "--end", "1.0",
+                    *extra)
+    assert result.exit_code == 0, result.output
+    assert len(frames_of(out)) == 15
+    text = subprocess.run([FFMPEG, "-hide_banner", "-i", str(out)], capture_output=True, text=True).stderr
+    assert f"Video: {codec_seen}" in text
+    assert "Audio:" in text  # aac copied into mp4/mkv, re-encoded for avi
+    assert duration_of(out) == pytest.approx(0.6, abs=0.1)
+
+
+def test_without_ffmpeg_warns_and_writes_a_silent_video(tmp_path, clip_file, model_files, monkeypatch):
+    monkeypatch.setenv("EDGECOLOR_FFMPEG", "none")
+    out = tmp_path / "silent.avi"
+    result = invoke("video", clip_file, "-o", out, "--model", model_files["onnx"], "--end", "0.4")
+    assert result.exit_code == 0, result.output
+    assert "no ffmpeg found" in result.output
+    assert len(frames_of(out)) == 10
+    monkeypatch.delenv("EDGECOLOR_FFMPEG")
+    assert audio_of(out) == []
+
+
+def test_batch_into_a_folder_goes_on_after_a_bad_input(tmp_path, clip_file, model_files):
+    second = tmp_path / "second.mkv"
+    write_clip(second, synthetic_clip(96, 64, shot=4).frames, FPS, FFMPEG, audio=False)
+    outdir = tmp_path / "out"
+    result = invoke("video", clip_file, tmp_path / "missing.mp4", second, "-o", outdir, "--model", model_files["onnx"])
+    assert result.exit_code == 1
+    assert errors(result.output) == [f"edgecolor: error: {tmp_path / 'missing.mp4'}: no such file"]
+    assert sorted(p.name for p in outdir.iterdir()) == ["clip.mp4", "second.mkv"]
+    assert len(frames_of(outdir / "second.mkv")) == 12
+    again = invoke("video", clip_file, "-o", outdir, "--model", model_files["onnx"])
+    assert again.exit_code == 0 and "exists (use --force" in again.output
+
+
+def test_bad_inputs_give_one_line_and_leave_nothing(tmp_path, clip_file, model_files):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), np.full((32, 32, 3), 128, np.uint8))
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    out = tmp_path / "out"
+    cases = [
+        ([tmp_path / "missing.mp4", "-o", out / "a.mp4"], "no such file"),
+        ([text, "-o", out / "b.mp4"], "not a video"),
+        ([photo, "-o", out / "c.mp4"], "is a photo"),
+        ([f"http://127.0.0.1:{closed}/x", "-o", out / "d.mp4"], "cannot open"),
+        ([clip_file, "-o", blocker / "e.mp4"], "a file is in the way"),
+        ([clip_file, "-o", out / "f.xyz"], "unknown video type"),
+        ([clip_file, "-o", out / "g.mp4", "--start", "9"], "past the end"),
+        ([clip_file, "-o", out / "h.mp4", "--start", "1", "--end", "0.5"], "must be after"),
+    ]
+    for args, reason in cases:
+        result = invoke("video", *args, "--model", model_files["onnx"])
+        assert result.exit_code != 0, (args, result.output)
+        lines = errors(result.output)
+        assert len(lines) == 1 and reason in lines[0], (args, result.output)
+        assert "Traceback" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not out.exists() or not list(out.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "notes.mp4", "photo.jpg"]
+
+
+def test_ffmpeg_reader_gives_the_same_frames_as_opencv(tmp_path, clip):
+    """The fallback for files OpenCV cannot open decodes through an ffmpeg pipe, range included."""
+    path = write_clip(tmp_path / "clip.mkv", clip.frames[:20], FPS, FFMPEG, audio=False)
+    got = {}
+    for via_ffmpeg in (False, True):
+        src = FileSource(path, start=0.2, end=0.6, ffmpeg=FFMPEG, force_ffmpeg=via_ffmpeg)
+        frames = []
+        while (frame := src.read()) is not None:
+            frames.append(frame)
+        src.close()
+        assert src.size == (160, 120) and src.fps == pytest.approx(FPS)
+        got[via_ffmpeg] = frames
+    assert len(got[False]) == len(got[True]) == 10
+    assert max(np.abs(a.astype(int) - b).mean() for a, b in zip(got[False], got[True])) < 2.0
+
+
+def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files):
+    long = tmp_path / "long.mp4"
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=160x120:rate=25:duration=120", "-f", "lavfi", "-i", "sine=duration=120",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+                    str(long)], check=True)
+    out = tmp_path / "out" / "partial.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "video", str(long), "-o", str(out),
+                             "--model", str(model_files["onnx"])], env=cli_env(), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:  # wait until frames are being written
+        temps = list(out.parent.glob(".*.partial.mp4")) if out.parent.exists() else []
+        if temps and temps[0].stat().st_size > 20000:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stdout + stderr
+    assert "wrote partial" in stdout
+    n = len(frames_of(out))
+    assert 0 < n < 3000
+    assert f"{n} of 3000 frames" in stdout
+    assert audio_of(out) == ["aac"]
+    assert [p.name for p in out.parent.iterdir()] == ["partial.mp4"]

@@ -1,0 +1,117 @@
+"""A tiny end-to-end run of the tools: train a few steps → export → convert → quantize → eval.
+
+Runs on a handful of the real training photos (../shared/data), so it checks the real path a
+retrain takes, only shorter. Needs the train and convert extras (torch, onnx, onnxsim, nncf).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("nncf")
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "data"
+NAME = "edgecolor-lite0"
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> tuple[Path, Path]:
+    if not (SHARED / "train").is_dir():
+        pytest.fail(f"training photos not found at {SHARED}")
+    root = tmp_path_factory.mktemp("photos")
+    train, val = root / "train", root / "val"
+    for src in ("flowers5_kaggle128", "weather_mwd", "food101_mini10"):
+        (train / src).mkdir(parents=True)
+        for p in sorted((SHARED / "train" / src).rglob("*.jpg"))[:12]:
+            shutil.copy(p, train / src / p.name)
+    val.mkdir()
+    for p in sorted((SHARED / "val").rglob("*.jpg"))[:4]:
+        shutil.copy(p, val / p.name)
+    return train, val
+
+
+@pytest.fixture(scope="module")
+def trained(photos, tmp_path_factory) -> Path:
+    from tools import train
+
+    train_dir, val_dir = photos
+    out = tmp_path_factory.mktemp("run")
+    train.main(["--train", str(train_dir), "--val", str(val_dir), "--out", str(out), "--epochs", "1",
+                "--finetune-epochs", "0.5", "--batch", "8", "--cache", str(out / "cache"), "--seed", "1"])
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert any(r["event"] == "epoch" and "val_psnr" in r for r in log)
+    assert (out / "final.pt").exists()
+    return out / "final.pt"
+
+
+@pytest.fixture(scope="module")
+def model_dir(trained, photos, tmp_path_factory) -> Path:
+    from tools import convert, export
+
+    d = tmp_path_factory.mktemp("models") / NAME
+    net = export.load_checkpoint(trained)
+    err = export.export(net, d / f"{NAME}-fp32.onnx", export.contract_for("fp32"), check_folder=photos[1])
+    assert err <= export.TOLERANCE
+    convert.convert(d / f"{NAME}-fp32.onnx", "fp16")
+    return d
+
+
+def test_export_writes_contract_that_round_trips(model_dir):
+    from edgecolor.contract import ModelContract, read_metadata
+    from tools.export import contract_for
+
+    got = ModelContract.from_metadata(read_metadata(model_dir / f"{NAME}-fp32.onnx"))
+    assert got == contract_for("fp32")
+    ir = ModelContract.from_metadata(read_metadata(model_dir / f"{NAME}-fp16.xml"))
+    assert ir.precision == "fp16" and ir.working_size == got.working_size and ir.l_scale == got.l_scale
+
+
+def test_export_matches_torch_on_random_weights(tmp_path):
+    import torch
+
+    from tools import export
+    from tools.net import ColorNet, ab_bin_centres
+
+    torch.manual_seed(0)
+    net = ColorNet(ab_bin_centres()[::2], pretrained=False).eval()
+    err = export.export(net, tmp_path / "m.onnx", export.contract_for("fp32"))
+    assert 0 <= err <= export.TOLERANCE
+
+
+def test_quantize_writes_int8_and_refuses_a_lossy_model(model_dir, photos):
+    from edgecolor.contract import read_metadata
+    from tools import quantize
+
+    train_dir, val_dir = photos
+    src = model_dir / f"{NAME}-fp32.onnx"
+    out = model_dir / f"{NAME}-int8.xml"
+    # An impossible gate (INT8 must gain 50 dB) must refuse and leave nothing behind.
+    rc = quantize.main([str(src), "--calib", str(train_dir), "--calib-size", "16", "--eval", str(val_dir),
+                        "--max-drop", "-50"])
+    assert rc == 3 and not out.exists() and not out.with_suffix(".bin").exists()
+    rc = quantize.main([str(src), "--calib", str(train_dir), "--calib-size", "16", "--eval", str(val_dir),
+                        "--max-drop", "50"])
+    assert rc == 0 and out.exists()
+    assert read_metadata(out)["edgecolor.precision"] == "int8"
+
+
+def test_eval_command_on_the_trained_model(model_dir, photos):
+    _, val_dir = photos
+    cmd = [sys.executable, "-m", "edgecolor", "eval", str(val_dir), "--model", str(model_dir / f"{NAME}-fp32.onnx"),
+           "--json"]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert res.returncode == 0, res.stderr
+    rep = json.loads(res.stdout)
+    assert rep["photos"] == 4
+    for k in ("psnr", "ssim", "auc", "colorfulness", "colorfulness_ratio", "grey_psnr", "psnr_gain"):
+        assert np.isfinite(rep[k])
+    assert rep["colorfulness"] > 0  # a trained model, even a tiny one, adds colour

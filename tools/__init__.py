@@ -1,0 +1,1 @@
+"""Training, export, conversion and quantization tools (need torch / onnx / nncf extras)."""

@@ -1,0 +1,148 @@
+"""PyTorch checkpoint → ONNX (dynamic H and W) with the model contract in metadata_props.
+
+The graph is simplified with onnxsim, checked with onnx.checker, and verified: the ONNX output
+must equal the PyTorch output within 1e-4 on random and real input, or nothing is written.
+
+    python -m tools.export runs/lite0/final.pt models/edgecolor-lite0/edgecolor-lite0-fp32.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import torch
+
+from edgecolor.contract import ModelContract
+from tools.net import OUTPUT_STRIDE, STRIDE, ColorNet
+
+MODEL_NAME = "edgecolor-lite0"
+MODEL_VERSION = "1.0.0"
+TOLERANCE = 1e-4
+
+
+def load_checkpoint(path: str | Path, temperature: float | None = None) -> ColorNet:
+    """A ColorNet from a train checkpoint (final.pt or last.pt), in eval mode."""
+    z = torch.load(path, map_location="cpu", weights_only=False)
+    net = ColorNet(np.asarray(z["centres"]), pretrained=False)
+    net.load_state_dict(z["model"])
+    if temperature is not None:
+        net.decode.temperature = temperature
+    elif "temperature" in z:
+        net.decode.temperature = float(z["temperature"])
+    return net.eval()
+
+
+def contract_for(precision: str = "fp32", working_size: int = 256) -> ModelContract:
+    return ModelContract(
+        name=MODEL_NAME,
+        version=MODEL_VERSION,
+        precision=precision,
+        input_name="L",
+        output_name="ab",
+        l_scale=0.02,
+        l_shift=-1.0,
+        ab_scale=1.0,
+        size_multiple=STRIDE,
+        working_size=working_size,
+        output_stride=OUTPUT_STRIDE,
+    )
+
+
+def set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:
+    """Replace the model's metadata_props with meta (keeps other keys)."""
+    keep = [p for p in model.metadata_props if p.key not in meta]
+    del model.metadata_props[:]
+    model.metadata_props.extend(keep)
+    for k, v in meta.items():
+        model.metadata_props.add(key=k, value=v)
+
+
+def real_inputs(folder: str | Path | None, n: int = 3) -> list[np.ndarray]:
+    """Network inputs made from a few real photos (L scaled per contract), sizes multiples of 32."""
+    out = []
+    if folder:
+        for p in sorted(Path(folder).rglob("*.jpg"))[:n]:
+            img = cv2.imread(str(p))
+            h, w = img.shape[:2]
+            img = cv2.resize(img, (max(32, w // 32 * 32), max(32, h // 32 * 32)), interpolation=cv2.INTER_AREA)
+            L = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)[..., 0]
+            out.append((L * 0.02 - 1.0)[None, None].astype(np.float32))
+    return out
+
+
+def verify(net: ColorNet, onnx_path: Path, inputs: list[np.ndarray]) -> float:
+    """Largest |ONNX − PyTorch| over the inputs, run through OpenVINO's ONNX reader (a real runtime)."""
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(str(onnx_path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    worst = 0.0
+    for x in inputs:
+        with torch.no_grad():
+            ref = net(torch.from_numpy(x)).numpy()
+        got = compiled(x)[0]
+        if got.shape != ref.shape:
+            raise SystemExit(f"export check failed: shape {got.shape} != {ref.shape}")
+        worst = max(worst, float(np.abs(got - ref).max()))
+    return worst
+
+
+def export(net: ColorNet, out: str | Path, contract: ModelContract, check_folder: str | Path | None = None,
+           simplify: bool = True) -> float:
+    """Export, simplify, check, verify, then write atomically. Returns the verified max error."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        torch.onnx.export(
+            net, torch.zeros(1, 1, 256, 256), str(raw), input_names=[contract.input_name],
+            output_names=[contract.output_name], opset_version=17, dynamo=False,
+            dynamic_axes={contract.input_name: {2: "height", 3: "width"},
+                          contract.output_name: {2: "out_height", 3: "out_width"}},
+        )
+        model = onnx.load(str(raw))
+        if simplify:
+            import onnxsim
+
+            model, ok = onnxsim.simplify(model)
+            if not ok:
+                raise SystemExit("onnxsim could not validate the simplified model")
+        set_metadata(model, contract.to_metadata())
+        model.doc_string = "edgecolor colorization network: L in, ab out (see metadata edgecolor.*)"
+        onnx.checker.check_model(model)
+        staged = Path(tmp) / "model.onnx"
+        onnx.save(model, str(staged))
+        rng = np.random.default_rng(0)
+        inputs = [rng.uniform(-1, 1, (1, 1, 64, 96)).astype(np.float32),
+                  rng.uniform(-1, 1, (1, 1, 256, 192)).astype(np.float32)] + real_inputs(check_folder)
+        err = verify(net, staged, inputs)
+        if err > TOLERANCE:
+            raise SystemExit(f"export check failed: ONNX differs from PyTorch by {err:.2e} > {TOLERANCE}")
+        fd, tmp_out = tempfile.mkstemp(dir=out.parent, suffix=".onnx.tmp")
+        os.close(fd)
+        onnx.save(model, tmp_out)
+        os.replace(tmp_out, out)
+    return err
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint")
+    ap.add_argument("out")
+    ap.add_argument("--temperature", type=float, default=None, help="annealed-mean temperature (default: ckpt)")
+    ap.add_argument("--working-size", type=int, default=256)
+    ap.add_argument("--check-folder", default=None, help="photos for the real-input equivalence check")
+    ap.add_argument("--no-simplify", action="store_true")
+    args = ap.parse_args(argv)
+    net = load_checkpoint(args.checkpoint, args.temperature)
+    err = export(net, args.out, contract_for("fp32", args.working_size), args.check_folder, not args.no_simplify)
+    print(f"wrote {args.out} (max |onnx - torch| = {err:.2e})")
+
+
+if __name__ == "__main__":
+    main()

