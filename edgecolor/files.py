@@ -65,7 +65,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int = JPEG_QUALITY) -> Path:
     """Encode by the file extension and write via a temporary file in the same folder + os.replace,
     so no reader (and no crash) ever sees a partial file. JPEG, WebP and BMP get 8 bits (16-bit
-    input is scaled) and JPEG loses alpha; PNG and TIFF keep 16 bits and alpha."""
+    input is scaled) and JPEG loses alpha; PNG and TIFF keep 16 bits and alpha. No fsync: a power
+    cut may lose the newest file, never leave a torn one in its place."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:

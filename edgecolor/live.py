@@ -79,6 +79,7 @@ class LiveSource(Source):
         self.fps: float | None = None
         self._cap = None
         self._cancel = threading.Event()
+        self._io = threading.Lock()  # held while a read may be inside the capture: close() must not free it
         self._last_frame = time.monotonic()
         self._ever = False
         self._pace_t0 = 0.0
@@ -112,6 +113,14 @@ class LiveSource(Source):
         self._cancel.set()
 
     def read(self) -> np.ndarray | None:
+        with self._io:
+            frame = self._read()
+            if self._cancel.is_set() and self._cap is not None:  # closed while we were reading
+                self._cap.release()
+                self._cap = None
+            return frame
+
+    def _read(self) -> np.ndarray | None:
         backoff = BACKOFF_FIRST
         while not self._cancel.is_set():
             if self._cap is None and not self._open():
@@ -162,10 +171,15 @@ class LiveSource(Source):
             self._pace_t0, self._pace_n = time.monotonic(), 0
 
     def close(self) -> None:
+        """Cancel, and free the capture unless a read is still inside it (that read frees it)."""
         self.cancel()
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+        if self._io.acquire(timeout=0.5):
+            try:
+                if self._cap is not None:
+                    self._cap.release()
+                    self._cap = None
+            finally:
+                self._io.release()
 
 
 # -- outputs --------------------------------------------------------------------------------------
@@ -242,6 +256,7 @@ class Window:
         check_gui()
         self.title, self.meter, self.side_by_side = title, meter, side_by_side
         self._shown = False
+        self._seen_visible = False  # some GUI backends report a new window invisible for a moment
 
     def emit(self, result: Result) -> bool:
         import cv2
@@ -252,11 +267,12 @@ class Window:
         if key in (ord("q"), ord("Q"), 27):
             return False
         try:
-            if cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
-                return False
+            visible = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
         except cv2.error:
-            return False
-        return True
+            visible = False
+        if visible:
+            self._seen_visible = True
+        return visible or not self._seen_visible  # closed by the user: stop
 
     def close(self) -> None:
         import cv2
@@ -280,7 +296,8 @@ class Preview:
 class Recorder:
     """A real-time recording: frames are repeated or skipped so playback speed matches the wall clock."""
 
-    def __init__(self, path: Path, fps: float, codec: str | None = None) -> None:
+    def __init__(self, path: Path, fps: float | Callable[[], float], codec: str | None = None) -> None:
+        """``fps`` may be a callable: a camera's rate is known only once it is open (first frame)."""
         from edgecolor.video import AtomicFile, container_of, find_ffmpeg
 
         self.target = Path(path)
@@ -296,6 +313,8 @@ class Recorder:
         from edgecolor.video import open_writer
 
         if self._writer is None:
+            if callable(self.fps):
+                self.fps = float(self.fps())
             size = (result.frame.shape[1], result.frame.shape[0])
             self._writer = open_writer(self._file.path, size, self.fps, self.codec, None, self._ffmpeg,
                                        target=self.target)
@@ -339,7 +358,7 @@ def check_virtual_cam() -> Any:
 class VirtualCam:
     """Frames to a virtual camera (pyvirtualcam), for video-call software."""
 
-    def __init__(self, fps: float, device: str | None = None) -> None:
+    def __init__(self, fps: float | Callable[[], float], device: str | None = None) -> None:
         self._module = check_virtual_cam()
         self.fps, self.device = fps, device
         self._cam = None
@@ -347,6 +366,8 @@ class VirtualCam:
     def emit(self, result: Result) -> None:
         frame = result.frame[:, :, :3]
         if self._cam is None:
+            if callable(self.fps):
+                self.fps = float(self.fps())
             try:
                 self._cam = self._module.Camera(width=frame.shape[1], height=frame.shape[0], fps=self.fps,
                                                 fmt=self._module.PixelFormat.BGR, device=self.device)
@@ -396,8 +417,8 @@ def live(
 ) -> LiveReport:
     """Colorize a live source until it ends, fails for ``timeout`` s, q/Esc, ``stop`` or Ctrl-C.
 
-    Everything that can fail on the user's input (GUI, pyvirtualcam, output path, port, source)
-    is checked before the model loads.
+    What can fail on the user's input (GUI, pyvirtualcam, output path, port, a file source) is
+    checked before the model loads; cameras and URLs are opened (and reopened) by the reader.
     """
     announce = announce or (lambda m: print(m, file=sys.stderr, flush=True))
     if show:
@@ -407,9 +428,12 @@ def live(
     src = LiveSource(source, timeout=timeout, loop=loop)
     meter = Meter()
     outputs: list = []
-    recorder = server = window = None
+    recorder = server = None
+
+    def fps() -> float:  # a camera's rate is known once it is open
+        return src.fps or 25.0
+
     try:
-        fps = src.fps or 25.0
         if record is not None:
             recorder = Recorder(Path(record), fps, codec)
         if serve is not None:
@@ -426,8 +450,7 @@ def live(
             outputs.append(VirtualCam(fps))
         outputs.extend(sinks or [])
         if show:
-            window = Window(f"edgecolor - {source}", meter, side_by_side)
-            outputs.append(window)
+            outputs.append(Window(f"edgecolor - {source}", meter, side_by_side))
         stats = run(src, outputs, colorizer, stabilize=stabilize, strength=strength, live=True, workers=workers,
                     stop=stop, max_frames=max_frames)
     except BaseException:

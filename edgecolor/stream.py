@@ -171,7 +171,8 @@ class RunStats:
     frames: int = 0
     dropped: int = 0  # live sources: frames replaced by a newer one before inference took them
     seconds: float = 0.0
-    interrupted: bool = False  # Ctrl-C or a sink asked to stop
+    interrupted: bool = False  # stopped before the source ended: Ctrl-C, a `stop` event, or a sink
+    ctrl_c: bool = False  # ... by Ctrl-C
     ended: str = ""  # why the source stopped ("" = it ran out of frames)
     latencies: deque = field(default_factory=lambda: deque(maxlen=5000))
 
@@ -397,7 +398,6 @@ def run(
     """
     if workers < 1:
         raise EdgecolorError(f"workers must be >= 1, got {workers}")
-    src = as_source(source, live)
     sinks = [_sink_call(s) for s in (sink if isinstance(sink, (list, tuple)) else [sink])]
     if max_frames is not None and max_frames <= 0:
         return RunStats()
@@ -418,9 +418,15 @@ def run(
         def factory():
             return instance
 
-    colorizers = [factory() for _ in range(workers)]
-    streams = [StreamColorizer(c, stabilize=stabilize, strength=strength) for c in colorizers]
-    return _Loop(src, sinks, streams, stop or threading.Event(), max_frames, on_frame).run()
+    src = as_source(source, live)
+    opened = isinstance(source, (str, int)) or hasattr(source, "__fspath__")  # ours to close
+    try:
+        colorizers = [factory() for _ in range(workers)]
+        streams = [StreamColorizer(c, stabilize=stabilize, strength=strength) for c in colorizers]
+        return _Loop(src, sinks, streams, stop or threading.Event(), max_frames, on_frame).run()
+    finally:
+        if opened:
+            src.close()
 
 
 class _Loop:
@@ -438,6 +444,7 @@ class _Loop:
         self.errors: list[BaseException] = []
         self.stats = RunStats()
         self.sink_stop = threading.Event()
+        self.start = time.perf_counter()
 
     def run(self) -> RunStats:
         threads = [threading.Thread(target=self._read, name="edgecolor-read", daemon=True)]
@@ -446,11 +453,11 @@ class _Loop:
         writer = threading.Thread(target=self._write, name="edgecolor-write", daemon=True)
         for t in threads + [writer]:
             t.start()
-        start = time.perf_counter()
+        start = self.start = time.perf_counter()
         try:
             self._post(start)
         except KeyboardInterrupt:
-            self.stats.interrupted = True
+            self.stats.interrupted = self.stats.ctrl_c = True
         finally:
             self.stop.set()
             cancel = getattr(self.src, "cancel", None)
@@ -543,6 +550,7 @@ class _Loop:
                         self.stop.set()
                         done = True
                 now = time.perf_counter()
+                self.stats.seconds = now - self.start  # so fps is right while running (progress bars)
                 self.stats.frames += 1
                 self.stats.latencies.append(now - result.captured)
                 if self.on_frame:

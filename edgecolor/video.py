@@ -173,6 +173,8 @@ class FileSource(Source):
         self.ended = ""
         self._proc: subprocess.Popen | None = None
         self._cap = None
+        self._io = threading.Lock()  # close() must not free the capture under a read in another thread
+        self._closed = False
         if not self.url:
             if not self.path.exists():
                 raise EdgecolorError(f"{path}: no such file")
@@ -198,7 +200,7 @@ class FileSource(Source):
             self.count = avail if self.count is None else min(self.count, avail)
         self._seek(start)
         self._read = 0
-        self._pending = self._first_frame()
+        self._pending: np.ndarray | None = self._first_frame()
 
     # OpenCV first, ffmpeg second
     def _open(self, ffmpeg: str | None, force_ffmpeg: bool = False) -> None:
@@ -267,24 +269,38 @@ class FileSource(Source):
             return None
         return np.frombuffer(data, np.uint8).reshape(h, w, 3)
 
+    @property
+    def first_frame(self) -> np.ndarray | None:
+        """The first frame, before it is read (to look at it: colour or not, size)."""
+        return self._pending
+
     def read(self) -> np.ndarray | None:
-        if self.count is not None and self._read >= self.count:
-            return None
-        if self._pending is not None:
-            frame, self._pending = self._pending, None
-        else:
-            frame = self._next()
-        if frame is None:
-            return None
-        self._read += 1
-        return frame
+        with self._io:
+            if self._closed or (self.count is not None and self._read >= self.count):
+                return None
+            if self._pending is not None:
+                frame, self._pending = self._pending, None
+            else:
+                frame = self._next()
+            if frame is None:
+                return None
+            self._read += 1
+            return frame
 
     def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-        if self._proc is not None:
+        if self._proc is not None:  # unblocks a read waiting on the pipe
             self._proc.kill()
-            self._proc.wait()
+        if not self._io.acquire(timeout=10):
+            return  # a read is stuck in a network stream; its thread is a daemon
+        try:
+            self._closed = True
+            if self._cap is not None:
+                self._cap.release()
+                self._cap = None
+            if self._proc is not None:
+                self._proc.wait()
+        finally:
+            self._io.release()
 
 
 @functools.cache
@@ -516,6 +532,8 @@ class AtomicFile:
     def __init__(self, target: Path) -> None:
         self.target = target
         parent = target.parent
+        # folders made for this file are removed again by discard(): a failed run leaves nothing
+        self._made = [p for p in [parent, *parent.parents] if not p.exists()][::-1]
         try:
             parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=parent)
@@ -542,6 +560,11 @@ class AtomicFile:
             self.path.unlink()
         except FileNotFoundError:
             pass
+        for folder in reversed(self._made):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (something else was written there) or already gone
+                break
 
 
 # -- file to file ---------------------------------------------------------------------------------
@@ -600,6 +623,8 @@ def colorize_video(
         audio = plan_audio(exe, src, muxer, start, end) if exe else None
         if not exe:
             warn(f"{src}: no ffmpeg found (pip install imageio-ffmpeg): the output has no sound")
+        if source.first_frame is not None and _is_colour(source.first_frame):
+            warn(f"{src}: is a colour video; it is colorized from its lightness, its own colours are replaced")
         out = AtomicFile(dst)
         try:
             writer = open_writer(out.path, source.size, source.fps, codec, audio, exe, target=dst)
@@ -612,9 +637,10 @@ def colorize_video(
             stats = run(source, writer, colorizer, stabilize=stabilize, strength=strength, live=False,
                         workers=workers, stop=stop, on_frame=on_frame)
             if stats.frames == 0:
-                if stats.interrupted:
+                if stats.ctrl_c:
                     raise KeyboardInterrupt
-                raise EdgecolorError(f"{src}: no frames in the chosen range")
+                why = "stopped before the first frame" if stats.interrupted else "no frames in the chosen range"
+                raise EdgecolorError(f"{src}: {why}")
             writer.close()
         except BaseException:  # nothing usable: no partial file left behind
             writer.abort()
@@ -624,6 +650,12 @@ def colorize_video(
         return VideoReport(src, dst, stats.frames, expected, stats, writer.audio_note, stats.interrupted)
     finally:
         source.close()
+
+
+def _is_colour(frame: np.ndarray) -> bool:
+    from edgecolor.pipeline import is_colour
+
+    return is_colour(frame)
 
 
 def default_output(src: Path, outdir: Path | None) -> Path:

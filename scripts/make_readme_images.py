@@ -20,7 +20,8 @@ def main() -> None:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
-    parser.add_argument("--width", type=int, default=1200, help="sheet width in pixels")
+    parser.add_argument("--width", type=int, default=1000, help="sheet width in pixels")
+    parser.add_argument("--quality", type=int, default=82, help="JPEG quality (keeps the repo small)")
     args = parser.parse_args()
 
     from edgecolor.cli.demo import before_after_sheet, grey_of, samples_dir
@@ -34,9 +35,11 @@ def main() -> None:
         image = read_image(path)
         pair = (grey_of(image), colorizer.colorize(image))
         pairs.append(pair)
-        write_image_atomic(args.out / path.name, before_after_sheet([pair], width=args.width))
+        write_image_atomic(args.out / path.name, before_after_sheet([pair], width=args.width), quality=args.quality)
         print(f"wrote {args.out / path.name}")
-    write_image_atomic(args.out / "before_after.jpg", before_after_sheet(pairs, width=args.width))
+    write_image_atomic(
+        args.out / "before_after.jpg", before_after_sheet(pairs, width=args.width), quality=args.quality
+    )
     print(f"wrote {args.out / 'before_after.jpg'} ({colorizer.model_path.name}, {colorizer.backend_name})")
 
 

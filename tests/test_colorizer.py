@@ -174,7 +174,7 @@ def test_bundled_model_colorizes():
         out = c.colorize(grey)
         assert out.shape == grey.shape and out.dtype == np.uint8
         assert chroma(out).mean() > 2.0, "the bundled model's output is grey"
-        assert_l_kept(out, grey)
+        assert_l_kept(out, grey, 0.5)  # deep shadows clip even modest chroma
 
 
 @needs_bundled_model

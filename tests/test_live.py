@@ -74,6 +74,17 @@ def test_live_http_mjpeg_source_that_disappears(tmp_path, model_files):
     assert np.mean([mean_chroma(f) for f in frames]) > 5.0
 
 
+def test_live_reconnects_to_a_flaky_source(tmp_path, model_files):
+    with MjpegSource(per_connection=12) as cam:
+        result = invoke("live", "--source", cam.url, "--record", tmp_path / "rec.mp4", "--frames", 30,
+                        "--model", model_files["onnx"])
+        connections = cam.connections
+    assert result.exit_code == 0, result.output
+    assert connections >= 3
+    assert "source reopened" in result.output
+    assert len(frames_of(tmp_path / "rec.mp4")) >= 20
+
+
 def test_live_unreadable_url_fails_cleanly(tmp_path, model_files):
     rec = tmp_path / "rec.mp4"
     url = f"http://127.0.0.1:{closed_port()}/x"

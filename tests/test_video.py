@@ -129,9 +129,10 @@ def test_bad_inputs_give_one_line_and_leave_nothing(tmp_path, clip_file, model_f
         ([clip_file, "-o", out / "f.xyz"], "unknown video type"),
         ([clip_file, "-o", out / "g.mp4", "--start", "9"], "past the end"),
         ([clip_file, "-o", out / "h.mp4", "--start", "1", "--end", "0.5"], "must be after"),
+        ([clip_file, "-o", out / "i.mp4", "--model", tmp_path / "nope.onnx"], "model file not found"),
     ]
     for args, reason in cases:
-        result = invoke("video", *args, "--model", model_files["onnx"])
+        result = invoke("video", "--model", model_files["onnx"], *args)
         assert result.exit_code != 0, (args, result.output)
         lines = errors(result.output)
         assert len(lines) == 1 and reason in lines[0], (args, result.output)
@@ -159,10 +160,11 @@ def test_ffmpeg_reader_gives_the_same_frames_as_opencv(tmp_path, clip):
 
 def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files):
     long = tmp_path / "long.mp4"
-    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                    "testsrc=size=160x120:rate=25:duration=120", "-f", "lavfi", "-i", "sine=duration=120",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-                    str(long)], check=True)
+    made = subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                           "testsrc=size=160x120:rate=25:duration=120", "-f", "lavfi", "-i", "sine=duration=120",
+                           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                           "-shortest", str(long)], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
     out = tmp_path / "out" / "partial.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "video", str(long), "-o", str(out),
                              "--model", str(model_files["onnx"])], env=cli_env(), cwd=tmp_path,
@@ -175,7 +177,12 @@ def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files):
         time.sleep(0.05)
     assert proc.poll() is None, "finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"no exit 120 s after Ctrl-C; stdout {stdout!r} stderr {stderr!r}")
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stdout + stderr
     assert "wrote partial" in stdout

@@ -129,9 +129,10 @@ def moving_frame(i: int, width: int = 160, height: int = 120) -> np.ndarray:
 
 class MjpegSource:
     """An IP camera on 127.0.0.1: ``/stream.mjpg`` sends ``moving_frame``s at ``fps``; after ``frames``
-    frames the connection closes and the server goes away (a camera unplugged)."""
+    frames in all the connection closes and the server goes away (a camera unplugged); with
+    ``per_connection`` each connection drops after that many frames (a flaky network)."""
 
-    def __init__(self, frames: int | None = None, fps: float = 25.0) -> None:
+    def __init__(self, frames: int | None = None, fps: float = 25.0, per_connection: int | None = None) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -142,11 +143,16 @@ class MjpegSource:
                 if not self.path.startswith("/stream.mjpg"):
                     self.send_error(404)
                     return
+                source.connections += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=camframe")
                 self.end_headers()
+                mine = 0
                 try:
                     while source.frames is None or source.sent < source.frames:
+                        if per_connection is not None and mine >= per_connection:
+                            return  # dropped: the client has to reconnect
+                        mine += 1
                         ok, jpeg = cv2.imencode(".jpg", moving_frame(source.sent))
                         data = jpeg.tobytes()
                         self.wfile.write(b"--camframe\r\nContent-Type: image/jpeg\r\nContent-Length: "
@@ -161,7 +167,7 @@ class MjpegSource:
             def log_message(self, *args):
                 pass
 
-        self.frames, self.sent = frames, 0
+        self.frames, self.sent, self.connections = frames, 0, 0
         self.closed = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -253,11 +259,14 @@ def _blocks(mask: np.ndarray) -> np.ndarray:
     return small > 0
 
 
-def colorize_clip(colorizer, clip: Clip, stabilize: bool, **options) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def colorize_clip(colorizer, clip: Clip, stabilize: bool, strength: float = 0.6,
+                  cut_threshold: float | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(output frames, the ab maps the colorizer merged into them) through a StreamColorizer."""
     from edgecolor.stream import StreamColorizer
 
-    stream = StreamColorizer(colorizer, stabilize=stabilize, **options)
+    stream = StreamColorizer(colorizer, stabilize=stabilize, strength=strength)
+    if cut_threshold is not None and stream.stabilizer is not None:
+        stream.stabilizer.cut_threshold = cut_threshold
     outputs, abs_ = [], []
     for frame in clip.frames:
         prepared, ab, luma = stream.analyze(frame)

@@ -50,7 +50,9 @@ def bench(
     precision: str = typer.Option("all", "--precision", "-p", help="all | fp32 | fp16 | int8."),
     size: str = typer.Option("640x480", "--size", help="Frame size WxH fed to colorize()."),
     frames: int = typer.Option(50, "--frames", "-n", min=1, help="Timed frames per measurement."),
-    warmup: int = typer.Option(5, "--warmup", min=0, help="Untimed frames after the first one."),
+    warmup: int = typer.Option(
+        5, "--warmup", min=0, help="Untimed frames after the first (OpenVINO specialises to a frame size after 3)."
+    ),
     model: str = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="Inference threads (default: runtime's)."),
     device: str = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO."),

@@ -120,6 +120,8 @@ def plan_jobs(inputs: Iterable[str], outdir: Path | None, recursive: bool) -> Pl
                 plan.problems.append(f"{item}: no files match this pattern")
             for m in matches:
                 p = Path(m)
+                if p.is_dir() and (p.name == DEFAULT_OUTDIR_NAME or p.resolve() == out_resolved):
+                    continue  # "photos/*" must not pick up edgecolor's own outputs
                 if p.is_dir() or p.suffix.lower() in suffixes:
                     add_one(p)
             continue

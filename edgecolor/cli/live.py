@@ -35,8 +35,8 @@ def live(
     backend: str = typer.Option("auto", "--backend", "-b", help="auto | openvino | opencv (auto prefers OpenVINO)."),
     precision: Precision = typer.Option(Precision.fp32, "--precision", "-p", help="Model variant to run."),
     device: str = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="Inference threads [default: runtime's]."),
-    size: int | None = typer.Option(None, "--size", min=16, help="Network input long side, px [default: model's]."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="Inference threads (default: the runtime's)."),
+    size: int | None = typer.Option(None, "--size", min=16, help="Network input long side, px (default: the model's)."),
     saturation: float = typer.Option(1.0, "--saturation", min=0.0, help="Chroma gain; 0 gives grey, >1 more vivid."),
     stabilize: bool = typer.Option(True, "--stabilize/--no-stabilize", help="Steady colour over time (less flicker)."),
     strength: float = typer.Option(0.6, "--strength", min=0.0, max=0.95, help="Stabilization: weight of history."),
@@ -75,3 +75,5 @@ def live(
     if report.lost:
         error(report.ended)
         raise typer.Exit(1)
+    if report.stats.ctrl_c:
+        raise typer.Exit(130)

@@ -20,6 +20,14 @@ from edgecolor.cli import app
 REPO = Path(__file__).resolve().parents[2]
 ERROR = "edgecolor: error: "
 
+# `python -c` code: the CLI on an interpreter where `import openvino` fails, as on a machine without it
+WITHOUT_OPENVINO = """
+import sys
+sys.modules["openvino"] = None
+from edgecolor.cli import main
+main(sys.argv[1:])
+"""
+
 
 def invoke(*args: object):
     """The CLI in-process; exceptions that escape the app are left in result.exception."""

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from cli_support import (
     ERROR,
+    WITHOUT_OPENVINO,
     assert_no_traceback,
     errors,
     invoke,
@@ -135,6 +136,15 @@ def test_globs_are_expanded_by_edgecolor(models_dir, tmp_path):
     assert summary(result.stdout) == (2, 0, 1)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x1.jpg", "x2.jpg"]
     assert errors(result.stderr) == [f"{ERROR}{tmp_path / 'nothing*.jpg'}: no files match this pattern"]
+
+
+def test_glob_does_not_pick_up_previous_outputs(models_dir, tmp_path):
+    write_image(tmp_path / "a.jpg", photo())
+    assert invoke("colorize", tmp_path / "a.jpg").exit_code == 0  # -> tmp_path/colorized/a.jpg
+    result = invoke("colorize", str(tmp_path / "*"), "--force")
+    assert result.exit_code == 0, result.output
+    assert summary(result.stdout) == (1, 0, 0)
+    assert not (tmp_path / "colorized" / "colorized").exists()
 
 
 def test_same_output_name_from_two_folders_is_refused(models_dir, tmp_path):
@@ -304,21 +314,13 @@ def test_model_file_runs_on_each_backend(model_files, tmp_path, grey, backend):
     assert mean_chroma(read(tmp_path / "colorized" / "old.jpg")) > 5
 
 
-_WITHOUT_OPENVINO = """
-import sys
-sys.modules["openvino"] = None  # import openvino now raises ImportError, as on a machine without it
-from edgecolor.cli import main
-main(sys.argv[1:])
-"""
-
-
 def test_backend_not_installed(models_dir, tmp_path, grey):
-    proc = run_python(_WITHOUT_OPENVINO, "colorize", grey, "--backend", "openvino", cwd=tmp_path)
+    proc = run_python(WITHOUT_OPENVINO, "colorize", grey, "--backend", "openvino", cwd=tmp_path)
     assert proc.returncode == 2
     assert_no_traceback(proc.stderr)
     assert proc.stderr.strip() == f"{ERROR}backend 'openvino' is not installed (pip install openvino)"
     assert not (tmp_path / "colorized").exists()
-    proc = run_python(_WITHOUT_OPENVINO, "colorize", grey, cwd=tmp_path)  # auto falls back to OpenCV
+    proc = run_python(WITHOUT_OPENVINO, "colorize", grey, cwd=tmp_path)  # auto falls back to OpenCV
     assert proc.returncode == 0, proc.stderr
     assert cv2.imread(str(tmp_path / "colorized" / "old.jpg")) is not None
 

@@ -6,7 +6,7 @@ import json
 import os
 
 import cv2
-from cli_support import invoke
+from cli_support import WITHOUT_OPENVINO, invoke, run_python
 
 from edgecolor import __version__
 from edgecolor.cli.info import cpu_info
@@ -41,3 +41,12 @@ def test_cpu_features_from_cpuinfo(tmp_path):
     arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm asimddp asimdhp\nCPU part\t: 0xd0b\n")
     assert cpu_info(arm)["features"] == ["NEON", "dot product", "FP16 arithmetic"]
     assert cpu_info(tmp_path / "missing")["features"] == []
+
+
+def test_info_without_openvino(tmp_path):
+    proc = run_python(WITHOUT_OPENVINO, "info", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["versions"]["openvino"] == "not installed"
+    assert data["backends"]["openvino"] == "not installed: pip install openvino"
+    assert data["backends"]["auto"] == "uses opencv" and data["openvino_devices"] == {}
