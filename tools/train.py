@@ -58,7 +58,7 @@ def ab_targets(lab: torch.Tensor, stride: int = 4) -> torch.Tensor:
     return F.avg_pool2d(lab[:, 1:], stride)
 
 
-def bins_and_weights(photos: PhotoSet, grid: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def bins_and_weights(photos: PhotoSet, grid: int = 10, lam: float = REBALANCE_LAMBDA) -> tuple[np.ndarray, np.ndarray]:
     """Bin centres seen in the data and their rebalancing weights."""
     centres = ab_bin_centres(grid)
     axis = np.unique(centres[:, 0])
@@ -77,14 +77,15 @@ def bins_and_weights(photos: PhotoSet, grid: int = 10) -> tuple[np.ndarray, np.n
     k = np.exp(-d2 / (2 * SIGMA**2))
     p_s = k @ p / k.sum(1)
     p_s /= p_s.sum()
-    w = 1.0 / ((1 - REBALANCE_LAMBDA) * p_s + REBALANCE_LAMBDA / len(centres))
+    w = 1.0 / ((1 - lam) * p_s + lam / len(centres))
     w /= (p * w).sum()
     return centres.astype(np.float32), w.astype(np.float32)
 
 
 class ColorLoss(torch.nn.Module):
-    def __init__(self, centres: np.ndarray, weights: np.ndarray):
+    def __init__(self, centres: np.ndarray, weights: np.ndarray, reg_weight: float = REG_WEIGHT):
         super().__init__()
+        self.reg_weight = reg_weight
         self.register_buffer("c", torch.from_numpy(centres))
         self.register_buffer("w", torch.from_numpy(weights))
 
@@ -98,7 +99,7 @@ class ColorLoss(torch.nn.Module):
         ce = -(soft * logp).sum(1)
         cls = (pix_w * ce).mean()
         reg = F.smooth_l1_loss(ab_pred / 10.0, ab / 10.0)
-        return cls + REG_WEIGHT * reg, {"ce": cls.item(), "reg": reg.item()}
+        return cls + self.reg_weight * reg, {"ce": cls.item(), "reg": reg.item()}
 
 
 @torch.no_grad()
@@ -213,6 +214,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     ap.add_argument("--no-pretrained", action="store_true", help="random encoder (tests only)")
     ap.add_argument("--cache", default=".cache", help="where decoded photos are cached")
+    ap.add_argument("--features", default=None, help="folder of cached encoder features (default: --out)")
+    ap.add_argument("--init", default=None, help="start from this checkpoint's weights (fresh schedule)")
+    ap.add_argument("--rebalance", type=float, default=REBALANCE_LAMBDA,
+                    help="class rebalancing: uniform-mix lambda (1 = no rebalancing)")
+    ap.add_argument("--reg-weight", type=float, default=REG_WEIGHT, help="weight of the ab regression term")
+    ap.add_argument("--temperature", type=float, default=None, help="annealed-mean temperature in training")
     args = ap.parse_args(argv)
 
     seed_all(args.seed)
@@ -235,11 +242,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.limit:
         photos = PhotoSet(photos.lab[: args.limit], photos.source[: args.limit], photos.sources, photos.names)
         val = PhotoSet(val.lab[: max(4, args.limit // 4)], val.source[:0], val.sources, val.names)
-    centres, weights = bins_and_weights(photos)
+    centres, weights = bins_and_weights(photos, lam=args.rebalance)
     emit({"event": "data", "train": len(photos), "val": len(val), "bins": len(centres), "sources": photos.sources})
 
     net = ColorNet(centres, pretrained=not args.no_pretrained).to(device)
-    loss_fn = ColorLoss(centres, weights).to(device)
+    if args.init:
+        net.load_state_dict(torch.load(args.init, map_location=device, weights_only=False)["model"])
+    if args.temperature:
+        net.decode.temperature = args.temperature
+    loss_fn = ColorLoss(centres, weights, args.reg_weight).to(device)
     sample_w = balanced_weights(photos.source, args.source_power)
     rng = np.random.default_rng(args.seed)
     steps_per_epoch = max(1, len(photos) // args.batch)
@@ -257,8 +268,9 @@ def main(argv: list[str] | None = None) -> None:
         emit({"event": "resume", **state})
 
     if state["phase"] == "decoder" and state["epoch"] < args.epochs:
-        feats = cached_features(out / "features-train.npz", net, photos, device)
-        vfeats = cached_features(out / "features-val.npz", net, val, device)
+        fdir = Path(args.features) if args.features else out
+        feats = cached_features(fdir / "features-train.npz", net, photos, device)
+        vfeats = cached_features(fdir / "features-val.npz", net, val, device)
         emit({"event": "encoded", "gb": round(sum(v.nbytes for v in feats.values()) / 1e9, 2)})
         total = args.epochs * steps_per_epoch
         grid = (args.size - args.crop) // 32
