@@ -167,7 +167,15 @@ def bundled_model() -> Path | None:
     return None
 
 
-needs_bundled_model = pytest.mark.skipif(bundled_model() is None, reason="the bundled model has not landed yet")
+@pytest.fixture
+def bundled() -> Path:
+    """The shipped default model; it is part of the repo, so its absence fails rather than skips."""
+    path = bundled_model()
+    assert path is not None, "models/edgecolor-lite0/edgecolor-lite0-fp32.onnx is missing"
+    return path
+
+
+needs_bundled_model = pytest.mark.usefixtures("bundled")
 
 
 def photo(height: int = 120, width: int = 160, seed: int = 0) -> np.ndarray:

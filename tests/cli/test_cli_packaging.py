@@ -78,8 +78,7 @@ def test_installed_wheel_runs_demo_from_any_folder(wheel, models_tree, tmp_path)
     assert (elsewhere / "out" / "before_after.jpg").is_file()
     assert len(list((elsewhere / "out").glob("*.jpg"))) == 6
 
-    if bundled_model() is None:
-        pytest.skip("the bundled model has not landed yet: installed colorize with it not checked")
+    assert bundled_model() is not None, "the bundled model is missing from models/"
     del env["EDGECOLOR_MODELS_DIR"]
     write_image(elsewhere / "old.jpg", photo())
     proc = subprocess.run(
