@@ -161,7 +161,7 @@ def test_ffmpeg_reader_gives_the_same_frames_as_opencv(tmp_path, clip):
 def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files):
     long = tmp_path / "long.mp4"
     made = subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                           "testsrc=size=160x120:rate=25:duration=120", "-f", "lavfi", "-i", "sine=duration=120",
+                           "testsrc=size=640x480:rate=25:duration=120", "-f", "lavfi", "-i", "sine=duration=120",
                            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
                            "-shortest", str(long)], capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr
