@@ -185,6 +185,12 @@ def _full_l(image: np.ndarray) -> tuple[np.ndarray, float]:
             return _grey_l16()[image], 0.0
         return _l_float(cv2.cvtColor(np.clip(image, 0.0, 1.0), cv2.COLOR_GRAY2BGR)), 0.0
     rows = max(1, STRIP_PIXELS // width)
+    if image.dtype == np.uint8 and image.shape[2] == 3:
+        # Grey frames stored as BGR (what cameras and video decoders deliver): an exact equality check
+        # plus a lookup table costs ~0.4 ms at 640x480, the full Lab conversion ~1.5 ms.
+        c0 = cv2.extractChannel(image, 0)
+        if cv2.norm(image, cv2.cvtColor(c0, cv2.COLOR_GRAY2BGR), cv2.NORM_INF) == 0:
+            return cv2.LUT(c0, _grey_l8()), 0.0
     if image.dtype == np.uint8:
         if rows >= height:  # the common case: one conversion, chroma from the same Lab image
             lab = cv2.cvtColor(image, cv2.COLOR_BGR2Lab, dst=_scratch("lab", (height, width, 3), np.uint8))
