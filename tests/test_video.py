@@ -158,6 +158,12 @@ def test_ffmpeg_reader_gives_the_same_frames_as_opencv(tmp_path, clip):
     assert max(np.abs(a.astype(int) - b).mean() for a, b in zip(got[False], got[True])) < 2.0
 
 
+def _default_sigint() -> None:
+    """A shell starts background jobs with SIGINT ignored, and exec keeps that: give the child the
+    default disposition so Python installs its KeyboardInterrupt handler, as in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files):
     long = tmp_path / "long.mp4"
     made = subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
@@ -168,7 +174,8 @@ def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files):
     out = tmp_path / "out" / "partial.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "video", str(long), "-o", str(out),
                              "--model", str(model_files["onnx"])], env=cli_env(), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:  # wait until frames are being written
         temps = list(out.parent.glob(".*.partial.mp4")) if out.parent.exists() else []
