@@ -21,7 +21,7 @@ from edgecolor.contract import ModelContract
 from edgecolor.errors import EdgecolorError
 
 DTYPES = (np.uint8, np.uint16, np.float32)
-STRIP_PIXELS = 1 << 22  # full-size work is done in row strips of about this many pixels
+STRIP_PIXELS = 1 << 19  # full-size work is done in row strips of about this many pixels
 COLOUR_CHROMA = 4.0  # mean chroma (CIELAB units) above which an input counts as a colour photo
 _CHROMA_SAMPLES = 32  # the chroma estimate samples about this many rows and columns
 SCRATCH_PIXELS = 1 << 21  # frames up to this size reuse per-thread temporary buffers
