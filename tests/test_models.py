@@ -120,3 +120,17 @@ def test_bundled_default_model():
     for v in entry.variants:  # every variant carries a contract that agrees with its file name
         assert read_contract(v.path).precision == v.precision
         assert v.path.stem.endswith(v.precision)
+
+
+@needs_bundled_model
+def test_ir_tail_metadata_matches_the_full_parse(tmp_path):
+    """The fast tail read gives what OpenVINO itself reads; an IR without net-level rt_info falls back."""
+    from edgecolor.contract import read_metadata
+    from edgecolor.models import _ir_tail_metadata, ir_metadata
+
+    for xml in sorted(models_dir().glob("*/*.xml")):
+        assert _ir_tail_metadata(xml) == read_metadata(xml) == ir_metadata(xml)
+    plain = tmp_path / "plain.xml"
+    plain.write_text('<?xml version="1.0"?>\n<net name="x"><layers><layer id="0"><rt_info><framework>'
+                     '<edgecolor.precision value="fp32"/></framework></rt_info></layer></layers>\n</net>\n')
+    assert _ir_tail_metadata(plain) == {}
