@@ -14,22 +14,17 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 
 import typer
 
+from edgecolor.cli import _options as opt
+from edgecolor.cli._options import Precision  # noqa: F401  (re-exported for other commands)
 from edgecolor.cli.app import app, error, warning
 from edgecolor.errors import EdgecolorError
 
 DEFAULT_OUTDIR_NAME = "colorized"
 _GLOB_CHARS = set("*?[")
-
-
-class Precision(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    int8 = "int8"
 
 
 @dataclass(frozen=True)
@@ -274,13 +269,13 @@ def colorize(
     outdir: Path | None = typer.Option(
         None, "-o", "--outdir", help="Output folder (default: a 'colorized' folder next to each input)."
     ),
-    model: str = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file."),
-    backend: str = typer.Option("auto", "--backend", "-b", help="auto | openvino | opencv (auto prefers OpenVINO)."),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", "-p", help="Model variant to run."),
-    device: str = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="Inference threads (default: runtime's choice)."),
-    size: int | None = typer.Option(None, "--size", min=16, help="Network input long side, px (default: the model's)."),
-    saturation: float = typer.Option(1.0, "--saturation", min=0.0, help="Chroma gain; 0 gives grey, >1 more vivid."),
+    model: str = opt.MODEL,
+    backend: str = opt.BACKEND,
+    precision: Precision = opt.PRECISION,
+    device: str = opt.DEVICE,
+    threads: int | None = opt.THREADS,
+    size: int | None = opt.SIZE,
+    saturation: float = opt.SATURATION,
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Also subfolders (not hidden/'colorized' ones)."),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
 ) -> None:

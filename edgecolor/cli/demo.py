@@ -10,8 +10,10 @@ from pathlib import Path
 
 import typer
 
+from edgecolor.cli import _options as opt
+from edgecolor.cli._options import Precision
 from edgecolor.cli.app import app, error
-from edgecolor.cli.colorize import Job, Plan, Precision, colorizer_factory, report, run_batch
+from edgecolor.cli.colorize import Job, Plan, colorizer_factory, report, run_batch
 from edgecolor.errors import EdgecolorError
 
 SHEET_NAME = "before_after.jpg"
@@ -76,7 +78,7 @@ def demo(
     outdir: Path = typer.Option(Path("colorized"), "-o", "--outdir", help="Where the colorized samples go."),
     model: str = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file."),
     backend: str = typer.Option("auto", "--backend", "-b", help="auto | openvino | opencv."),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", "-p", help="Model variant to run."),
+    precision: Precision = opt.PRECISION,
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
 ) -> None:
     """Colorize the bundled sample photos into OUTDIR and write OUTDIR/before_after.jpg."""

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import typer
 
+from edgecolor.cli import _options as opt
+from edgecolor.cli._options import Precision
 from edgecolor.cli.app import app, error
-from edgecolor.cli.colorize import Precision
 from edgecolor.errors import EdgecolorError
 
 
@@ -31,16 +32,16 @@ def live(
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Give up after this many seconds without frames."),
     loop: bool = typer.Option(False, "--loop", help="Play a file source again from the start when it ends."),
     frames: int | None = typer.Option(None, "--frames", min=1, help="Stop after this many colorized frames."),
-    model: str = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file."),
-    backend: str = typer.Option("auto", "--backend", "-b", help="auto | openvino | opencv (auto prefers OpenVINO)."),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", "-p", help="Model variant to run."),
-    device: str = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="Inference threads (default: the runtime's)."),
-    size: int | None = typer.Option(None, "--size", min=16, help="Network input long side, px (default: the model's)."),
-    saturation: float = typer.Option(1.0, "--saturation", min=0.0, help="Chroma gain; 0 gives grey, >1 more vivid."),
-    stabilize: bool = typer.Option(True, "--stabilize/--no-stabilize", help="Steady colour over time (less flicker)."),
-    strength: float = typer.Option(0.6, "--strength", min=0.0, max=0.95, help="Stabilization: weight of history."),
-    workers: int = typer.Option(1, "--workers", min=1, max=8, help="Inference threads, each with its own model copy."),
+    model: str = opt.MODEL,
+    backend: str = opt.BACKEND,
+    precision: Precision = opt.PRECISION,
+    device: str = opt.DEVICE,
+    threads: int | None = opt.THREADS,
+    size: int | None = opt.SIZE,
+    saturation: float = opt.SATURATION,
+    stabilize: bool = opt.STABILIZE,
+    strength: float = opt.STRENGTH,
+    workers: int = opt.WORKERS,
 ) -> None:
     """Colorize a live camera or stream; fps and latency are drawn on the preview and reported on exit."""
     from edgecolor.live import live as run_live

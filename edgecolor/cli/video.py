@@ -12,8 +12,9 @@ from pathlib import Path
 
 import typer
 
+from edgecolor.cli import _options as opt
+from edgecolor.cli._options import Precision
 from edgecolor.cli.app import app, error, warning
-from edgecolor.cli.colorize import Precision
 from edgecolor.errors import EdgecolorError
 
 
@@ -118,21 +119,21 @@ def video(
         None, "-o", "--output",
         help="Output file for one input, or a folder for several (default: a 'colorized' folder beside each input).",
     ),
-    model: str = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file."),
-    backend: str = typer.Option("auto", "--backend", "-b", help="auto | openvino | opencv (auto prefers OpenVINO)."),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", "-p", help="Model variant to run."),
-    device: str = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="Inference threads (default: the runtime's)."),
-    size: int | None = typer.Option(None, "--size", min=16, help="Network input long side, px (default: the model's)."),
-    saturation: float = typer.Option(1.0, "--saturation", min=0.0, help="Chroma gain; 0 gives grey, >1 more vivid."),
-    stabilize: bool = typer.Option(True, "--stabilize/--no-stabilize", help="Steady colour over time (less flicker)."),
-    strength: float = typer.Option(0.6, "--strength", min=0.0, max=0.95, help="Stabilization: weight of history."),
+    model: str = opt.MODEL,
+    backend: str = opt.BACKEND,
+    precision: Precision = opt.PRECISION,
+    device: str = opt.DEVICE,
+    threads: int | None = opt.THREADS,
+    size: int | None = opt.SIZE,
+    saturation: float = opt.SATURATION,
+    stabilize: bool = opt.STABILIZE,
+    strength: float = opt.STRENGTH,
     start: float | None = typer.Option(None, "--start", min=0.0, help="Start at this many seconds."),
     end: float | None = typer.Option(None, "--end", min=0.0, help="Stop at this many seconds."),
     codec: str | None = typer.Option(
         None, "--codec", help="Video codec: a fourcc (avc1, mp4v, MJPG, VP90) or an ffmpeg encoder name."
     ),
-    workers: int = typer.Option(1, "--workers", min=1, max=8, help="Inference threads, each with its own model copy."),
+    workers: int = opt.WORKERS,
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
 ) -> None:
     """Colorize videos: same size and frame rate, sound copied; Ctrl-C keeps a playable partial file."""

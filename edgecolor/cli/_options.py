@@ -1,0 +1,28 @@
+"""Options that several commands share, declared once so their names, defaults and help agree.
+
+(The leading underscore keeps cli/__init__.py from importing this as a command module.)
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    int8 = "int8"
+
+
+MODEL = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file.")
+BACKEND = typer.Option("auto", "--backend", "-b", help="auto | openvino | opencv (auto prefers OpenVINO).")
+PRECISION = typer.Option(Precision.fp32, "--precision", "-p", help="Model variant to run.")
+DEVICE = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO.")
+THREADS = typer.Option(None, "--threads", min=1, help="Inference threads (default: the runtime's choice).")
+SIZE = typer.Option(None, "--size", min=16, help="Network input long side, px (default: the model's).")
+SATURATION = typer.Option(1.0, "--saturation", min=0.0, help="Chroma gain; 0 gives grey, >1 more vivid.")
+STABILIZE = typer.Option(True, "--stabilize/--no-stabilize", help="Steady colour over time (less flicker).")
+STRENGTH = typer.Option(0.6, "--strength", min=0.0, max=0.95, help="Stabilization: weight of history.")
+WORKERS = typer.Option(1, "--workers", min=1, max=8, help="Inference threads, each with its own model copy.")
