@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from edgecolor import metrics
-from edgecolor.errors import EdgecolorError
 
 METRIC_NAMES = ("psnr", "ssim", "colorfulness", "auc")
 
@@ -39,18 +38,6 @@ class EvalReport:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def photo_paths(folder: str | Path) -> list[Path]:
-    from edgecolor.files import IMAGE_SUFFIXES
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise EdgecolorError(f"{folder}: not a folder")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not paths:
-        raise EdgecolorError(f"{folder}: no images found")
-    return paths
 
 
 def score(output: np.ndarray, original: np.ndarray) -> dict[str, float]:
@@ -85,9 +72,9 @@ def evaluate_arrays(colorize, originals: list[np.ndarray]) -> dict[str, float]:
 
 def evaluate(folder: str | Path, colorizer, limit: int = 0) -> EvalReport:
     """Score a Colorizer on every colour photo in folder (8-bit BGR as read from disk)."""
-    from edgecolor.files import read_image
+    from edgecolor.files import image_paths, read_image
 
-    paths = photo_paths(folder)
+    paths = image_paths(folder)
     if limit:
         paths = paths[:limit]
     originals = []

@@ -21,6 +21,17 @@ from edgecolor.errors import EdgecolorError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 JPEG_QUALITY = 95
+def image_paths(folder: str | Path) -> list[Path]:
+    """Every image file below folder, sorted; a missing or image-less folder is a clear error."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise EdgecolorError(f"{folder}: not a folder")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not paths:
+        raise EdgecolorError(f"{folder}: no images found")
+    return paths
+
+
 _EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
 _NO_ALPHA = (".jpg", ".jpeg")
 _SIGNATURES = (

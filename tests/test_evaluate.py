@@ -8,7 +8,8 @@ import pytest
 
 from edgecolor import metrics
 from edgecolor.errors import EdgecolorError
-from edgecolor.evaluate import evaluate_arrays, photo_paths
+from edgecolor.evaluate import evaluate_arrays
+from edgecolor.files import image_paths
 
 
 def _photos() -> list[np.ndarray]:
@@ -51,6 +52,6 @@ def test_grey_baseline_keeps_lightness():
 
 def test_empty_or_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(EdgecolorError, match="no images"):
-        photo_paths(tmp_path)
+        image_paths(tmp_path)
     with pytest.raises(EdgecolorError, match="not a folder"):
-        photo_paths(tmp_path / "nope")
+        image_paths(tmp_path / "nope")

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+from edgecolor.files import image_paths
 
 
 @dataclass
@@ -40,10 +40,9 @@ class PhotoSet:
 def list_photos(root: Path) -> list[tuple[Path, str]]:
     """Every image below root with its source: the first folder under root ('.' for files at top)."""
     out = []
-    for p in sorted(root.rglob("*")):
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
-            rel = p.relative_to(root)
-            out.append((p, rel.parts[0] if len(rel.parts) > 1 else "."))
+    for p in image_paths(root):
+        rel = p.relative_to(root)
+        out.append((p, rel.parts[0] if len(rel.parts) > 1 else "."))
     return out
 
 

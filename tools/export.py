@@ -81,7 +81,9 @@ def real_inputs(folder: str | Path | None, n: int = 3) -> list[np.ndarray]:
     """Network inputs made from a few real photos (L scaled per contract), sizes multiples of 32."""
     out = []
     if folder:
-        for p in sorted(Path(folder).rglob("*.jpg"))[:n]:
+        from edgecolor.files import image_paths
+
+        for p in image_paths(folder)[:n]:
             img = cv2.imread(str(p))
             h, w = img.shape[:2]
             img = cv2.resize(img, (max(32, w // 32 * 32), max(32, h // 32 * 32)), interpolation=cv2.INTER_AREA)

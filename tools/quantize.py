@@ -29,10 +29,10 @@ MAX_DROP_DB = 0.3
 def calibration_inputs(folder: str | Path, contract: ModelContract, n: int, seed: int = 0) -> list[np.ndarray]:
     """n network inputs from photos sampled across the whole folder tree."""
     from edgecolor import pipeline
-    from edgecolor.files import read_image
+    from edgecolor.files import image_paths, read_image
     from edgecolor.metrics import to_grey_bgr
 
-    paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    paths = image_paths(folder)
     if len(paths) < n:
         raise SystemExit(f"{folder}: {len(paths)} photos, fewer than the {n} asked for calibration")
     random.Random(seed).shuffle(paths)
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"refused: INT8 loses {drop:.3f} dB PSNR (> {args.max_drop}); use --force to write anyway",
                   file=sys.stderr)
             return 3
-        save_ir(ov.Core().read_model(str(staged)), out, compress_to_fp16=False)
+        save_ir(q, out, compress_to_fp16=False)
     print(f"wrote {out}")
     return 0
 

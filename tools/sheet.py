@@ -39,7 +39,7 @@ def make_sheet(paths: list[Path], colorize, height: int = 200, with_original: bo
 
 def main(argv: list[str] | None = None) -> None:
     from edgecolor.colorizer import Colorizer
-    from edgecolor.files import write_image_atomic
+    from edgecolor.files import image_paths, write_image_atomic
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder")
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--step", type=int, default=0, help="take every step-th photo (default: spread over all)")
     ap.add_argument("--height", type=int, default=200)
     args = ap.parse_args(argv)
-    paths = sorted(Path(args.folder).rglob("*.jpg"))
+    paths = image_paths(args.folder)
     step = args.step or max(1, len(paths) // args.n)
     c = Colorizer(model=args.model, precision=args.precision)
     write_image_atomic(Path(args.out), make_sheet(paths[::step][: args.n], c.colorize, args.height))

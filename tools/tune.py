@@ -18,11 +18,12 @@ from pathlib import Path
 import cv2
 
 from edgecolor.evaluate import evaluate_arrays
+from edgecolor.files import image_paths
 from tools.export import contract_for, export, load_checkpoint
 
 
 def sample_photos(folders: list[str], n: int, seed: int) -> list:
-    paths = sorted(p for f in folders for p in Path(f).rglob("*.jpg"))
+    paths = [p for f in folders for p in image_paths(f)]
     random.Random(seed).shuffle(paths)
     return [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in paths[:n]]
 
