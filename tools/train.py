@@ -102,6 +102,17 @@ class ColorLoss(torch.nn.Module):
         return cls + self.reg_weight * reg, {"ce": cls.item(), "reg": reg.item()}
 
 
+def optimise(opt, lr: float, loss_fn: ColorLoss, net: ColorNet, logits: torch.Tensor, lab: torch.Tensor) -> dict:
+    """One optimiser step at learning rate lr on the loss of logits against lab's ab; returns the loss parts."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    loss, parts = loss_fn(logits, net.decode(logits), ab_targets(lab))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return parts
+
+
 @torch.no_grad()
 def encode_all(net: ColorNet, photos: PhotoSet, device: torch.device, batch: int = 128) -> dict[str, np.ndarray]:
     """Frozen-encoder features for every photo, stored as float16."""
@@ -280,18 +291,12 @@ def main(argv: list[str] | None = None) -> None:
             te, agg = time.time(), {"ce": 0.0, "reg": 0.0}
             for s in range(steps_per_epoch):
                 lr = cosine_lr(args.lr, state["epoch"] * steps_per_epoch + s, total)
-                for g in opt.param_groups:
-                    g["lr"] = lr
                 idx = np.sort(rng.choice(len(photos), args.batch, p=sample_w))
                 oy, ox = rng.integers(0, grid + 1, 2)
                 flip = bool(rng.integers(0, 2))
                 f = {k: v.to(device) for k, v in feature_crop(feats, idx, oy, ox, cells, flip).items()}
                 lab = lab_crop(photos, idx, oy * 32, ox * 32, args.crop, flip).to(device)
-                logits = net.decoder(f)
-                loss, parts = loss_fn(logits, net.decode(logits), ab_targets(lab))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                parts = optimise(opt, lr, loss_fn, net, net.decoder(f), lab)
                 for k in agg:
                     agg[k] += parts[k] / steps_per_epoch
             state["epoch"] += 1
@@ -318,16 +323,10 @@ def main(argv: list[str] | None = None) -> None:
             agg = {"ce": 0.0, "reg": 0.0}
             for s in range(n):
                 lr = cosine_lr(args.finetune_lr, done + s, ft_steps, warmup=0)
-                for g in opt.param_groups:
-                    g["lr"] = lr
                 idx = np.sort(rng.choice(len(photos), args.batch, p=sample_w))
                 oy, ox = rng.integers(0, args.size - args.crop + 1, 2)
                 lab = lab_crop(photos, idx, oy, ox, args.crop, bool(rng.integers(0, 2))).to(device)
-                logits = net.logits(l_input(lab))
-                loss, parts = loss_fn(logits, net.decode(logits), ab_targets(lab))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                parts = optimise(opt, lr, loss_fn, net, net.logits(l_input(lab)), lab)
                 for k in agg:
                     agg[k] += parts[k] / n
             done += n
