@@ -21,6 +21,7 @@ from edgecolor.contract import ModelContract
 from edgecolor.errors import EdgecolorError
 
 DTYPES = (np.uint8, np.uint16, np.float32)
+GREY_CHECK_PIXELS = 1 << 23  # up to 4K UHD frames: the grey-frame fast path's copy stays small
 STRIP_PIXELS = 1 << 19  # full-size work is done in row strips of about this many pixels
 COLOUR_CHROMA = 4.0  # mean chroma (CIELAB units) above which an input counts as a colour photo
 _CHROMA_SAMPLES = 32  # the chroma estimate samples about this many rows and columns
@@ -185,9 +186,10 @@ def _full_l(image: np.ndarray) -> tuple[np.ndarray, float]:
             return _grey_l16()[image], 0.0
         return _l_float(cv2.cvtColor(np.clip(image, 0.0, 1.0), cv2.COLOR_GRAY2BGR)), 0.0
     rows = max(1, STRIP_PIXELS // width)
-    if image.dtype == np.uint8 and image.shape[2] == 3:
+    if image.dtype == np.uint8 and image.shape[2] == 3 and height * width <= GREY_CHECK_PIXELS:
         # Grey frames stored as BGR (what cameras and video decoders deliver): an exact equality check
-        # plus a lookup table costs ~0.4 ms at 640x480, the full Lab conversion ~1.5 ms.
+        # plus a lookup table costs ~0.4 ms at 640x480, the full Lab conversion ~1.5 ms. Only up to video
+        # frame sizes: the check makes a frame-sized copy, which large photos should not pay.
         c0 = cv2.extractChannel(image, 0)
         if cv2.norm(image, cv2.cvtColor(c0, cv2.COLOR_GRAY2BGR), cv2.NORM_INF) == 0:
             return cv2.LUT(c0, _grey_l8()), 0.0
