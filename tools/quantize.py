@@ -45,11 +45,10 @@ def calibration_inputs(folder: str | Path, contract: ModelContract, n: int, seed
     return out
 
 
-def quantize_model(fp_model_path: str | Path, calib: list[np.ndarray]):
+def quantize_model(model, calib: list[np.ndarray]):
+    """An INT8 copy of an ``openvino.Model``, calibrated on the given network inputs."""
     import nncf
-    import openvino as ov
 
-    model = ov.Core().read_model(str(fp_model_path))
     q = nncf.quantize(model, nncf.Dataset(calib), subset_size=len(calib), preset=nncf.QuantizationPreset.MIXED)
     set_precision(q, "int8")
     return q
@@ -78,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     import openvino as ov
 
     src = Path(args.model)
-    contract = ModelContract.from_metadata(metadata_of(ov.Core().read_model(str(src))), str(src))
+    model = ov.Core().read_model(str(src))
+    contract = ModelContract.from_metadata(metadata_of(model), str(src))
     calib = calibration_inputs(args.calib, contract, args.calib_size, args.seed)
-    q = quantize_model(src, calib)
+    q = quantize_model(model, calib)
     out = Path(args.out) if args.out else variant_path(src, "int8")
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / out.name
