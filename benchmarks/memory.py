@@ -1,5 +1,8 @@
 """Peak resident memory while colorizing a 12-megapixel photo, each variant in its own process.
 
+It runs ``Colorizer.colorize_file`` (what ``edgecolor colorize`` runs) on a grey JPEG and on a
+sepia one stored as 3-channel BGR.
+
 Large photos are where colorizers run out of memory (issue trackers report gigabytes). The peak
 is the kernel's own high-water mark of the child (VmHWM), so nothing is sampled or missed; a
 child that only loads the model gives the floor that the photo's pixels add to.
@@ -36,9 +39,8 @@ def _peak_mb():
 _COLORIZE = _PEAK + r"""
 import sys
 from edgecolor import Colorizer
-from edgecolor.files import read_image, write_image_atomic
 c = Colorizer(model=sys.argv[1], backend=sys.argv[2], precision=sys.argv[3])
-write_image_atomic(sys.argv[5], c.colorize(read_image(sys.argv[4])))
+c.colorize_file(sys.argv[4], sys.argv[5])
 print("PEAK_MB", _peak_mb())
 """
 
@@ -56,15 +58,23 @@ def _env() -> dict[str, str]:
     return env
 
 
-def make_photo(path: Path, megapixels: float = 12.0) -> tuple[int, int]:
-    """A grey JPEG of about `megapixels` (4:3), upscaled from a bundled sample so it has real texture."""
+PHOTO_KINDS = ("grey", "sepia")  # a 1-channel JPEG, and a 3-channel one (how most scanners store prints)
+
+
+def make_photo(path: Path, megapixels: float = 12.0, kind: str = "grey") -> tuple[int, int]:
+    """A JPEG of about `megapixels` (4:3), upscaled from a bundled sample so it has real texture:
+    one grey channel, or (``sepia``) a toned print stored as 3-channel BGR."""
     import cv2
+    import numpy as np
 
     from edgecolor.bench import grey_frames
 
     width = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
     height = width * 3 // 4
     grey = cv2.cvtColor(grey_frames(width, height, count=1)[0], cv2.COLOR_BGR2GRAY)
+    if kind == "sepia":
+        tone = np.array([0.78, 0.92, 1.0], np.float32)  # B, G, R gains of a warm print
+        grey = cv2.merge([cv2.convertScaleAbs(grey, alpha=float(g)) for g in tone])
     cv2.imwrite(str(path), grey, [cv2.IMWRITE_JPEG_QUALITY, 92])
     return width, height
 
@@ -81,21 +91,29 @@ def peak_mb(code: str, *args: str) -> float:
 def measure(model: str = "default", megapixels: float = 12.0,
             variants: tuple[tuple[str, str], ...] = (("openvino", "int8"), ("openvino", "fp32"), ("opencv", "fp32")),
             ) -> dict[str, object]:
-    """Peak RSS per variant for one photo, plus the floor (runtime loaded, no photo)."""
+    """Peak RSS per variant and photo kind, plus the floor (runtime and model loaded, no photo)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        photo = Path(tmp) / "photo-12mp.jpg"
-        width, height = make_photo(photo, megapixels)
+        photos = {}
+        for kind in PHOTO_KINDS:
+            photos[kind] = Path(tmp) / f"photo-12mp-{kind}.jpg"
+            width, height = make_photo(photos[kind], megapixels, kind)
         for backend, precision in variants:
             try:
                 floor = peak_mb(_IMPORTS_ONLY, model, backend, precision)
-                peak = peak_mb(_COLORIZE, model, backend, precision, str(photo), str(Path(tmp) / "out.jpg"))
             except SystemExit as e:
-                rows.append({"backend": backend, "precision": precision, "peak_mb": None, "floor_mb": None,
-                             "note": str(e)})
+                rows += [{"backend": backend, "precision": precision, "kind": kind, "peak_mb": None,
+                          "floor_mb": None, "note": str(e)} for kind in PHOTO_KINDS]
                 continue
-            rows.append({"backend": backend, "precision": precision, "peak_mb": peak, "floor_mb": floor,
-                         "photo_mb": peak - floor, "note": ""})
+            for kind, photo in photos.items():
+                try:
+                    peak = peak_mb(_COLORIZE, model, backend, precision, str(photo), str(Path(tmp) / "out.jpg"))
+                except SystemExit as e:
+                    rows.append({"backend": backend, "precision": precision, "kind": kind, "peak_mb": None,
+                                 "floor_mb": floor, "note": str(e)})
+                    continue
+                rows.append({"backend": backend, "precision": precision, "kind": kind, "peak_mb": peak,
+                             "floor_mb": floor, "photo_mb": peak - floor, "note": ""})
     return {"photo": f"{width}x{height}", "megapixels": width * height / 1e6, "target_mb": TARGET_MB, "rows": rows}
 
 
@@ -114,11 +132,12 @@ def main() -> None:
     print(f"peak resident memory colorizing a {result['photo']} photo ({result['megapixels']:.1f} MP), "
           f"target <= {TARGET_MB:.0f} MB")
     for row in result["rows"]:
+        label = f"{row['backend']:8s} {row['precision']} {row['kind']:5s}"
         if row["peak_mb"] is None:
-            print(f"  {row['backend']:8s} {row['precision']}: {row['note']}")
+            print(f"  {label}: {row['note']}")
             continue
         verdict = "ok" if row["peak_mb"] <= TARGET_MB else "OVER"
-        print(f"  {row['backend']:8s} {row['precision']}: {row['peak_mb']:.0f} MB "
+        print(f"  {label}: {row['peak_mb']:.0f} MB "
               f"(runtime + model {row['floor_mb']:.0f} MB, photo adds {row['photo_mb']:.0f} MB) {verdict}")
 
 

@@ -91,6 +91,33 @@ class Colorizer:
             )
         return self.merge(p, self.predict_ab(p))
 
+    def colorize_file(self, src: str | os.PathLike, dst: str | os.PathLike, quality: int | None = None,
+                      make_folder: bool = False) -> bool:
+        """Colorize one photo file into ``dst`` (format by extension, written atomically); True when
+        the input was already a colour photo (colorized from its lightness).
+
+        Unlike ``read_image`` + ``colorize`` + ``write_image_atomic``, each full-size plane is dropped
+        as soon as it is used (a colour input after its L is taken, L and the input before encoding),
+        which keeps the peak memory of a 12 MP photo ~50 MB lower. Errors are EdgecolorError naming
+        the file; ``dst`` is never left half-written. ``make_folder``: create dst's folder when
+        missing, just before writing (so a failure leaves no empty folder).
+
+        Example::
+
+            c = Colorizer()
+            c.colorize_file("grandma-1931.tif", "grandma-1931-colour.png")
+        """
+        from edgecolor.files import JPEG_QUALITY, read_image, write_image_atomic
+
+        image = read_image(src)
+        prepared = self.prepare(image)
+        del image  # colour input: freed now; grey input: still held by ``prepared`` for the merge
+        out = self.merge(prepared, self.predict_ab(prepared))
+        colour = prepared.chroma > pipeline.COLOUR_CHROMA
+        del prepared
+        write_image_atomic(dst, out, JPEG_QUALITY if quality is None else quality, make_folder=make_folder)
+        return colour
+
     def prepare(self, image: np.ndarray) -> pipeline.Prepared:
         """Full-resolution L and the network tensor at the working size.
 

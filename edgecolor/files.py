@@ -73,16 +73,20 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return apply_orientation(image, exif_orientation(data))
 
 
-def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int = JPEG_QUALITY) -> Path:
+def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int = JPEG_QUALITY,
+                       make_folder: bool = False) -> Path:
     """Encode by the file extension and write via a temporary file in the same folder + os.replace,
     so no reader (and no crash) ever sees a partial file. JPEG, WebP and BMP get 8 bits (16-bit
     input is scaled) and JPEG loses alpha; PNG and TIFF keep 16 bits and alpha. No fsync: a power
-    cut may lose the newest file, never leave a torn one in its place."""
+    cut may lose the newest file, never leave a torn one in its place. ``make_folder`` creates the
+    missing output folder (with parents) only now, so a failure before this leaves none behind."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise EdgecolorError(f"{path}: unsupported output format {path.suffix!r} (use {', '.join(IMAGE_SUFFIXES)})")
     folder = path.parent
+    if make_folder:
+        make_folder_for(path)
     if not folder.is_dir():
         raise EdgecolorError(f"{path}: output folder {folder} does not exist")
     if path.is_dir():
@@ -103,7 +107,7 @@ def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int 
         raise EdgecolorError(f"{path}: cannot write into {folder} ({e.strerror or e})") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(encoded.tobytes())
+            f.write(encoded)  # the buffer itself: a bytes copy would add the file's size to the peak
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
@@ -111,6 +115,20 @@ def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int 
             raise EdgecolorError(f"{path}: cannot write ({e.strerror or e})") from None
         raise
     return path
+
+
+def make_folder_for(path: str | os.PathLike) -> None:
+    """Create the folder a file is to be written into (with parents); a clear error when it cannot be."""
+    path = Path(path)
+    folder = path.parent
+    if folder.is_dir():
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (NotADirectoryError, FileExistsError):
+        raise EdgecolorError(f"{path}: cannot create output folder {folder} (a file is in the way)") from None
+    except OSError as e:
+        raise EdgecolorError(f"{path}: cannot create output folder {folder} ({e.strerror})") from None
 
 
 def sniff(data: bytes) -> str | None:

@@ -34,13 +34,18 @@ class Prepared:
     """One image ready for the network, and what the merge needs to rebuild it at full size.
 
     ``L`` is the full-resolution L channel: uint8 on OpenCV's 8-bit scale (L*255/100) for 8-bit
-    input, float32 0..100 otherwise. ``alpha`` is a view of the input's alpha channel (BGRA only).
-    ``valid`` is the working size (h, w) before padding; ``ab_shape`` is the network output size
-    with the padding removed, which is what ``merge`` expects.
+    input, float32 0..100 otherwise. A single-channel input is kept as it is (``source``) with a
+    lookup table (``lut``) from grey level to L, applied strip by strip in the merge: a 12 MP photo
+    then holds no second full-size plane (a 16-bit one would hold 48 MB of float L).
+    ``alpha`` is a view of the input's alpha channel (BGRA only); so both views need the input
+    unchanged until the merge. ``valid`` is the working size
+    (h, w) before padding; ``ab_shape`` is the network output size with the padding removed, which
+    is what ``merge`` expects.
     """
 
     tensor: np.ndarray
-    L: np.ndarray
+    source: np.ndarray
+    lut: np.ndarray | None
     alpha: np.ndarray | None
     dtype: np.dtype
     channels: int
@@ -50,7 +55,19 @@ class Prepared:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.L.shape[0], self.L.shape[1]
+        return self.source.shape[0], self.source.shape[1]
+
+    @property
+    def L(self) -> np.ndarray:
+        """The full-resolution L channel (computed on each access when ``lut`` is set)."""
+        return self.l_rows(0, self.shape[0])
+
+    def l_rows(self, y0: int, y1: int, dst: np.ndarray | None = None) -> np.ndarray:
+        """Rows y0..y1 of the L channel (``dst``: where to put them, used for 8-bit lookups only)."""
+        rows = self.source[y0:y1]
+        if self.lut is None:
+            return rows
+        return cv2.LUT(rows, self.lut, dst=dst) if rows.dtype == np.uint8 else self.lut[rows]
 
     @property
     def ab_shape(self) -> tuple[int, int]:
@@ -90,9 +107,14 @@ def prepare(image: np.ndarray, contract: ModelContract, size: int | None = None)
     if not isinstance(long_side, (int, np.integer)) or isinstance(long_side, bool) or long_side < 1:
         raise EdgecolorError(f"working size must be a positive integer, got {long_side!r}")
     channels = 1 if image.ndim == 2 else image.shape[2]
-    L, chroma = _full_l(image)
-    h, w = working_size(L.shape[0], L.shape[1], int(long_side))
-    small = _resize_l(L, w, h)
+    h, w = working_size(image.shape[0], image.shape[1], int(long_side))
+    lut = _grey_lut(image)
+    if lut is not None:  # merge looks L up again by strips: no full-size L plane is kept
+        source, chroma = image, 0.0
+        small = _resize_l(cv2.LUT(image, lut) if image.dtype == np.uint8 else lut[image], w, h)  # a temporary L
+    else:
+        source, chroma = _full_l(image)
+        small = _resize_l(source, w, h)
     if small.dtype == np.uint8:
         scale = contract.l_scale * 100.0 / 255.0
     else:
@@ -105,7 +127,7 @@ def prepare(image: np.ndarray, contract: ModelContract, size: int | None = None)
         small = cv2.copyMakeBorder(small, 0, pad_h, 0, pad_w, border)
     tensor = np.ascontiguousarray(small.reshape(1, 1, small.shape[0], small.shape[1]))
     alpha = image[:, :, 3] if channels == 4 else None
-    return Prepared(tensor, L, alpha, image.dtype, channels, (h, w), contract.output_stride, chroma)
+    return Prepared(tensor, source, lut, alpha, image.dtype, channels, (h, w), contract.output_stride, chroma)
 
 
 def merge(prepared: Prepared, ab: np.ndarray, saturation: float = 1.0) -> np.ndarray:
@@ -134,7 +156,8 @@ def merge(prepared: Prepared, ab: np.ndarray, saturation: float = 1.0) -> np.nda
     for y0 in range(0, height, rows):
         y1 = min(height, y0 + rows)
         ab_rows = _resize_rows(ab, width, height, y0, y1, _scratch("ab", (y1 - y0, width, 2), ab.dtype))
-        lab = cv2.merge([prepared.L[y0:y1], ab_rows], dst=_scratch("lab", (y1 - y0, width, 3), ab.dtype))
+        L_rows = prepared.l_rows(y0, y1, _scratch("L", (y1 - y0, width), np.uint8) if eight_bit else None)
+        lab = cv2.merge([L_rows, ab_rows], dst=_scratch("lab", (y1 - y0, width, 3), ab.dtype))
         if eight_bit:  # straight into the output: no extra full-size copy
             cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=out[y0:y1], dstCn=out_channels)
         else:
@@ -176,14 +199,17 @@ def _chroma_of(sample: np.ndarray) -> float:
     return float(np.hypot(lab[:, :, 1], lab[:, :, 2]).mean())
 
 
+def _grey_lut(image: np.ndarray) -> np.ndarray | None:
+    """The grey-level -> L table for a single-channel integer image, else None."""
+    if image.ndim != 2:
+        return None
+    return {np.dtype(np.uint8): _grey_l8, np.dtype(np.uint16): _grey_l16}.get(image.dtype, lambda: None)()
+
+
 def _full_l(image: np.ndarray) -> tuple[np.ndarray, float]:
     """Full-resolution L (uint8 8-bit scale for uint8 input, else float32 0..100) and mean chroma."""
     height, width = image.shape[:2]
-    if image.ndim == 2:
-        if image.dtype == np.uint8:
-            return cv2.LUT(image, _grey_l8()), 0.0
-        if image.dtype == np.uint16:
-            return _grey_l16()[image], 0.0
+    if image.ndim == 2:  # float32 (integer grey goes through _grey_lut)
         return _l_float(cv2.cvtColor(np.clip(image, 0.0, 1.0), cv2.COLOR_GRAY2BGR)), 0.0
     rows = max(1, STRIP_PIXELS // width)
     if image.dtype == np.uint8 and image.shape[2] == 3 and height * width <= GREY_CHECK_PIXELS:

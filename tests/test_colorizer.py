@@ -37,6 +37,36 @@ def test_colorize_grey_photo(models_dir, backend):
     assert chroma(out).mean() > 5
 
 
+@pytest.mark.parametrize("backend", ["opencv", "openvino"])
+def test_colorize_file_matches_colorize(models_dir, tmp_path, backend):
+    """The file path drops planes early for memory; the pixels must be what colorize() gives."""
+    c = Colorizer(backend=backend)
+    grey = photo(120, 160)[:, :, 0]
+    src = tmp_path / "old.png"
+    cv2.imwrite(str(src), grey)
+    dst = tmp_path / "new" / "deeper" / "old.png"
+    assert c.colorize_file(src, dst, make_folder=True) is False
+    np.testing.assert_array_equal(cv2.imread(str(dst)), c.colorize(grey))
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["old.png"]  # no temporary left behind
+    colour = photo(120, 160).copy()
+    colour[..., 2] = 250
+    cv2.imwrite(str(src), colour)
+    assert c.colorize_file(src, tmp_path / "colour.png") is True
+
+
+def test_colorize_file_failures_leave_nothing(models_dir, tmp_path):
+    c = Colorizer()
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(EdgecolorError, match="bad.jpg"):
+        c.colorize_file(bad, tmp_path / "out" / "bad.jpg", make_folder=True)
+    assert not (tmp_path / "out").exists()
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), photo(60, 80))
+    with pytest.raises(EdgecolorError, match="does not exist"):  # without make_folder the folder must exist
+        c.colorize_file(good, tmp_path / "missing" / "good.png")
+
+
 def test_predicted_colour_is_the_models(models_dir):
     """A flat grey of L = 50 gets exactly the tiny model's ab for L = 50."""
     c = Colorizer()

@@ -155,6 +155,25 @@ def test_strips_match_whole_frame(monkeypatch):
     assert np.percentile(diff, 99) <= 3 and diff.mean() < 0.3
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_grey_input_holds_no_second_full_size_plane(monkeypatch, dtype):
+    """A single-channel photo keeps only itself and a lookup table; merge looks L up by strips and
+    gives the same pixels as the same grey given as BGR (which holds a full L plane)."""
+    grey = photo(300, 200)[:, :, 0].astype(dtype) * (257 if dtype == np.uint16 else 1)
+    monkeypatch.setattr(pipeline, "STRIP_PIXELS", 200 * 37)  # several strips
+    p = prepare(grey, CONTRACT)
+    assert p.source is grey and p.lut is not None
+    as_bgr = prepare(np.dstack([grey] * 3), CONTRACT)
+    assert as_bgr.lut is None
+    tol = 0 if dtype == np.uint8 else 1e-3  # 8 bits: the table is OpenCV's own BGR2Lab, exactly
+    np.testing.assert_allclose(p.L, as_bgr.L, rtol=0, atol=tol)
+    np.testing.assert_allclose(p.l_rows(40, 77), as_bgr.L[40:77], rtol=0, atol=tol)
+    np.testing.assert_allclose(p.tensor, as_bgr.tensor, rtol=0, atol=tol / 100)
+    ab = ab_for(p, 30, -25)
+    diff = np.abs(merge(p, ab).astype(np.int64) - merge(as_bgr, ab).astype(np.int64))
+    assert diff.max() <= (0 if dtype == np.uint8 else 2)
+
+
 def test_large_photo_is_quick():
     """12 MP goes through the strip path; only the working size reaches the 'network'."""
     img = cv2.resize(photo(300, 400), (4000, 3000), interpolation=cv2.INTER_LINEAR)

@@ -11,7 +11,6 @@ import glob
 import os
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,70 +146,47 @@ def run_batch(jobs: list[Job], make_colorizer: Callable[[], object], force: bool
 
     A failure to make the colorizer (bad model, missing backend) is fatal: it raises EdgecolorError.
     """
-    from edgecolor.colorizer import ColourInputWarning
-    from edgecolor.files import read_image, write_image_atomic
-    from edgecolor.pipeline import is_colour
-
     summary = Summary()
     start = time.perf_counter()
     colorizer = None
     progress = _progress(len(jobs))
     task = progress.add_task("colorizing", total=len(jobs)) if progress else None
     try:
-        with warnings.catch_warnings():  # the library warns once per instance; here each file is named
-            warnings.simplefilter("ignore", ColourInputWarning)
-            for job in jobs:
-                try:
-                    if job.dst.exists() and not force:
-                        summary.skipped += 1
-                        print(f"edgecolor: skipped {job.dst}: exists (use --force to overwrite)", file=sys.stderr)
-                        continue
-                    if colorizer is None:
-                        colorizer = make_colorizer()
-                    t0 = time.perf_counter()
-                    image = read_image(job.src)
-                    if is_colour(image):
-                        warning(f"{job.src}: is a colour photo; colorizing from its lightness only")
-                    out = colorizer.colorize(image)
-                    _make_parent(job.dst)
-                    write_image_atomic(job.dst, out)
-                    summary.work_seconds += time.perf_counter() - t0
-                    summary.done += 1
-                    summary.written.append(job.dst)
-                except EdgecolorError as e:
-                    if colorizer is None or str(e).startswith(f"{colorizer.model_path}:"):
-                        raise  # the model is unusable (e.g. wrong output shape, seen at first inference): stop
-                    summary.failed += 1
-                    error(str(e))
-                except OSError as e:
-                    summary.failed += 1
-                    error(f"{e.filename or job.dst}: {e.strerror or e}")
-                except Exception as e:  # one odd file must not end a batch of thousands
-                    if os.environ.get("EDGECOLOR_DEBUG"):
-                        raise
-                    summary.failed += 1
-                    error(f"{job.src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)")
-                finally:
-                    if progress:
-                        progress.advance(task)
+        for job in jobs:
+            try:
+                if job.dst.exists() and not force:
+                    summary.skipped += 1
+                    print(f"edgecolor: skipped {job.dst}: exists (use --force to overwrite)", file=sys.stderr)
+                    continue
+                if colorizer is None:
+                    colorizer = make_colorizer()
+                t0 = time.perf_counter()
+                if colorizer.colorize_file(job.src, job.dst, make_folder=True):
+                    warning(f"{job.src}: is a colour photo; colorized from its lightness only")
+                summary.work_seconds += time.perf_counter() - t0
+                summary.done += 1
+                summary.written.append(job.dst)
+            except EdgecolorError as e:
+                if colorizer is None or str(e).startswith(f"{colorizer.model_path}:"):
+                    raise  # the model is unusable (e.g. wrong output shape, seen at first inference): stop
+                summary.failed += 1
+                error(str(e))
+            except OSError as e:
+                summary.failed += 1
+                error(f"{e.filename or job.dst}: {e.strerror or e}")
+            except Exception as e:  # one odd file must not end a batch of thousands
+                if os.environ.get("EDGECOLOR_DEBUG"):
+                    raise
+                summary.failed += 1
+                error(f"{job.src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)")
+            finally:
+                if progress:
+                    progress.advance(task)
     finally:
         if progress:
             progress.stop()
         summary.seconds = time.perf_counter() - start
     return summary
-
-
-def _make_parent(dst: Path) -> None:
-    """Create the output folder on first write, so a failed batch leaves no empty folders behind."""
-    parent = dst.parent
-    if parent.is_dir():
-        return
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except (NotADirectoryError, FileExistsError):
-        raise EdgecolorError(f"{dst}: cannot create output folder {parent} (a file is in the way)") from None
-    except OSError as e:
-        raise EdgecolorError(f"{dst}: cannot create output folder {parent} ({e.strerror})") from None
 
 
 def _progress(total: int):
