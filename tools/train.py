@@ -58,8 +58,10 @@ def ab_targets(lab: torch.Tensor, stride: int = 4) -> torch.Tensor:
     return F.avg_pool2d(lab[:, 1:], stride)
 
 
-def bins_and_weights(photos: PhotoSet, grid: int = 10, lam: float = REBALANCE_LAMBDA) -> tuple[np.ndarray, np.ndarray]:
-    """Bin centres seen in the data and their rebalancing weights."""
+def bins_and_weights(photos: PhotoSet, grid: int = 10, lam: float = REBALANCE_LAMBDA,
+                     keep_centres: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Bin centres seen in the data and their rebalancing weights. ``keep_centres``: use exactly these
+    bins (a checkpoint's, so fine-tuning it on other or re-encoded photos keeps its output layer)."""
     centres = ab_bin_centres(grid)
     axis = np.unique(centres[:, 0])
     counts = np.zeros(len(centres))
@@ -69,7 +71,13 @@ def bins_and_weights(photos: PhotoSet, grid: int = 10, lam: float = REBALANCE_LA
         ia = np.clip(np.rint((ab[:, 0] - axis[0]) / grid), 0, len(axis) - 1).astype(np.int64)
         ib = np.clip(np.rint((ab[:, 1] - axis[0]) / grid), 0, len(axis) - 1).astype(np.int64)
         counts += np.bincount((ia * len(axis) + ib).ravel(), minlength=len(centres))
-    keep = counts > 0
+    if keep_centres is None:
+        keep = counts > 0
+    else:
+        keep = (np.abs(centres[:, None] - np.asarray(keep_centres)[None]).sum(-1) < 1e-3).any(1)
+        if keep.sum() != len(keep_centres):
+            raise SystemExit("the checkpoint's ab bins are not on this grid")
+        counts = counts + 1e-3  # a bin this data never hits keeps a finite weight
     centres, counts = centres[keep], counts[keep]
     p = counts / counts.sum()
     # Smooth the prior over the ab plane, then mix with uniform (Zhang et al.'s rebalancing).
@@ -253,12 +261,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.limit:
         photos = PhotoSet(photos.lab[: args.limit], photos.source[: args.limit], photos.sources, photos.names)
         val = PhotoSet(val.lab[: max(4, args.limit // 4)], val.source[:0], val.sources, val.names)
-    centres, weights = bins_and_weights(photos, lam=args.rebalance)
+    init = torch.load(args.init, map_location="cpu", weights_only=False) if args.init else None
+    centres, weights = bins_and_weights(photos, lam=args.rebalance,
+                                        keep_centres=None if init is None else np.asarray(init["centres"]))
     emit({"event": "data", "train": len(photos), "val": len(val), "bins": len(centres), "sources": photos.sources})
 
     net = ColorNet(centres, pretrained=not args.no_pretrained).to(device)
-    if args.init:
-        net.load_state_dict(torch.load(args.init, map_location=device, weights_only=False)["model"])
+    if init is not None:
+        net.load_state_dict(init["model"])
+        del init
     if args.temperature:
         net.decode.temperature = args.temperature
     loss_fn = ColorLoss(centres, weights, args.reg_weight).to(device)

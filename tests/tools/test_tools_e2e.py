@@ -115,3 +115,32 @@ def test_eval_command_on_the_trained_model(model_dir, photos):
     for k in ("psnr", "ssim", "auc", "colorfulness", "colorfulness_ratio", "grey_psnr", "psnr_gain"):
         assert np.isfinite(rep[k])
     assert rep["colorfulness"] > 0  # a trained model, even a tiny one, adds colour
+
+
+def test_pack_then_finetune_from_a_checkpoint(trained, photos, tmp_path):
+    """The GPU route: pack photos into one tar, unpack elsewhere, fine-tune the checkpoint on them.
+    The fine-tune keeps the checkpoint's ab bins even though re-encoded photos hit other bins."""
+    import tarfile
+
+    import cv2
+    import torch
+
+    from tools import pack, train
+
+    train_dir, val_dir = photos
+    info = pack.pack(train_dir, tmp_path / "train.tar.gz", size=160, quality=60)
+    assert info["photos"] > 0 and info["tar_bytes"] < sum(p.stat().st_size for p in train_dir.rglob("*.jpg"))
+    with tarfile.open(tmp_path / "train.tar.gz") as tar:
+        tar.extractall(tmp_path / "data", filter="data")
+    crops = sorted((tmp_path / "data" / "train").rglob("*.webp"))
+    assert len(crops) == info["photos"] and {p.parent.name for p in crops} == set(info["sources"])
+    assert cv2.imread(str(crops[0])).shape == (160, 160, 3)
+    out = tmp_path / "ft"
+    train.main(["--train", str(tmp_path / "data" / "train"), "--val", str(val_dir), "--out", str(out),
+                "--epochs", "0", "--finetune-epochs", "1", "--batch", "8", "--cache", str(out / "cache"),
+                "--init", str(trained), "--no-pretrained", "--seed", "2"])
+    before = torch.load(trained, weights_only=False)
+    after = torch.load(out / "final.pt", weights_only=False)
+    np.testing.assert_array_equal(np.asarray(after["centres"]), np.asarray(before["centres"]))
+    moved = [k for k, v in after["model"].items() if v.is_floating_point() and not torch.equal(v, before["model"][k])]
+    assert any(k.startswith("encoder.") for k in moved) and any(k.startswith("decoder.") for k in moved)
