@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs_bundled_model
 from typer.testing import CliRunner
 
 from edgecolor import bench
@@ -127,3 +128,19 @@ def test_anchor_layer_table_is_32_gmac_at_224():
     spec.loader.exec_module(anchor)
     assert anchor.gmacs(224) == pytest.approx(32.0, abs=0.2)  # shared/docs/anchors.md: about 32 GMAC
     assert len(anchor.bin_centres()) == anchor.N_BINS
+
+
+@needs_bundled_model
+def test_memory_benchmark_measures_each_photo_kind_in_a_fresh_process():
+    """benchmarks/memory.py runs colorize_file in child processes; a peak can only exceed its floor."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "memory.py"
+    spec = importlib.util.spec_from_file_location("bench_memory", path)
+    memory = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(memory)
+    result = memory.measure("default", megapixels=0.5, variants=(("openvino", "int8"),))
+    assert result["target_mb"] == 300 and result["megapixels"] == pytest.approx(0.5, rel=0.01)
+    rows = result["rows"]
+    assert [r["kind"] for r in rows] == list(memory.PHOTO_KINDS)
+    for r in rows:
+        assert r["note"] == "" and r["floor_mb"] > 50 and r["peak_mb"] >= r["floor_mb"]
+        assert r["photo_mb"] == pytest.approx(r["peak_mb"] - r["floor_mb"])
