@@ -353,24 +353,30 @@ def _memory_md(mem: dict | None) -> list[str]:
         "1-channel JPEG, *sepia* a toned print stored as 3-channel BGR, as most scanners store them. *floor* "
         "is the same process with the runtime and model loaded but no photo.",
         "",
-        "| backend | precision | photo | peak MB | floor MB | the photo adds |",
-        "|---|---|---|---|---|---|",
+        "*libraries* is the part of the peak that is shared-library pages (RssFile at exit): it depends on "
+        "the kernel's page cache, not on edgecolor, and moved the same code's peak between 284 and 213 MB "
+        "on 2026-11-26.",
+        "",
+        "| backend | precision | photo | peak MB | floor MB | the photo adds | libraries MB |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in mem["rows"]:
         head = f"| {r['backend']} | {r['precision']} | {r.get('kind', 'grey')} |"
         if r["peak_mb"] is None:
-            lines.append(f"{head} failed: {r['note']} | | |")
+            lines.append(f"{head} failed: {r['note']} | | | |")
         else:
-            lines.append(f"{head} {r['peak_mb']:.0f} | {r['floor_mb']:.0f} | {r['photo_mb']:.0f} |")
+            lines.append(f"{head} {r['peak_mb']:.0f} | {r['floor_mb']:.0f} | {r['photo_mb']:.0f} "
+                         f"| {_f(r.get('library_mb'), 0)} |")
     lines += [
         "",
-        "Where it goes (OpenVINO, measured step by step in one process): Python, NumPy and OpenCV take "
-        "~70 MB; OpenVINO with the model compiled ~95 MB more (its CPU plugin alone is a 64 MB library); "
-        "the first inference ~25 MB of buffers (a static-shape compile ends at the same total). The photo "
-        "costs its decoded pixels (12 MB grey, 36 MB BGR), the 36 MB BGR result and the encoded file. "
+        "Where it goes (OpenVINO FP32, 12 MP grey JPEG, measured step by step in one process): allocated "
+        "memory (RssAnon) is ~40 MB once the model is compiled, ~85 MB after the photo is decoded and the "
+        "first inference has made its buffers, and ~130 MB at the peak, when the 36 MB BGR result and the "
+        "encoded file exist. The rest of the peak is shared-library pages (80-150 MB; OpenVINO's CPU plugin "
+        "alone is a 64 MB library). A static-shape compile ends at the same total. "
         "Two changes brought the worst case down by ~60 MB (344 MB in the previous release): on CPU "
-        "the runtime no longer lists "
-        "OpenVINO's devices, which loads the GPU and NPU plugins too (-48 MB), and `colorize_file` frees "
+        "the runtime no longer lists OpenVINO's devices, which loads the GPU and NPU plugins too "
+        "(-48 MB, with a warm page cache), and `colorize_file` frees "
         "each full-size plane once used and writes the encoded buffer without a copy (-12 MB). A 16-bit "
         "PNG written from a 12 MP photo peaks near 430 MB: its result alone is 72 MB and the PNG encoder "
         "holds its whole output.",
