@@ -294,8 +294,8 @@ def markdown(data: dict) -> str:
         "*prep* and *merge* are its two halves around the network, timed on their own. *e2e* is more than "
         "*prep* + *net* + *merge*: *net* runs the network back to back, and between frames of `colorize` "
         "the network runs ~2 ms slower (measured: 4.9 ms back to back, 6.6-7.0 ms after 3 ms of other "
-        "work or of sleep, OpenVINO INT8), because its worker threads have gone idle and its weights "
-        "left the cache; CPU pinning and thread settings did not change that. "
+        "work or of sleep, OpenVINO INT8), most likely because its worker threads have gone idle and its weights "
+        "have left the cache; CPU pinning and thread settings did not change that. "
         "*runs in*: the precision the runtime computes in, read back from the compiled model (left alone, OpenVINO "
         "would run an fp32 model in bf16 on CPUs with AMX such as this one, and in f16 on ARM; edgecolor asks "
         "explicitly). Times in ms (median, p90); *peak MB*: this process's peak RSS while the variant ran.",
