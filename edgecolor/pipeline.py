@@ -38,9 +38,8 @@ class Prepared:
     lookup table (``lut``) from grey level to L, applied strip by strip in the merge: a 12 MP photo
     then holds no second full-size plane (a 16-bit one would hold 48 MB of float L).
     ``alpha`` is a view of the input's alpha channel (BGRA only); so both views need the input
-    unchanged until the merge. ``valid`` is the working size
-    (h, w) before padding; ``ab_shape`` is the network output size with the padding removed, which
-    is what ``merge`` expects.
+    unchanged until the merge. ``valid`` is the working size (h, w) before padding; ``ab_shape`` is
+    the network output size with the padding removed, which is what ``merge`` expects.
     """
 
     tensor: np.ndarray
