@@ -64,9 +64,7 @@ class Prepared:
     def l_rows(self, y0: int, y1: int, dst: np.ndarray | None = None) -> np.ndarray:
         """Rows y0..y1 of the L channel (``dst``: where to put them, used for 8-bit lookups only)."""
         rows = self.source[y0:y1]
-        if self.lut is None:
-            return rows
-        return cv2.LUT(rows, self.lut, dst=dst) if rows.dtype == np.uint8 else self.lut[rows]
+        return rows if self.lut is None else _look_up(rows, self.lut, dst)
 
     @property
     def ab_shape(self) -> tuple[int, int]:
@@ -110,7 +108,7 @@ def prepare(image: np.ndarray, contract: ModelContract, size: int | None = None)
     lut = _grey_lut(image)
     if lut is not None:  # merge looks L up again by strips: no full-size L plane is kept
         source, chroma = image, 0.0
-        small = _resize_l(cv2.LUT(image, lut) if image.dtype == np.uint8 else lut[image], w, h)  # a temporary L
+        small = _resize_l(_look_up(image, lut), w, h)  # from a temporary full-size L
     else:
         source, chroma = _full_l(image)
         small = _resize_l(source, w, h)
@@ -200,9 +198,16 @@ def _chroma_of(sample: np.ndarray) -> float:
 
 def _grey_lut(image: np.ndarray) -> np.ndarray | None:
     """The grey-level -> L table for a single-channel integer image, else None."""
-    if image.ndim != 2:
-        return None
-    return {np.dtype(np.uint8): _grey_l8, np.dtype(np.uint16): _grey_l16}.get(image.dtype, lambda: None)()
+    if image.ndim == 2 and image.dtype == np.uint8:
+        return _grey_l8()
+    if image.ndim == 2 and image.dtype == np.uint16:
+        return _grey_l16()
+    return None
+
+
+def _look_up(grey: np.ndarray, lut: np.ndarray, dst: np.ndarray | None = None) -> np.ndarray:
+    """L of grey levels through a ``_grey_lut`` table (``dst``: output buffer, 8-bit only)."""
+    return cv2.LUT(grey, lut, dst=dst) if grey.dtype == np.uint8 else lut[grey]
 
 
 def _full_l(image: np.ndarray) -> tuple[np.ndarray, float]:
