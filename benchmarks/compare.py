@@ -20,7 +20,6 @@ import os
 import shlex
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,13 +124,8 @@ def paired_network_ms(ours_path: str, anchor_path: str, backend: str, frame, rou
         theirs.predict_ab(theirs_in)
     ours_t, theirs_t = [], []
     for _ in range(rounds):
-        for _ in range(per_round):
-            t0 = time.perf_counter()
-            ours.predict_ab(ours_in)
-            ours_t.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        theirs.predict_ab(theirs_in)
-        theirs_t.append(time.perf_counter() - t0)
+        ours_t += bench.timed(lambda: ours.predict_ab(ours_in), per_round)
+        theirs_t += bench.timed(lambda: theirs.predict_ab(theirs_in), 1)
     return statistics.median(ours_t) * 1000, statistics.median(theirs_t) * 1000
 
 
@@ -173,12 +167,7 @@ def raw_f32_gflops(model_path: str, height: int, width: int, runs: int) -> tuple
     request = compiled.create_infer_request()
     x = np.random.default_rng(0).uniform(-1, 1, (1, 1, height, width)).astype(np.float32)
     request.infer({0: x})
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        request.infer({0: x})
-        times.append(time.perf_counter() - t0)
-    ms = statistics.median(times) * 1000
+    ms = statistics.median(bench.timed(lambda: request.infer({0: x}), runs)) * 1000
     gmacs = bench.network_gmacs(model_path, height, width) or 0.0
     return ms, 2 * gmacs / (ms / 1000)
 

@@ -262,7 +262,8 @@ def _stats(seconds: Sequence[float]) -> tuple[float, float, float]:
     return median, float(np.percentile(ms, 90)), (1000.0 / median if median > 0 else float("inf"))
 
 
-def _timed(fn: Callable[[], object], n: int) -> list[float]:
+def timed(fn: Callable[[], object], n: int) -> list[float]:
+    """Seconds taken by each of n calls of fn."""
     times = []
     for _ in range(n):
         t0 = time.perf_counter()
@@ -336,12 +337,12 @@ def bench_variant(
         for i in range(warmup):
             c.colorize(frames[i % len(frames)])
         prepared = c.prepare(frames[0])
-        net = _timed(lambda: c.predict_ab(prepared), n)
+        net = timed(lambda: c.predict_ab(prepared), n)
         ab = c.predict_ab(prepared)
         feed = itertools.cycle(frames)
-        prep = _timed(lambda: c.prepare(next(feed)), n)
-        merge = _timed(lambda: c.merge(prepared, ab), n)
-        e2e = _timed(lambda: c.colorize(next(feed)), n)
+        prep = timed(lambda: c.prepare(next(feed)), n)
+        merge = timed(lambda: c.merge(prepared, ab), n)
+        e2e = timed(lambda: c.colorize(next(feed)), n)
     except EdgecolorError as e:
         record.status, record.note = "failed", str(e)
         return record
