@@ -24,5 +24,5 @@ THREADS = typer.Option(None, "--threads", min=1, help="Inference threads (defaul
 SIZE = typer.Option(None, "--size", min=16, help="Network input long side, px (default: the model's).")
 SATURATION = typer.Option(1.0, "--saturation", min=0.0, help="Chroma gain; 0 gives grey, >1 more vivid.")
 STABILIZE = typer.Option(True, "--stabilize/--no-stabilize", help="Steady colour over time (less flicker).")
-STRENGTH = typer.Option(0.6, "--strength", min=0.0, max=0.95, help="Stabilization: weight of history.")
+STRENGTH = typer.Option(0.75, "--strength", min=0.0, max=0.95, help="Stabilization: weight of history.")
 WORKERS = typer.Option(1, "--workers", min=1, max=8, help="Inference threads, each with its own model copy.")
