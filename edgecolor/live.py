@@ -246,7 +246,7 @@ class LiveReport:
 
 
 def live(
-    source: str | int,
+    source: str | int | LiveSource,
     colorizer: Any,
     *,
     show: bool = False,
@@ -277,7 +277,7 @@ def live(
         check_gui()
     if virtual_cam:
         check_virtual_cam()
-    src = LiveSource(source, timeout=timeout, loop=loop)
+    src = source if isinstance(source, LiveSource) else LiveSource(source, timeout=timeout, loop=loop)
     meter = Meter()
     outputs: list = []
     recorder = server = None
@@ -303,7 +303,7 @@ def live(
             outputs.append(VirtualCam(fps))
         outputs.extend(sinks or [])
         if show:
-            outputs.append(Window(f"edgecolor - {source}", meter, side_by_side))
+            outputs.append(Window(f"edgecolor - {src.name}", meter, side_by_side))
         stats = run(src, outputs, colorizer, stabilize=stabilize, strength=strength, live=True, workers=workers,
                     stop=stop, max_frames=max_frames)
     except BaseException:
@@ -319,7 +319,7 @@ def live(
             server.close()
     recorded = recorder.close() if recorder else None
     user_stop = stats.interrupted and not src.lost
-    return LiveReport(stats, str(source), "" if user_stop else src.ended, src.lost, recorded, src.reconnects)
+    return LiveReport(stats, src.name, "" if user_stop else src.ended, src.lost, recorded, src.reconnects)
 
 
 class _MeterSink:

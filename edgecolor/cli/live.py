@@ -51,15 +51,15 @@ def live(
 ) -> None:
     """Colorize a live camera or stream; fps and latency are drawn on the preview and reported on exit."""
     from edgecolor.live import live as run_live
-    from edgecolor.sources import check_source
+    from edgecolor.sources import LiveSource
     from edgecolor.video import ctrl_c_sets
 
     if not (show or record or serve is not None or virtual_cam):
         raise EdgecolorError("choose where frames go: --show, --serve PORT, --record FILE or --virtual-cam")
     if record is not None and record.exists():
         raise EdgecolorError(f"{record}: exists; choose another --record file")
-    try:  # a missing or unusable input is exit 1, as in every command
-        check_source(source)
+    try:  # a missing or unusable input is exit 1, as in every command (cameras and URLs open later)
+        src = LiveSource(source, timeout=timeout, loop=loop)
     except EdgecolorError as e:
         error(str(e))
         raise typer.Exit(1) from None
@@ -75,7 +75,7 @@ def live(
     try:
         with ctrl_c_sets(stop, exiting=True) as ctrl:
             report = run_live(
-                source, factory, show=show, side_by_side=side_by_side, record=record, codec=codec, serve=serve,
+                src, factory, show=show, side_by_side=side_by_side, record=record, codec=codec, serve=serve,
                 host=host, allow_hosts=tuple(allow_host), virtual_cam=virtual_cam, timeout=timeout, loop=loop,
                 stabilize=stabilize, strength=strength, workers=workers, max_frames=frames, stop=stop,
                 announce=lambda m: print(m, flush=True),
@@ -83,6 +83,8 @@ def live(
     except KeyboardInterrupt:
         print("edgecolor: interrupted", file=sys.stderr)
         raise typer.Exit(130) from None
+    finally:
+        src.close()
     report.stats.ctrl_c = report.stats.ctrl_c or ctrl.presses > 0
     print(f"live: {report.stats.line()}", file=sys.stderr)
     if report.reconnects:
