@@ -3,8 +3,9 @@
 A temporary file is named ``.<stem>.<host>-<pid>-<random>.partial<suffix>``: the writer's host and
 process id are in the name, so a later run can tell a leftover of a killed run (kill -9, power cut)
 from the file of a run still writing into the same folder. ``remove_stale`` removes only files of
-this pattern whose writer is gone: same host and no such process, or untouched for a day (a
-writer appends frames all the time, so a day without a change means nobody writes it).
+this pattern whose writer is gone: same host, no such process and no change for a minute (an
+ffmpeg child of a killed run may still be finishing the file), or untouched for a day (a writer
+appends frames all the time, so a day without a change means nobody writes it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from edgecolor.errors import EdgecolorError
 
 KIND = "partial"
 STALE_AFTER = 24 * 3600.0  # seconds without a change after which any temp file of ours counts as abandoned
+QUIET_FOR = 60.0  # seconds without a change before a dead writer's file is removed (its ffmpeg may be finishing)
 # .<stem>.<host>-<pid>-<random>.partial<.suffix>[.<part>]; <part> marks helper files of one writer
 _NAME = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)-[0-9a-z]{6}\.partial(\.[^.]+)+$")
 # earlier versions: tempfile.mkstemp names, no host or pid (only the age tells)
@@ -63,9 +65,10 @@ def stale_reason(path: Path, now: float | None = None) -> str | None:
 
     if not stat.S_ISREG(st.st_mode):
         return None
-    if m is not None and m.group("host") == host_tag() and not _alive(int(m.group("pid"))):
+    age = (now if now is not None else time.time()) - st.st_mtime
+    if m is not None and m.group("host") == host_tag() and age > QUIET_FOR and not _alive(int(m.group("pid"))):
         return f"its writer, process {m.group('pid')}, is gone"
-    if (now if now is not None else time.time()) - st.st_mtime > STALE_AFTER:
+    if age > STALE_AFTER:
         return "unchanged for more than a day"
     return None
 

@@ -409,7 +409,11 @@ class LiveSource(Source):
                 self._cancel.wait(min(backoff, max(0.0, self.timeout - self._silent())))
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
-            ok, frame = self._cap.read()
+            if self.kind == "file":
+                ok, frame = self._cap.read()
+            else:  # a camera or stream that drops logs a warning per failed read
+                with quiet_opencv():
+                    ok, frame = self._cap.read()
             if ok and frame is not None:
                 self._last_frame, self._ever = time.monotonic(), True
                 if self.kind == "file":

@@ -150,21 +150,25 @@ def test_kill_9_leftovers_are_removed_by_the_next_run_and_nothing_else(tmp_path,
         time.sleep(0.05)
     time.sleep(0.5)
     proc.kill()  # kill -9: no cleanup runs
-    proc.wait()  # (its ffmpeg, in its own session, sees its input end and exits by itself)
+    proc.wait()
+    time.sleep(1.0)  # its ffmpeg (own session) sees its input end and finishes by itself
     left = sorted(p.name for p in outdir.iterdir())
     assert left and all(".partial." in name for name in left), left
+    now = time.time()
+    for name in left:  # a minute later (until then a dead writer's ffmpeg may still be finishing)
+        os.utime(outdir / name, (now - 120, now - 120))
 
     host, alive, dead = host_tag(), os.getpid(), _dead_pid()
     keep = {
         f".b.{host}-{alive}-abcdef.partial.mkv": 0,  # a run still writing here (this process)
         f".c.{'0' if host[0] != '0' else '1'}{host[1:]}-{dead}-abcdef.partial.mkv": 0,  # another machine's run
         ".d.k3j_x9qa.partial.mkv": 0,  # an old-style name, recent: its writer may be running
+        f".i.{host}-{dead}-abcdef.partial.mkv": 5,  # writer gone seconds ago: its ffmpeg may still write
         ".e.tmp": 3 * 86400,  # another kind of temp file (photos): not ours to remove
         "notes.partial.mkv": 3 * 86400,  # not hidden: a user's file
         ".f.partial.mkv": 3 * 86400,  # not our pattern
     }
-    remove = {f".g.{host}-{dead}-abcdef.partial.mkv": 0, ".h.qqqq_zzz.partial.mkv": 3 * 86400}
-    now = time.time()
+    remove = {f".g.{host}-{dead}-abcdef.partial.mkv": 120, ".h.qqqq_zzz.partial.mkv": 3 * 86400}
     for name, age in {**keep, **remove}.items():
         (outdir / name).write_bytes(b"x")
         os.utime(outdir / name, (now - age, now - age))
