@@ -5,7 +5,7 @@ A live source is read by its own thread as fast as it delivers and only the newe
 colorized (see stream.run), so a slow CPU shows fewer frames rather than older ones. A source that
 fails is reopened with exponential back-off; after ``timeout`` seconds without a frame the run
 ends with a one-line reason. A file given as a live source plays at its own frame rate, like a
-camera would.
+camera would. The source itself is sources.LiveSource; this module composes it with the outputs.
 """
 
 from __future__ import annotations

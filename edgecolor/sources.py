@@ -304,13 +304,6 @@ def parse_source(spec: str | int | os.PathLike) -> tuple[str, Any]:
     return "camera", index
 
 
-def check_source(spec: str | int | os.PathLike) -> None:
-    """Refuse a live source that cannot be right (bad camera index, missing file, FIFO) before anything opens it."""
-    kind, target = parse_source(spec)
-    if kind == "file":
-        check_video_file(target, devices=True)
-
-
 def open_source(spec: str | int | os.PathLike, live: bool | None = None, timeout: float = 10.0,
                 loop: bool = False) -> Source:
     """A Source for a camera index, URL or file. Files are read in full unless ``live`` is True."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -142,72 +143,77 @@ def video(
 ) -> None:
     """Colorize videos: same size and frame rate, every frame, sound kept; Ctrl-C keeps a playable partial file."""
     from edgecolor.ffmpeg import choose_encoder, find_ffmpeg
-    from edgecolor.video import colorize_video, ctrl_c_sets
+    from edgecolor.video import ctrl_c_sets
 
     pairs = plan_outputs(inputs, output)
     ffmpeg = find_ffmpeg() or False
-    if start is not None and end is not None and end <= start:
-        raise EdgecolorError(f"--end ({end}) must be after --start ({start})")
+    if end is not None and end <= (start or 0.0):
+        raise EdgecolorError(f"--end ({end}) must be after --start ({start or 0.0})")
     for _, dst in pairs:  # a bad --codec is an option error (exit 2), found before any work
         choose_encoder(dst, codec, ffmpeg or None)
     pool = _Pool(workers, model=model, backend=backend, precision=precision.value, device=device, threads=threads,
                  size=size, saturation=saturation)
-    done = partial = failed = skipped = 0
+    options = dict(start=start, end=end, codec=codec, stabilize=stabilize, strength=strength, workers=workers,
+                   ffmpeg=ffmpeg)
+    counts = Counter()
     with ctrl_c_sets(note=warning, exiting=True) as ctrl:  # Ctrl-C: the current file is finished, the batch stops
         for src, dst in pairs:
             if ctrl.presses:
                 break
-            ctrl.stop = stop = threading.Event()
             if dst.exists() and not force:
-                skipped += 1
+                counts["skipped"] += 1
                 print(f"edgecolor: skipped {dst}: exists (use --force to overwrite)", file=sys.stderr)
                 continue
-            bar = _Progress()
-            try:
-                report = colorize_video(
-                    src, dst, pool, start=start, end=end, codec=codec, stabilize=stabilize, strength=strength,
-                    workers=workers, ffmpeg=ffmpeg, warn=warning, stop=stop,
-                    progress=lambda n, total, stats, bar=bar, name=Path(src).name: _tick(bar, name, n, total, stats),
-                )
-            except EdgecolorError as e:
-                bar.stop()
-                if pool.error is not None:  # the model cannot load: nothing can run (exit 2)
-                    raise
-                if ctrl.presses:  # Ctrl-C before the first frame: nothing written, not a failure
-                    break
-                failed += 1
-                error(str(e))
-                continue
-            except KeyboardInterrupt:  # only when someone else's SIGINT handler was in place
-                bar.stop()
-                ctrl.presses += 1
-                break
-            except OSError as e:
-                bar.stop()
-                failed += 1
-                error(f"{e.filename or src}: {e.strerror or e}")
-                continue
-            except Exception as e:  # one odd file must not end a batch
-                bar.stop()
-                if os.environ.get("EDGECOLOR_DEBUG"):
-                    raise
-                failed += 1
-                error(f"{src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)")
-                continue
-            bar.stop()
-            print(report.line(), flush=True)
-            if report.partial:
-                partial += 1
-            else:
-                done += 1
+            counts[_one(src, dst, pool, ctrl, options)] += 1
     interrupted = ctrl.presses > 0
     if len(pairs) > 1 or interrupted:
-        line = f"done {done}, " + (f"partial {partial}, " if partial else "") + f"skipped {skipped}, failed {failed}"
-        print(line + (" (interrupted)" if interrupted else ""), flush=True)
+        parts = [f"done {counts['done']}"] + ([f"partial {counts['partial']}"] if counts["partial"] else [])
+        parts += [f"skipped {counts['skipped']}", f"failed {counts['failed']}"]
+        print(", ".join(parts) + (" (interrupted)" if interrupted else ""), flush=True)
     if interrupted:
         print("edgecolor: interrupted", file=sys.stderr)
         raise typer.Exit(130)
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(1 if counts["failed"] else 0)
+
+
+def _one(src: str, dst: Path, pool: _Pool, ctrl, options: dict) -> str:
+    """Colorize one video of the batch and print its line: 'done', 'partial', 'failed' or 'stopped'.
+
+    A per-file problem is an error line and 'failed' (the batch goes on); a model that cannot load
+    raises (exit 2 for the command).
+    """
+    from edgecolor.video import colorize_video
+
+    ctrl.stop = threading.Event()  # Ctrl-C sets this one: the file is finished as a partial one
+    bar = _Progress()
+    try:
+        try:
+            report = colorize_video(
+                src, dst, pool, warn=warning, stop=ctrl.stop, **options,
+                progress=lambda n, total, stats: _tick(bar, Path(src).name, n, total, stats),
+            )
+        finally:
+            bar.stop()  # before any line is printed
+    except EdgecolorError as e:
+        if pool.error is not None:
+            raise
+        if ctrl.presses:  # Ctrl-C before the first frame: nothing written, not a failure
+            return "stopped"
+        error(str(e))
+        return "failed"
+    except KeyboardInterrupt:  # only when someone else's SIGINT handler was in place
+        ctrl.presses += 1
+        return "stopped"
+    except OSError as e:
+        error(f"{e.filename or src}: {e.strerror or e}")
+        return "failed"
+    except Exception as e:  # one odd file must not end a batch
+        if os.environ.get("EDGECOLOR_DEBUG"):
+            raise
+        error(f"{src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)")
+        return "failed"
+    print(report.line(), flush=True)
+    return "partial" if report.partial else "done"
 
 
 def _tick(bar: _Progress, name: str, done: int, total: int | None, stats) -> None:
