@@ -88,7 +88,7 @@ def test_clients_that_hang_up_are_not_errors(capfd):
 
 
 def test_idle_connections_are_closed_and_clients_are_capped():
-    with MjpegServer(0, idle_timeout=0.5, max_clients=2) as server:
+    with MjpegServer(0, idle_timeout=2.0, max_clients=2) as server:
         server.write(_frame())
         idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(2)]
         time.sleep(0.2)
@@ -98,7 +98,7 @@ def test_idle_connections_are_closed_and_clients_are_capped():
         for s in idle:  # the server hangs up on clients that send nothing
             assert s.recv(1024) == b""
             s.close()
-        assert time.monotonic() - t0 < 4.0
+        assert time.monotonic() - t0 < 6.0
         time.sleep(0.2)
         assert _get(server.port, "/snapshot.jpg", "localhost")[0] == 200  # slots free again
         watcher = socket.create_connection(("127.0.0.1", server.port), timeout=5)
@@ -150,7 +150,7 @@ def test_snapshot_works_without_a_stream_viewer(clip_file, model_files):
         assert status == 200
         snap = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
         assert snap.shape == (120, 160, 3)
-        assert time.monotonic() - t0 < 2.0
+        assert time.monotonic() - t0 < 4.0  # the newest frame at once, not a wait for a viewer
     finally:
         stop.set()
         thread.join(30)
