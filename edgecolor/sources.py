@@ -91,6 +91,14 @@ def check_video_file(path: str | os.PathLike, devices: bool = False) -> Path:
     return path
 
 
+def open_url(url: str, timeout_ms: int) -> Any:
+    """A cv2.VideoCapture of a stream URL that gives up on opening and on each read after ``timeout_ms``."""
+    import cv2
+
+    return cv2.VideoCapture(url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
+                                                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+
+
 class Source:
     """A frame source for ``stream.run``: ``read()`` returns the next frame, or None when the stream ended.
 
@@ -186,8 +194,7 @@ class FileSource(Source):
             return self._open_ffmpeg(ffmpeg)
         with quiet_opencv():
             if self.url:
-                cap = cv2.VideoCapture(self.name, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, URL_TIMEOUT_MS,
-                                                                   cv2.CAP_PROP_READ_TIMEOUT_MSEC, URL_TIMEOUT_MS])
+                cap = open_url(self.name, URL_TIMEOUT_MS)
             else:
                 cap = cv2.VideoCapture(self.name)
         if cap.isOpened():
@@ -368,8 +375,7 @@ class LiveSource(Source):
             if self.kind == "camera":
                 cap = cv2.VideoCapture(self.target)
             elif self.kind == "url":
-                cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG,
-                                       [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+                cap = open_url(self.target, ms)
             else:
                 cap = cv2.VideoCapture(str(self.target))
             if not cap.isOpened():
