@@ -2,9 +2,9 @@
 
 Frames are written through an ffmpeg process (raw BGR on its stdin) when an ffmpeg binary is
 found: the imageio-ffmpeg package's, or one on PATH. That gives real codecs (H.264 rather than
-OpenCV's MPEG-4 part 2). The sound is added afterwards, in a second quick ffmpeg pass that copies
-the colorized video stream: the picture decides the output's length, so every decoded frame is
-kept whatever the sound's length, and the sound of a partial file stops where its picture does.
+OpenCV's MPEG-4 part 2). The sound is added afterwards, in a second ffmpeg pass that copies the
+colorized video stream (no re-encoding): the picture decides the output's length, so every
+decoded frame is kept whatever the sound's length, and a partial file's sound ends with its picture.
 Without ffmpeg, OpenCV's VideoWriter writes a silent video and a warning says so.
 
 The output is written under a temporary name in the target folder and renamed when finished, so
