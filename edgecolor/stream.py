@@ -16,7 +16,7 @@ the network's output resolution (tens of pixels across, so it costs well under a
 on moving edges, while plain motion-aware smoothing kept them clean, so it is not used.)
 
 ``StreamColorizer`` wraps a Colorizer with that state (``process(frame)`` / ``reset()``), and
-``run()`` overlaps capture, inference and output in threads for files and live sources.
+``run()`` overlaps capture, inference and output in threads for any ``sources.Source``.
 """
 
 from __future__ import annotations
@@ -26,13 +26,18 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from edgecolor.errors import EdgecolorError
+from edgecolor.sources import CaptureSource, IterSource, Source, as_source
+
+# The frame sources live in sources.py; these names stay importable from here (the documented API).
+__all__ = ["DEFAULT_STRENGTH", "CaptureSource", "IterSource", "Result", "RunStats", "Source", "Stabilizer",
+           "StreamColorizer", "as_source", "run"]
 
 DEFAULT_STRENGTH = 0.75
 NOISE_CAP = 1.5  # L units: the most brightness change per low-res pixel that is taken for grain
@@ -242,68 +247,6 @@ class RunStats:
         if self.dropped:
             text += f", {self.dropped} stale frames dropped"
         return text
-
-
-class Source:
-    """A frame source for ``run``: ``read()`` returns the next frame, or None when the stream ended.
-
-    ``live`` sources are read as fast as they deliver and only the newest frame is colorized;
-    the others are read in order, all frames kept.
-    """
-
-    live = False
-    fps: float | None = None
-
-    def read(self) -> np.ndarray | None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-
-class IterSource(Source):
-    """Frames from any iterable of arrays."""
-
-    def __init__(self, frames: Iterable[np.ndarray], live: bool = False) -> None:
-        self._it: Iterator[np.ndarray] = iter(frames)
-        self.live = live
-
-    def read(self) -> np.ndarray | None:
-        return next(self._it, None)
-
-
-class CaptureSource(Source):
-    """A cv2.VideoCapture (or anything with ``read() -> (ok, frame)``)."""
-
-    def __init__(self, capture: Any, live: bool = False) -> None:
-        self.capture = capture
-        self.live = live
-
-    def read(self) -> np.ndarray | None:
-        ok, frame = self.capture.read()
-        return frame if ok else None
-
-    def close(self) -> None:
-        release = getattr(self.capture, "release", None)
-        if release:
-            release()
-
-
-def as_source(source: Any, live: bool | None = None) -> Source:
-    """Accept a Source, a path / URL / camera index, a VideoCapture-like object or an iterable of frames."""
-    if isinstance(source, Source):
-        if live is not None:
-            source.live = live
-        return source
-    if isinstance(source, (str, int)) or hasattr(source, "__fspath__"):
-        from edgecolor.live import open_source
-
-        return open_source(source, live=live)
-    if hasattr(source, "read"):
-        return CaptureSource(source, live=bool(live))
-    if isinstance(source, Iterable):
-        return IterSource(source, live=bool(live))
-    raise EdgecolorError(f"cannot read frames from a {type(source).__name__}")
 
 
 _END = object()
