@@ -33,6 +33,8 @@ class Colorizer:
     ``device``: OpenVINO device (CPU, GPU, NPU, AUTO). ``threads``: inference threads.
     ``size``: working resolution (long side fed to the network; default: the model's).
     ``saturation``: chroma gain (1 = as predicted, 0 = grey). ``hint``: OpenVINO LATENCY/THROUGHPUT.
+    ``guided``: edge-aware upsampling of the colour (follows the photo's own edges, no bleeding);
+    False gives plain bilinear upsampling.
 
     Reuse one instance across frames. Thread safety: ``colorize`` may be called from several
     threads on one instance (inference is serialised by a lock); for parallel throughput, create
@@ -49,6 +51,7 @@ class Colorizer:
         size: int | None = None,
         saturation: float = 1.0,
         hint: str = "LATENCY",
+        guided: bool = True,
     ):
         from edgecolor import models
         from edgecolor.backends import get_backend
@@ -60,6 +63,7 @@ class Colorizer:
         self.precision: str = self.contract.precision if models.is_model_path(model) else precision
         self.size = size
         self.saturation = saturation
+        self.guided = guided
         self._check_settings()
         self.backend = backend_cls(
             self.model_path, self.contract, device=device, threads=threads, hint=hint, precision=self.precision
@@ -158,12 +162,14 @@ class Colorizer:
             p = c.prepare(frame); ab = c.predict_ab(p)
             vivid = c.merge(p, ab * 1.2)
         """
-        return pipeline.merge(prepared, ab, self.saturation)
+        return pipeline.merge(prepared, ab, self.saturation, self.guided)
 
     def _check_settings(self) -> None:
         s = self.size
         if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1):
             raise EdgecolorError(f"size must be a positive integer (pixels), got {s!r}")
+        if not isinstance(self.guided, bool):
+            raise EdgecolorError(f"guided must be True or False, got {self.guided!r}")
         sat = self.saturation
         if isinstance(sat, bool) or not isinstance(sat, numbers.Real) or not sat >= 0 or not math.isfinite(sat):
             raise EdgecolorError(f"saturation must be a number >= 0, got {sat!r}")
