@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import EdgecolorError, UsageError
 
 BACKENDS = ("openvino", "opencv")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -71,9 +71,9 @@ def parse_size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().replace("*", "x").split("x"))
     except ValueError:
-        raise EdgecolorError(f"frame size must look like 640x480, got {text!r}") from None
+        raise UsageError(f"frame size must look like 640x480, got {text!r}") from None
     if w < 16 or h < 16 or w * h > 100_000_000:
-        raise EdgecolorError(f"frame size {text!r} is out of range (16x16 .. 100 megapixels)")
+        raise UsageError(f"frame size {text!r} is out of range (16x16 .. 100 megapixels)")
     return w, h
 
 
@@ -83,7 +83,7 @@ def select(choice: str, known: Sequence[str], what: str) -> tuple[str, ...]:
     if choice == "all":
         return tuple(known)
     if choice not in known:
-        raise EdgecolorError(f"unknown {what} {choice!r} (choose all, {', '.join(known)})")
+        raise UsageError(f"unknown {what} {choice!r} (choose all, {', '.join(known)})")
     return (choice,)
 
 
@@ -377,7 +377,7 @@ def run(
 ) -> list[BenchRecord]:
     """Bench every selected backend x precision variant of one model on the same frames."""
     if frames < 1 or warmup < 0:
-        raise EdgecolorError("--frames must be >= 1 and --warmup >= 0")
+        raise UsageError("--frames must be >= 1 and --warmup >= 0")
     width, height = parse_size(size)
     precisions = select(precision, PRECISIONS, "precision")
     from edgecolor import models

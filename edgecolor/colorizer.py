@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecolor import pipeline
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import InputError, UsageError
 
 
 class ColourInputWarning(UserWarning):
@@ -108,8 +108,10 @@ class Colorizer:
             c = Colorizer()
             c.colorize_file("grandma-1931.tif", "grandma-1931-colour.png")
         """
-        from edgecolor.files import JPEG_QUALITY, read_image, write_image_atomic
+        from edgecolor.files import JPEG_QUALITY, read_image, same_file, write_image_atomic
 
+        if same_file(src, dst):
+            raise InputError(f"{dst}: the output is the input itself; write the colorized copy elsewhere")
         image = read_image(src)
         prepared = self.prepare(image)
         del image  # colour input: freed now; grey input: still held by ``prepared`` for the merge
@@ -163,10 +165,10 @@ class Colorizer:
     def _check_settings(self) -> None:
         s = self.size
         if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1):
-            raise EdgecolorError(f"size must be a positive integer (pixels), got {s!r}")
+            raise UsageError(f"size must be a positive integer (pixels), got {s!r}")
         sat = self.saturation
         if isinstance(sat, bool) or not isinstance(sat, numbers.Real) or not sat >= 0 or not math.isfinite(sat):
-            raise EdgecolorError(f"saturation must be a number >= 0, got {sat!r}")
+            raise UsageError(f"saturation must be a number >= 0, got {sat!r}")
 
     def __repr__(self) -> str:
         return (

@@ -10,14 +10,14 @@ end-of-image marker (FFD9); a PNG must have its IEND chunk.
 from __future__ import annotations
 
 import os
-import secrets
 import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
+from edgecolor import atomic
+from edgecolor.errors import InputError, OutputError, UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 JPEG_QUALITY = 95
@@ -25,10 +25,10 @@ def image_paths(folder: str | Path) -> list[Path]:
     """Every image file below folder, sorted; a missing or image-less folder is a clear error."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise EdgecolorError(f"{folder}: not a folder")
+        raise InputError(f"{folder}: not a folder")
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not paths:
-        raise EdgecolorError(f"{folder}: no images found")
+        raise InputError(f"{folder}: no images found")
     return paths
 
 
@@ -56,18 +56,18 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if kind == "JPEG":
         _check_jpeg_complete(path, data)
     elif kind == "PNG" and b"IEND" not in data[-64:]:
-        raise EdgecolorError(f"{path}: truncated PNG (no IEND chunk at the end)")
+        raise InputError(f"{path}: truncated PNG (no IEND chunk at the end)")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         if kind is None:
-            raise EdgecolorError(f"{path}: not an image file (unrecognised content)")
-        raise EdgecolorError(f"{path}: corrupt or unsupported {kind} image (cannot decode it)")
+            raise InputError(f"{path}: not an image file (unrecognised content)")
+        raise InputError(f"{path}: corrupt or unsupported {kind} image (cannot decode it)")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 3 and image.shape[2] not in (3, 4):
-        raise EdgecolorError(f"{path}: unsupported number of channels ({image.shape[2]})")
+        raise InputError(f"{path}: unsupported number of channels ({image.shape[2]})")
     if image.dtype not in (np.uint8, np.uint16, np.float32):
-        raise EdgecolorError(f"{path}: unsupported pixel type {image.dtype}")
+        raise InputError(f"{path}: unsupported pixel type {image.dtype}")
     if image.dtype == np.float32:  # HDR and float TIFF: bring into the 0..1 range the pipeline takes
         image = np.clip(np.nan_to_num(image), 0.0, 1.0)
     return apply_orientation(image, exif_orientation(data))
@@ -75,46 +75,50 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int = JPEG_QUALITY,
                        make_folder: bool = False) -> Path:
-    """Encode by the file extension and write via a temporary file in the same folder + os.replace,
-    so no reader (and no crash) ever sees a partial file. JPEG, WebP and BMP get 8 bits (16-bit
-    input is scaled) and JPEG loses alpha; PNG and TIFF keep 16 bits and alpha. No fsync: a power
+    """Encode by the file extension and write via a temporary file in the same folder + os.replace
+    (``edgecolor.atomic``), so no reader (and no crash) ever sees a partial file. JPEG, WebP and BMP
+    get 8 bits (16-bit input is scaled) and JPEG loses alpha; PNG and TIFF keep 16 bits and alpha. No fsync: a power
     cut may lose the newest file, never leave a torn one in its place. ``make_folder`` creates the
     missing output folder (with parents) only now, so a failure before this leaves none behind."""
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 0 <= quality <= 100:
+        raise UsageError(f"quality must be an integer 0..100, got {quality!r}")
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
-        raise EdgecolorError(f"{path}: unsupported output format {path.suffix!r} (use {', '.join(IMAGE_SUFFIXES)})")
+        raise OutputError(f"{path}: unsupported output format {path.suffix!r} (use {', '.join(IMAGE_SUFFIXES)})")
     folder = path.parent
     if make_folder:
         make_folder_for(path)
     if not folder.is_dir():
-        raise EdgecolorError(f"{path}: output folder {folder} does not exist")
+        raise OutputError(f"{path}: output folder {folder} does not exist")
     if path.is_dir():
-        raise EdgecolorError(f"{path}: is a folder")
+        raise OutputError(f"{path}: is a folder")
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if suffix in (".jpg", ".jpeg") else []
     if suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
     try:
         ok, encoded = cv2.imencode(suffix, _fit_format(image, suffix), params)
     except cv2.error as e:
-        raise EdgecolorError(f"{path}: cannot encode the image as {suffix} ({e})") from None
+        raise OutputError(f"{path}: cannot encode the image as {suffix} ({e})") from None
     if not ok:
-        raise EdgecolorError(f"{path}: cannot encode the image as {suffix}")
-    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        raise OutputError(f"{path}: cannot encode the image as {suffix}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        atomic.write_bytes(path, encoded)
     except OSError as e:
-        raise EdgecolorError(f"{path}: cannot write into {folder} ({e.strerror or e})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(encoded)  # the buffer itself: a bytes copy would add the file's size to the peak
-        os.replace(tmp, path)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise EdgecolorError(f"{path}: cannot write ({e.strerror or e})") from None
-        raise
+        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
     return path
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when ``a`` and ``b`` name one file: the same resolved path, or (both existing) the same inode,
+    as a hard link or a bind mount would give. Used to refuse writing an output onto an input."""
+    a, b = Path(a), Path(b)
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a bad name: not provably the same
+        return False
 
 
 def make_folder_for(path: str | os.PathLike) -> None:
@@ -126,9 +130,9 @@ def make_folder_for(path: str | os.PathLike) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (NotADirectoryError, FileExistsError):
-        raise EdgecolorError(f"{path}: cannot create output folder {folder} (a file is in the way)") from None
+        raise OutputError(f"{path}: cannot create output folder {folder} (a file is in the way)") from None
     except OSError as e:
-        raise EdgecolorError(f"{path}: cannot create output folder {folder} ({e.strerror})") from None
+        raise OutputError(f"{path}: cannot create output folder {folder} ({e.strerror})") from None
 
 
 def sniff(data: bytes) -> str | None:
@@ -188,16 +192,16 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
 
 def _read_bytes(path: Path) -> bytes:
     if path.is_dir():
-        raise EdgecolorError(f"{path}: is a folder, not an image")
+        raise InputError(f"{path}: is a folder, not an image")
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
-        raise EdgecolorError(f"{path}: no such file") from None
+        raise InputError(f"{path}: no such file") from None
     except OSError as e:
-        raise EdgecolorError(f"{path}: cannot read ({e.strerror or e})") from None
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
     if not data:
-        raise EdgecolorError(f"{path}: empty file (0 bytes)")
+        raise InputError(f"{path}: empty file (0 bytes)")
     return data
 
 
@@ -232,11 +236,11 @@ def _check_jpeg_complete(path: Path, data: bytes) -> None:
             if marker == 0xDA:
                 scan = end
     except ValueError:
-        raise EdgecolorError(f"{path}: truncated or corrupt JPEG (header cut short)") from None
+        raise InputError(f"{path}: truncated or corrupt JPEG (header cut short)") from None
     if scan is None:
-        raise EdgecolorError(f"{path}: truncated or corrupt JPEG (no image data)")
+        raise InputError(f"{path}: truncated or corrupt JPEG (no image data)")
     if data.find(b"\xff\xd9", scan) < 0:
-        raise EdgecolorError(f"{path}: truncated JPEG (no end-of-image marker; the file was cut short)")
+        raise InputError(f"{path}: truncated JPEG (no end-of-image marker; the file was cut short)")
 
 
 def _tiff_orientation(tiff: bytes) -> int:
@@ -257,7 +261,7 @@ def _tiff_orientation(tiff: bytes) -> int:
 def _fit_format(image: np.ndarray, suffix: str) -> np.ndarray:
     """What the encoder for ``suffix`` can store: depth, and alpha for JPEG."""
     if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
-        raise EdgecolorError(f"cannot write {getattr(image, 'shape', type(image).__name__)}: not an image array")
+        raise OutputError(f"cannot write {getattr(image, 'shape', type(image).__name__)}: not an image array")
     if image.dtype == np.float32 or image.dtype == np.float64:
         wide = suffix not in _EIGHT_BIT_ONLY
         top = 65535.0 if wide else 255.0
@@ -265,7 +269,7 @@ def _fit_format(image: np.ndarray, suffix: str) -> np.ndarray:
     if image.dtype == np.uint16 and suffix in _EIGHT_BIT_ONLY:
         image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)
     if image.dtype not in (np.uint8, np.uint16):
-        raise EdgecolorError(f"cannot write pixel type {image.dtype}")
+        raise OutputError(f"cannot write pixel type {image.dtype}")
     if suffix in _NO_ALPHA and image.ndim == 3 and image.shape[2] == 4:
         image = np.ascontiguousarray(image[:, :, :3])
     return image

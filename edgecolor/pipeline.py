@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from edgecolor.contract import ModelContract
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import InputError, UsageError
 
 DTYPES = (np.uint8, np.uint16, np.float32)
 GREY_CHECK_PIXELS = 1 << 23  # up to 4K UHD frames: the grey-frame fast path's copy stays small
@@ -75,15 +75,15 @@ class Prepared:
 def check_image(image: object, source: str = "image") -> np.ndarray:
     """Validate an input array; returns it as HxW or HxWxC (an HxWx1 array is squeezed)."""
     if not isinstance(image, np.ndarray):
-        raise EdgecolorError(f"{source}: expected a numpy array, got {type(image).__name__}")
+        raise InputError(f"{source}: expected a numpy array, got {type(image).__name__}")
     if image.dtype not in DTYPES:
-        raise EdgecolorError(f"{source}: unsupported pixel type {image.dtype} (expected uint8, uint16 or float32)")
+        raise InputError(f"{source}: unsupported pixel type {image.dtype} (expected uint8, uint16 or float32)")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
-        raise EdgecolorError(f"{source}: unsupported shape {image.shape} (expected HxW, HxWx3 BGR or HxWx4 BGRA)")
+        raise InputError(f"{source}: unsupported shape {image.shape} (expected HxW, HxWx3 BGR or HxWx4 BGRA)")
     if image.shape[0] < 1 or image.shape[1] < 1:
-        raise EdgecolorError(f"{source}: empty image {image.shape}")
+        raise InputError(f"{source}: empty image {image.shape}")
     return image
 
 
@@ -102,7 +102,7 @@ def prepare(image: np.ndarray, contract: ModelContract, size: int | None = None)
     image = check_image(image)
     long_side = contract.working_size if size is None else size
     if not isinstance(long_side, (int, np.integer)) or isinstance(long_side, bool) or long_side < 1:
-        raise EdgecolorError(f"working size must be a positive integer, got {long_side!r}")
+        raise UsageError(f"working size must be a positive integer, got {long_side!r}")
     channels = 1 if image.ndim == 2 else image.shape[2]
     h, w = working_size(image.shape[0], image.shape[1], int(long_side))
     lut = _grey_lut(image)
@@ -137,10 +137,10 @@ def merge(prepared: Prepared, ab: np.ndarray, saturation: float = 1.0) -> np.nda
     """
     ab = np.asarray(ab, dtype=np.float32)
     if ab.ndim != 3 or ab.shape[2] != 2 or ab.shape[0] < 1 or ab.shape[1] < 1:
-        raise EdgecolorError(f"ab must be an (h, w, 2) array, got shape {ab.shape}")
+        raise UsageError(f"ab must be an (h, w, 2) array, got shape {ab.shape}")
     if isinstance(saturation, bool) or not isinstance(saturation, numbers.Real) or not saturation >= 0 \
             or not math.isfinite(saturation):
-        raise EdgecolorError(f"saturation must be a number >= 0, got {saturation!r}")
+        raise UsageError(f"saturation must be a number >= 0, got {saturation!r}")
     eight_bit = prepared.dtype == np.uint8
     ab = ab * np.float32(saturation) if saturation != 1.0 else ab
     if eight_bit:  # quantise while small; the full-size work then stays uint8

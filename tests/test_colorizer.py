@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from pathlib import Path
@@ -217,3 +218,18 @@ def test_bundled_model_backends_agree():
         assert np.abs(a - b).max() < BUNDLED_AB_AGREE
         diff = np.abs(ocv.merge(p, a).astype(int) - ov.merge(p, b))
         assert np.percentile(diff, 99.9) <= OUTPUT_AGREE_LEVELS
+
+
+def test_colorize_file_never_replaces_its_source(models_dir, tmp_path):
+    """The same file as destination (same path, another spelling, a hard link) is refused; the photo stays."""
+    c = Colorizer()
+    src = tmp_path / "a.jpg"
+    cv2.imwrite(str(src), photo(60, 80))
+    before = src.read_bytes()
+    link = tmp_path / "link.jpg"
+    os.link(src, link)
+    for dst in (src, str(src), tmp_path / "." / "a.jpg", link):
+        with pytest.raises(EdgecolorError, match="is the input itself"):
+            c.colorize_file(src, dst)
+        assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "link.jpg"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecolor.backends.base import Backend, register
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import BackendError, ModelError
 
 ENV_CACHE_DIR = "EDGECOLOR_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path("~/.cache/edgecolor/openvino")
@@ -71,7 +71,7 @@ class OpenVINOBackend(Backend):
             try:
                 self._model = self._core.read_model(str(self.model_path))
             except Exception as e:  # noqa: BLE001
-                raise EdgecolorError(f"{self.model_path}: OpenVINO cannot read this model ({_short(e)})") from None
+                raise ModelError(f"{self.model_path}: OpenVINO cannot read this model ({_short(e)})") from None
         return self._model.clone()
 
     def _validate(self, model) -> None:
@@ -91,7 +91,7 @@ class OpenVINOBackend(Backend):
             return
         available = list(self._core.available_devices)
         if not any(d == self.device or d.split(".")[0] == self.device for d in available):
-            raise EdgecolorError(
+            raise BackendError(
                 f"OpenVINO device {self.device!r} is not available here (available: {', '.join(available) or 'none'})"
             )
 
@@ -115,7 +115,7 @@ class OpenVINOBackend(Backend):
         try:
             return self._core.compile_model(model, self.device, self._config)
         except Exception as e:  # noqa: BLE001 - OpenVINO raises RuntimeError and friends
-            raise EdgecolorError(
+            raise ModelError(
                 f"{self.model_path}: OpenVINO cannot load this model for {self.device} ({_short(e)})"
             ) from None
 
@@ -148,7 +148,7 @@ class OpenVINOBackend(Backend):
             try:
                 request.infer({0: x}, share_inputs=True)
             except Exception as e:  # noqa: BLE001
-                raise EdgecolorError(f"{self.model_path}: inference failed ({_short(e)})") from None
+                raise BackendError(f"{self.model_path}: inference failed ({_short(e)})") from None
             return request.get_output_tensor(0).data.copy()
 
 

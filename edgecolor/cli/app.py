@@ -11,7 +11,17 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import EdgecolorError, InputError
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_NOTHING_RAN, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def exit_code(e: BaseException) -> int:
+    """The one exit-code rule of every command: an input that failed (InputError) is 1, anything else
+    that stops a command before it could run (bad model, missing backend, bad option) is 2, Ctrl-C 130."""
+    if isinstance(e, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return EXIT_SOME_FAILED if isinstance(e, InputError) else EXIT_NOTHING_RAN
 
 
 def error(message: str) -> None:
@@ -23,15 +33,20 @@ def warning(message: str) -> None:
     print(f"edgecolor: warning: {message}", file=sys.stderr, flush=True)
 
 
+def note(message: str) -> None:
+    """Something edgecolor did that the user did not ask for (e.g. tidying a killed run's temporary)."""
+    print(f"edgecolor: note: {message}", file=sys.stderr, flush=True)
+
+
 class _Group(TyperGroup):
-    """Turns EdgecolorError into one line and exit code 2 for every command, in tests and in real runs alike."""
+    """Turns EdgecolorError into one line and ``exit_code`` for every command, in tests and in real runs alike."""
 
     def invoke(self, ctx):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except EdgecolorError as e:
             error(str(e))
-            raise typer.Exit(2) from None
+            raise typer.Exit(exit_code(e)) from None
 
 
 app = typer.Typer(
