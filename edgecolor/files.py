@@ -9,18 +9,40 @@ end-of-image marker (FFD9); a PNG must have its IEND chunk.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import stat
 import struct
+import sys
+import tempfile
+import threading
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edgecolor import atomic
+from edgecolor import atomic, imageheader
 from edgecolor.errors import InputError, OutputError, UsageError
+from edgecolor.limits import DEFAULT_MAX_PIXELS
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 JPEG_QUALITY = 95
+
+
+class ImageWarning(UserWarning):
+    """The file decoded, but its decoder reported damage (e.g. libjpeg's "Corrupt JPEG data")."""
+
+
+def check_max_pixels(max_pixels: object) -> int | None:
+    """A pixel limit as given (None: none); anything but a positive integer is a UsageError."""
+    if max_pixels is None:
+        return None
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
+        raise UsageError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+    return int(max_pixels)
+
 def image_paths(folder: str | Path) -> list[Path]:
     """Every image file below folder, sorted; a missing or image-less folder is a clear error."""
     folder = Path(folder)
@@ -46,22 +68,46 @@ _SIGNATURES = (
 )
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """An image as OpenCV holds it: HxW grey, HxWx3 BGR or HxWx4 BGRA; uint8, or uint16 for 16-bit
     files. EXIF orientation is applied (upright result); palette and CMYK images come back as BGR.
-    Every failure is an EdgecolorError naming the file and the reason."""
+
+    The size is read from the header first: more than ``max_pixels`` (None: no limit) is refused
+    before decoding (a decompression bomb). What the decoder libraries print about a damaged file
+    (libjpeg, libpng, libtiff, OpenCV) is kept off stderr: a failure's reason, else an
+    ``ImageWarning``. Every failure is an InputError naming the file and the reason."""
+    max_pixels = check_max_pixels(max_pixels)
     path = Path(path)
     data = _read_bytes(path)
     kind = sniff(data)
+    if kind is None:
+        raise InputError(f"{path}: not an image file (unrecognised content)")
     if kind == "JPEG":
         _check_jpeg_complete(path, data)
     elif kind == "PNG" and b"IEND" not in data[-64:]:
         raise InputError(f"{path}: truncated PNG (no IEND chunk at the end)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    dims = imageheader.size(data, kind)
+    if dims is None:
+        raise InputError(f"{path}: corrupt or unsupported {kind} image (no readable width and height in its header)")
+    if dims[0] < 1 or dims[1] < 1:
+        raise InputError(f"{path}: corrupt or unsupported {kind} image (its header says {dims[0]}x{dims[1]} pixels)")
+    if max_pixels is not None and dims[0] * dims[1] > max_pixels:
+        raise InputError(
+            f"{path}: image too large: {dims[0]}x{dims[1]} = {dims[0] * dims[1] / 1e6:.0f} megapixels, "
+            f"above the limit of {max_pixels / 1e6:.0f} (raise it with --max-pixels)"
+        )
+    with quiet_stderr() as said:
+        try:
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        except cv2.error as e:  # OpenCV's own size limit, out of memory
+            image = None
+            said.lines.append(_opencv_reason(e))
     if image is None or image.size == 0:
-        if kind is None:
-            raise InputError(f"{path}: not an image file (unrecognised content)")
-        raise InputError(f"{path}: corrupt or unsupported {kind} image (cannot decode it)")
+        why = f": {said.lines[0]}" if said.lines else ""
+        raise InputError(f"{path}: corrupt or unsupported {kind} image (cannot decode it{why})")
+    if said.lines:
+        warnings.warn(ImageWarning(f"{path}: damaged {kind} data ({said.lines[0]}); decoded what could be"),
+                      stacklevel=2)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 3 and image.shape[2] not in (3, 4):
@@ -191,18 +237,97 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The whole file; only a regular file is read (a FIFO would block, /dev/zero never ends): it is
+    opened without blocking and checked on the open descriptor, so nothing can be swapped in between."""
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image")
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise InputError(f"{path}: not a regular file ({_kind_of(mode)}); refused")
+        with os.fdopen(fd, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
     if not data:
         raise InputError(f"{path}: empty file (0 bytes)")
     return data
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
+
+
+_stderr_lock = threading.Lock()
+# what decoder libraries print: OpenCV's log lines, libjpeg's and libpng's messages
+_OPENCV_LOG = re.compile(r"^\[\s*(?:WARN|ERROR|INFO)[^\]]*\]\s+\S+\s+\S+:\d+\s+\S+\s+(.*)$")
+_LIBRARY_LINE = re.compile(r"^(libpng|libtiff|Corrupt JPEG|Premature end of JPEG|Invalid JPEG|Warning|TIFF)", re.I)
+
+
+class _Said:
+    lines: list[str]
+
+    def __init__(self) -> None:
+        self.lines = []
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Capture what C libraries write to file descriptor 2 meanwhile; their messages go to ``.lines``.
+
+    Redirecting fd 2 is process-wide, so it is done by one thread at a time (decodes wait on each
+    other for this); any other line that lands there meanwhile is written back to stderr afterwards.
+    """
+    said = _Said()
+    with _stderr_lock, tempfile.TemporaryFile() as capture:
+        try:
+            sys.stderr.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+        try:
+            saved = os.dup(2)
+        except OSError:  # no fd 2 (a windowed app): nothing to capture
+            yield said
+            return
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            other = []
+            for raw in capture.read().decode("utf-8", "replace").splitlines():
+                line = raw.strip()
+                m = _OPENCV_LOG.match(line)
+                if m:
+                    said.lines.append(m[1].strip())
+                elif _LIBRARY_LINE.match(line):
+                    said.lines.append(line)
+                elif line:
+                    other.append(raw)
+            if other:
+                print("\n".join(other), file=sys.stderr)
+
+
+def _opencv_reason(e: Exception) -> str:
+    """The useful part of a cv2.error ("OpenCV(5.0.0) file:line: error: (-215:Assertion failed) what")."""
+    text = " ".join(str(e).split())
+    m = re.search(r"error: \(-?\d+:([^)]*)\)\s*(.*?)(?: in function .*)?$", text)
+    return f"{m[1]}: {m[2]}".strip(": ") if m else text
 
 
 def _jpeg_segments(data: bytes):

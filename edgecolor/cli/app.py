@@ -41,6 +41,29 @@ def note(message: str) -> None:
 class _Group(TyperGroup):
     """Turns EdgecolorError into one line and ``exit_code`` for every command, in tests and in real runs alike."""
 
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        """Click's usage errors (a bad option value, an unknown option) as one line, not Typer's box; exit 2."""
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.Abort:  # end of input at a prompt
+            error("aborted")
+            rv = EXIT_SOME_FAILED
+        except Exception as e:  # Click's exceptions, whichever click (Typer >= 0.20 vendors its own)
+            if not (hasattr(e, "format_message") and hasattr(e, "exit_code")):
+                raise
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `edgecolor`: the help, as Typer shows it
+                from typer import rich_utils
+
+                rich_utils.rich_format_error(e)
+            else:
+                ctx = getattr(e, "ctx", None)
+                where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                error(" ".join(e.format_message().split()) + where)
+            rv = EXIT_NOTHING_RAN if e.exit_code == 2 else e.exit_code
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+
     def invoke(self, ctx):  # type: ignore[override]
         try:
             return super().invoke(ctx)
