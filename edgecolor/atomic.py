@@ -1,7 +1,8 @@
 """Writing a file so no reader and no crash ever sees it half-written, and tidying what a killed writer left.
 
-A result is written to a hidden temporary beside its target, ``.<name>.ec<host>-<pid>-<random>.tmp``,
-then renamed onto it (``os.replace``, atomic on one file system). A process killed mid-write (kill -9,
+A result is written to a hidden temporary beside its target,
+``.<name>.ec<host>-<pid>-<random>.tmp<suffix>`` (the suffix tells an encoder the format), then
+renamed onto it (``os.replace``, atomic on one file system). A process killed mid-write (kill -9,
 power cut) leaves that temporary behind; the name says which host and process wrote it, so a later
 run can prove its writer is gone (no such process on this host) and remove it. A temporary of a
 writer that may still run (another host, a live process) is removed only once it is a day old.
@@ -15,18 +16,23 @@ import re
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 STALE_AFTER_S = 24 * 3600  # a temporary this old is stale whoever wrote it
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:4]
-# ours: .<name>.ec<host>-<pid>-<hex>.tmp ; edgecolor 0.1's: .<name>.<8 hex>.tmp (no writer recorded)
-_OURS = re.compile(r"^\..+\.ec(?P<host>[0-9a-f]{4})-(?P<pid>\d+)-[0-9a-f]{8}\.tmp$")
+# ours: .<name>.ec<host>-<pid>-<hex>.tmp<suffix> ; edgecolor 0.1's: .<name>.<8 hex>.tmp (no writer recorded)
+_OURS = re.compile(r"^\..+\.ec(?P<host>[0-9a-f]{4})-(?P<pid>\d+)-[0-9a-f]{8}\.tmp(\.[A-Za-z0-9]{1,5})?$")
 _OLD = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
 
 
+class CannotCreateError(OSError):
+    """The temporary could not even be created: the folder is not writable (read-only, full, missing)."""
+
+
 def temp_path(target: Path) -> Path:
-    """A fresh temporary name beside ``target`` that records this host and process."""
-    return target.parent / f".{target.name}.ec{_HOST}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    """A fresh temporary name beside ``target`` that records this host and process, ending in its suffix."""
+    return target.parent / f".{target.name}.ec{_HOST}-{os.getpid()}-{secrets.token_hex(4)}.tmp{target.suffix}"
 
 
 def write_bytes(target: Path, data) -> None:
@@ -35,15 +41,33 @@ def write_bytes(target: Path, data) -> None:
     Raises OSError (the caller words it); the temporary never outlives a failure or an interrupt.
     No fsync: a power cut may lose the newest file, never leave a torn one in its place.
     """
-    tmp = temp_path(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp: Path) -> bool:
+        with open(tmp, "wb") as f:
             f.write(data)  # the buffer itself: a bytes copy would add the file's size to the peak
+        return True
+
+    write_with(target, write)
+
+
+def write_with(target: Path, write: Callable[[Path], bool]) -> bool:
+    """Let ``write(temporary)`` create the file (e.g. an encoder writing as it goes), then rename it onto
+    ``target``; False (and no file) when ``write`` returns False. The temporary is created first
+    (exclusively, so it is ours) and never outlives a failure or an interrupt."""
+    tmp = temp_path(target)
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+    except OSError as e:
+        raise CannotCreateError(e.errno, e.strerror, str(tmp)) from None
+    try:
+        if not write(tmp):
+            tmp.unlink(missing_ok=True)
+            return False
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return True
 
 
 def is_stale(path: Path, now: float | None = None) -> bool:
@@ -66,7 +90,7 @@ def remove_stale(folder: Path) -> list[Path]:
     """Remove the stale edgecolor temporaries directly in ``folder``; the ones removed, sorted."""
     removed = []
     try:
-        candidates = [folder / name for name in os.listdir(folder) if name.startswith(".") and name.endswith(".tmp")]
+        candidates = [folder / name for name in os.listdir(folder) if name.startswith(".") and ".tmp" in name]
     except OSError:
         return removed
     now = time.time()

@@ -13,6 +13,7 @@ import glob
 import os
 import stat
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ class Result:
     message: str = ""
     colour: bool = False  # the input was already a colour photo (colorized from its lightness)
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()  # one line each, e.g. a damaged file that still decoded
 
 
 @dataclass
@@ -223,7 +225,9 @@ def run_job(colorizer, job: Job, force: bool = False) -> Result:
         return Result(job, "skipped", f"{job.dst}: exists (use --force to overwrite)")
     t0 = time.perf_counter()
     try:
-        colour = colorizer.colorize_file(job.src, job.dst, make_folder=True)
+        with warnings.catch_warnings(record=True) as caught:  # returned as lines, not printed by Python
+            warnings.simplefilter("always")
+            colour = colorizer.colorize_file(job.src, job.dst, make_folder=True)
     except InputError as e:
         return Result(job, "failed", str(e), seconds=time.perf_counter() - t0)
     except EdgecolorError:
@@ -235,7 +239,8 @@ def run_job(colorizer, job: Job, force: bool = False) -> Result:
             raise
         message = f"{job.src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)"
         return Result(job, "failed", " ".join(message.split()), seconds=time.perf_counter() - t0)
-    return Result(job, "done", colour=colour, seconds=time.perf_counter() - t0)
+    said = tuple(" ".join(str(w.message).split()) for w in caught)
+    return Result(job, "done", colour=colour, seconds=time.perf_counter() - t0, warnings=said)
 
 
 def run_batch(jobs: list[Job], make_colorizer: Callable[[], object], force: bool = False,
@@ -322,9 +327,10 @@ def _same(a: Path, b: Path) -> bool:
 
 def _walk(folder: Path, recursive: bool, outdir: Path | None) -> list[Path]:
     """Candidates in a folder, sorted (every non-folder entry: FIFOs too, so they are reported, not opened);
-    skips hidden folders, OUTDIR and every 'colorized' folder (outputs)."""
+    skips hidden files (edgecolor's own temporaries among them), hidden folders, OUTDIR and every
+    'colorized' folder (outputs)."""
     if not recursive:
-        return sorted(p for p in folder.iterdir() if not p.is_dir())
+        return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and not p.is_dir())
     found = []
     for root, dirs, files in os.walk(folder):
         rootp = Path(root)
@@ -335,5 +341,5 @@ def _walk(folder: Path, recursive: bool, outdir: Path | None) -> list[Path]:
             and d != DEFAULT_OUTDIR_NAME
             and (outdir is None or _resolve(rootp / d) != outdir)
         )
-        found.extend(rootp / f for f in sorted(files))
+        found.extend(rootp / f for f in sorted(files) if not f.startswith("."))
     return found

@@ -142,14 +142,21 @@ def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int 
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if suffix in (".jpg", ".jpeg") else []
     if suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+    image = _fit_format(image, suffix)
     try:
-        ok, encoded = cv2.imencode(suffix, _fit_format(image, suffix), params)
-    except cv2.error as e:
-        raise OutputError(f"{path}: cannot encode the image as {suffix} ({e})") from None
-    if not ok:
-        raise OutputError(f"{path}: cannot encode the image as {suffix}")
-    try:
+        # The encoder writes into the temporary as it goes, so the encoded file is never held in
+        # memory as well (a 16-bit TIFF of 300 MP is 1.8 GB). Windows: OpenCV's file names are
+        # ANSI there, so a non-ASCII name goes through an in-memory encode instead.
+        if os.name != "nt" and atomic.write_with(path, lambda tmp: bool(cv2.imwrite(str(tmp), image, params))):
+            return path
+        ok, encoded = cv2.imencode(suffix, image, params)  # also says why when writing in place failed
+        if not ok:
+            raise OutputError(f"{path}: cannot encode the image as {suffix}")
         atomic.write_bytes(path, encoded)
+    except cv2.error as e:
+        raise OutputError(f"{path}: cannot encode the image as {suffix} ({_opencv_reason(e)})") from None
+    except atomic.CannotCreateError as e:
+        raise OutputError(f"{path}: cannot write into {folder} ({e.strerror or e})") from None
     except OSError as e:
         raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
     return path

@@ -26,6 +26,8 @@ def run_printing(plan: Plan, make, force: bool) -> Summary:
     task = progress.add_task("colorizing", total=len(plan.jobs)) if progress else None
 
     def on_result(result: Result) -> None:
+        for line in result.warnings:
+            warning(line)
         if result.status == "skipped":
             print(f"edgecolor: skipped {result.message}", file=sys.stderr)
         elif result.status == "failed":
