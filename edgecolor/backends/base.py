@@ -64,6 +64,12 @@ class Backend(ABC):
     def infer(self, x: np.ndarray) -> np.ndarray:
         """1x1xHxW float32 network input -> 1x2xhxw float32 raw output (before ``ab_scale``)."""
 
+    def runtime_info(self) -> dict[str, object]:
+        """What the runtime really runs, which is not always what was asked for: ``inference_precision``
+        ("f32", "f16", "bf16"; OpenVINO may run an f16 request as bf16 on a CPU without FP16
+        arithmetic), ``threads``, ``device`` and ``shape`` ("dynamic" or "static")."""
+        return {"inference_precision": "f32", "threads": self.threads, "device": self.device, "shape": "dynamic"}
+
     @classmethod
     def available(cls) -> bool:
         """Whether the runtime library imports on this machine."""

@@ -81,6 +81,12 @@ class OpenCVBackend(Backend):
             self._net.setInput(x, self.contract.input_name)
             return self._net.forward(self.contract.output_name)
 
+    def runtime_info(self) -> dict[str, object]:
+        """cv2.dnn's CPU target computes in f32 whatever the model's precision; threads are OpenCV's."""
+        import cv2
+
+        return {"inference_precision": "f32", "threads": cv2.getNumThreads(), "device": "CPU", "shape": "dynamic"}
+
     def infer(self, x: np.ndarray) -> np.ndarray:
         try:
             return self._run(x)
