@@ -22,6 +22,7 @@ SUMMARY = re.compile(
 posix_only = pytest.mark.skipif(os.name == "nt", reason="FIFOs, devices and signals are POSIX")
 
 
+@pytest.mark.slow
 @posix_only
 def test_fifos_and_devices_are_refused_directly_through_folders_and_globs(models_dir, tmp_path):
     folder = tmp_path / "in"
@@ -104,6 +105,7 @@ def test_stale_temporaries_of_killed_runs_are_removed_and_reported(models_dir, t
     assert not stale.exists() and live.exists() and (out / ".user-notes.tmp").exists()
 
 
+@pytest.mark.slow
 @posix_only
 def test_ctrl_c_prints_the_summary_and_exits_130(models_dir, tmp_path):
     """SIGINT once the first output exists: what was done is summarised, nothing half-written stays."""
