@@ -233,3 +233,28 @@ def test_colorize_file_never_replaces_its_source(models_dir, tmp_path):
             c.colorize_file(src, dst)
         assert src.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "link.jpg"]
+
+
+def test_bad_api_arguments_are_edgecolor_errors_of_the_right_kind(models_dir, tmp_path):
+    """Issue 10 item 16: no cv2.error, ValueError, TypeError or AttributeError reaches the caller."""
+    from edgecolor.errors import InputError, UsageError
+
+    for kwargs in ({"size": 2**31}, {"size": 0}, {"size": "big"}, {"saturation": float("nan")}, {"max_pixels": 0}):
+        with pytest.raises(UsageError):
+            Colorizer(**kwargs)
+    c = Colorizer()
+    p = c.prepare(photo(40, 60))
+    with pytest.raises(UsageError, match="predict_ab needs what prepare"):
+        c.predict_ab(None)
+    with pytest.raises(UsageError, match="ab must be"):
+        c.merge(p, "x")
+    with pytest.raises(UsageError, match="merge needs what prepare"):
+        c.merge(None, np.zeros((4, 4, 2), np.float32))
+    bgra = np.dstack([photo(40, 60).astype(np.float32) / 255, np.ones((40, 60), np.float32)])
+    for bad in (np.nan, 1.5, -0.1):
+        img = bgra.copy()
+        img[3, 4, 3] = bad
+        with pytest.raises(InputError, match="float32 values must be finite and within 0..1"):
+            c.colorize(img)
+    out = c.colorize(bgra)
+    assert out.shape == (40, 60, 4) and np.isfinite(out).all()
