@@ -237,6 +237,11 @@ def run_job(colorizer, job: Job, force: bool = False) -> Result:
     except Exception as e:  # one odd file must not end a batch of thousands
         if os.environ.get("EDGECOLOR_DEBUG"):
             raise
+        if type(e).__name__ == "error" and type(e).__module__.startswith("cv2"):  # e.g. a size OpenCV refuses
+            from edgecolor.files import opencv_reason
+
+            message = f"{job.src}: OpenCV cannot process this image ({opencv_reason(e)})"
+            return Result(job, "failed", message, seconds=time.perf_counter() - t0)
         message = f"{job.src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)"
         return Result(job, "failed", " ".join(message.split()), seconds=time.perf_counter() - t0)
     said = tuple(" ".join(str(w.message).split()) for w in caught)

@@ -101,7 +101,7 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
             image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         except cv2.error as e:  # OpenCV's own size limit, out of memory
             image = None
-            said.lines.append(_opencv_reason(e))
+            said.lines.append(opencv_reason(e))
     if image is None or image.size == 0:
         why = f": {said.lines[0]}" if said.lines else ""
         raise InputError(f"{path}: corrupt or unsupported {kind} image (cannot decode it{why})")
@@ -154,7 +154,7 @@ def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int 
             raise OutputError(f"{path}: cannot encode the image as {suffix}")
         atomic.write_bytes(path, encoded)
     except cv2.error as e:
-        raise OutputError(f"{path}: cannot encode the image as {suffix} ({_opencv_reason(e)})") from None
+        raise OutputError(f"{path}: cannot encode the image as {suffix} ({opencv_reason(e)})") from None
     except atomic.CannotCreateError as e:
         raise OutputError(f"{path}: cannot write into {folder} ({e.strerror or e})") from None
     except OSError as e:
@@ -330,7 +330,7 @@ def quiet_stderr():
                 print("\n".join(other), file=sys.stderr)
 
 
-def _opencv_reason(e: Exception) -> str:
+def opencv_reason(e: Exception) -> str:
     """The useful part of a cv2.error ("OpenCV(5.0.0) file:line: error: (-215:Assertion failed) what")."""
     text = " ".join(str(e).split())
     m = re.search(r"error: \(-?\d+:([^)]*)\)\s*(.*?)(?: in function .*)?$", text)
