@@ -3,7 +3,7 @@
 Sized for a 4 GB Raspberry Pi, from peaks measured on x86-64 (BENCHMARKS.md):
 - ``DEFAULT_MAX_PIXELS``: a photo with more pixels is refused from its header, before decoding
   (``--max-pixels`` / ``Colorizer(max_pixels=)`` raise it). ``benchmarks/memory.py --huge``
-  measured 4.6 bytes per pixel at the peak for an 8-bit grey JPEG and 8.6 for a 16-bit grey TIFF,
+  measured 4.7 bytes per pixel at the peak for an 8-bit grey JPEG and 8.7 for a 16-bit grey TIFF,
   so 120 MP peaks near 0.55 and 1.0 GB plus the runtime.
 - ``MAX_SIZE``: the largest working size (long side of what the network sees). At 2048 a square
   photo peaked at 1.9 GB with OpenVINO and 2.1 GB with cv2.dnn (the network's activations); the

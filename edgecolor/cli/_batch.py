@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from edgecolor.batch import Plan, Result, Summary, remove_stale_temps, run_batch
-from edgecolor.cli.app import error, note, warning
+from edgecolor.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, error, note, warning
 
 
 def run_and_report(plan: Plan, make, force: bool) -> int:
@@ -51,8 +51,8 @@ def report(plan: Plan, summary: Summary) -> int:
         print(f"wrote {summary.written[0]}")
     print(summary.line(), flush=True)
     if summary.interrupted:
-        return 130
-    return 1 if summary.failed else 0
+        return EXIT_INTERRUPTED
+    return EXIT_SOME_FAILED if summary.failed else EXIT_OK
 
 
 def _progress(total: int):
