@@ -258,18 +258,24 @@ def run_batch(jobs: list[Job], make_colorizer: Callable[[], object], force: bool
     summary = Summary()
     start = time.perf_counter()
     colorizer = None
+    job, before, unknown = None, None, object()
     try:
         for job in jobs:
-            if colorizer is None and (force or not job.dst.exists()):
+            before = unknown
+            before = _stamp(job.dst)
+            if colorizer is None and (force or before is None):
                 t0 = time.perf_counter()
                 colorizer = make_colorizer()
                 summary.load_seconds = time.perf_counter() - t0
             result = run_job(colorizer, job, force)
+            job = None  # counted below even if Ctrl-C comes next
             summary.add(result)
             if on_result:
                 on_result(result)
     except KeyboardInterrupt:
         summary.interrupted = True
+        if job is not None and before is not unknown and _stamp(job.dst) not in (None, before):  # just renamed
+            summary.add(Result(job, "done"))
     finally:
         summary.seconds = time.perf_counter() - start
     return summary
@@ -307,6 +313,15 @@ class _FileKeys:
             return True
         inode = _inode(path)
         return inode is not None and inode in self.inodes
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime in ns) of a file, None when missing: tells whether a job replaced its output."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _inode(path: Path) -> tuple[int, int] | None:
