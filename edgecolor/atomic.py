@@ -1,11 +1,15 @@
-"""Outputs written under a temporary name beside the target and renamed when finished; stale ones swept.
+"""Writing a file so no reader and no crash ever sees it half-written, and tidying what a killed writer left.
 
-A temporary file is named ``.<stem>.<host>-<pid>-<random>.partial<suffix>``: the writer's host and
-process id are in the name, so a later run can tell a leftover of a killed run (kill -9, power cut)
-from the file of a run still writing into the same folder. ``remove_stale`` removes only files of
-this pattern whose writer is gone: same host, no such process and no change for a minute (an
-ffmpeg child of a killed run may still be finishing the file), or untouched for a day (a writer
-appends frames all the time, so a day without a change means nobody writes it).
+Photos: a result is written to a hidden temporary beside its target,
+``.<name>.ec<host>-<pid>-<random>.tmp<suffix>`` (the suffix tells an encoder the format), then
+renamed onto it (``os.replace``, atomic on one file system); ``remove_stale`` sweeps those.
+Videos: ``AtomicFile`` writes ``.<stem>.<host>-<pid>-<random>.partial<suffix>`` and renames it when
+finished; ``remove_stale_partials`` sweeps those, waiting a minute after a dead writer (an ffmpeg
+child of a killed run may still be finishing the file).
+
+Either way the name says which host and process wrote it, so a later run can prove its writer is
+gone (no such process on this host) and remove it; a temporary of a writer that may still run
+(another host, a live process) is removed only once it is a day old. Nothing else is touched.
 """
 
 from __future__ import annotations
@@ -21,6 +25,107 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgecolor.errors import EdgecolorError
+
+STALE_AFTER_S = 24 * 3600  # a temporary this old is stale whoever wrote it
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:4]
+# ours: .<name>.ec<host>-<pid>-<hex>.tmp<suffix> ; edgecolor 0.1's: .<name>.<8 hex>.tmp (no writer recorded)
+_OURS = re.compile(r"^\..+\.ec(?P<host>[0-9a-f]{4})-(?P<pid>\d+)-[0-9a-f]{8}\.tmp(\.[A-Za-z0-9]{1,5})?$")
+_OLD = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
+
+
+class CannotCreateError(OSError):
+    """The temporary could not even be created: the folder is not writable (read-only, full, missing)."""
+
+
+def temp_path(target: Path) -> Path:
+    """A fresh temporary name beside ``target`` that records this host and process, ending in its suffix."""
+    return target.parent / f".{target.name}.ec{_HOST}-{os.getpid()}-{secrets.token_hex(4)}.tmp{target.suffix}"
+
+
+def write_bytes(target: Path, data) -> None:
+    """Write ``data`` (bytes or a buffer such as a numpy array) to ``target`` through a temporary + rename.
+
+    Raises OSError (the caller words it); the temporary never outlives a failure or an interrupt.
+    No fsync: a power cut may lose the newest file, never leave a torn one in its place.
+    """
+
+    def write(tmp: Path) -> bool:
+        with open(tmp, "wb") as f:
+            f.write(data)  # the buffer itself: a bytes copy would add the file's size to the peak
+        return True
+
+    write_with(target, write)
+
+
+def write_with(target: Path, write: Callable[[Path], bool]) -> bool:
+    """Let ``write(temporary)`` create the file (e.g. an encoder writing as it goes), then rename it onto
+    ``target``; False (and no file) when ``write`` returns False. The temporary is created first
+    (exclusively, so it is ours) and never outlives a failure or an interrupt."""
+    tmp = temp_path(target)
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+    except OSError as e:
+        raise CannotCreateError(e.errno, e.strerror, str(tmp)) from None
+    try:
+        if not write(tmp):
+            tmp.unlink(missing_ok=True)
+            return False
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def is_stale(path: Path, now: float | None = None) -> bool:
+    """True for an edgecolor photo temporary whose writer is provably gone, or that is a day old."""
+    ours = _OURS.match(path.name)
+    if not ours and not _OLD.match(path.name):
+        return False  # not ours: never touched
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    if not (st.st_mode & 0o170000) == 0o100000:  # a regular file only
+        return False
+    if (now if now is not None else time.time()) - st.st_mtime > STALE_AFTER_S:
+        return True
+    return bool(ours) and ours["host"] == _HOST and not _process_exists(int(ours["pid"]))
+
+
+def remove_stale(folder: Path) -> list[Path]:
+    """Remove the stale edgecolor temporaries directly in ``folder``; the ones removed, sorted."""
+    removed = []
+    try:
+        candidates = [folder / name for name in os.listdir(folder) if name.startswith(".") and ".tmp" in name]
+    except OSError:
+        return removed
+    now = time.time()
+    for path in sorted(candidates):
+        if is_stale(path, now):
+            try:
+                path.unlink()
+                removed.append(path)
+            except OSError:  # gone meanwhile, or not ours to remove: leave it
+                pass
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # no signal 0 there; the age rule alone applies
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # exists under another user, or cannot tell: keep the file
+    return True
+
+
+# -- videos: AtomicFile and its .partial temporaries ----------------------------------------
 
 KIND = "partial"
 STALE_AFTER = 24 * 3600.0  # seconds without a change after which any temp file of ours counts as abandoned
@@ -73,7 +178,7 @@ def stale_reason(path: Path, now: float | None = None) -> str | None:
     return None
 
 
-def remove_stale(folder: Path, note: Callable[[str], None] | None = None) -> list[Path]:
+def remove_stale_partials(folder: Path, note: Callable[[str], None] | None = None) -> list[Path]:
     """Remove this kind of abandoned temp file from ``folder`` (not its subfolders); say which, and why."""
     removed = []
     try:
@@ -124,7 +229,7 @@ class AtomicFile:
         except OSError as e:
             raise EdgecolorError(f"{target}: cannot write here ({e.strerror or e})") from None
         if not self._made:
-            remove_stale(parent, note)
+            remove_stale_partials(parent, note)
         stem = f".{target.stem}.{host_tag()}-{os.getpid()}-"
         for _ in range(100):
             name = parent / f"{stem}{''.join(secrets.choice('0123456789abcdefghijklmnopqrstuvwxyz') for _ in range(6))}"
