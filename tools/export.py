@@ -44,7 +44,7 @@ def load_checkpoint(path: str | Path, temperature: float | None = None, fallback
     """A ColorNet from a train checkpoint (final.pt or last.pt), in eval mode; ``fallback``: see AnnealedMean."""
     z = torch.load(path, map_location="cpu", weights_only=False)
     net = ColorNet(np.asarray(z["centres"]), pretrained=False, fallback=fallback)
-    net.load_state_dict(z["model"], strict=False)  # centre_sq is derived from the centres
+    net.load_state_dict(z["model"])
     if temperature is not None:
         net.decode.temperature = temperature
     elif "temperature" in z:

@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jpeg-min", type=int, default=30)
     ap.add_argument("--jpeg-max", type=int, default=95)
     ap.add_argument("--source-power", type=float, default=0.5)
+    ap.add_argument("--holdout", default="", help="comma-separated source folders left out of training, to tune on")
     ap.add_argument("--cache", default=".cache")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--val-every", type=int, default=300, help="steps between validations/checkpoints")
@@ -166,6 +167,10 @@ def main(argv: list[str] | None = None) -> None:
                             lr=args.lr, weight_decay=1e-4)
     loss_fn = ColorLoss(centres, weights, args.reg_weight)
     sample_w = balanced_weights(photos.source, args.source_power)
+    held = [photos.sources.index(name) for name in filter(None, args.holdout.split(",")) if name in photos.sources]
+    if held:  # never sampled: these photos stay unseen, so temperature and fallback can be chosen on them
+        sample_w[np.isin(photos.source, held)] = 0.0
+        sample_w /= sample_w.sum()
     total = int(args.epochs * len(photos) / args.batch)
     step = 0
     ckpt = out / "last.pt"

@@ -155,7 +155,7 @@ class AnnealedMean(nn.Module):
         super().__init__()
         c = torch.from_numpy(np.asarray(centres, np.float32))
         self.register_buffer("centres", c)
-        self.register_buffer("centre_sq", (c * c).sum(1))
+        self.register_buffer("centre_sq", (c * c).sum(1), persistent=False)  # derived: not in checkpoints
         self.temperature = temperature
         self.fallback = fallback
 

@@ -144,3 +144,61 @@ def test_pack_then_finetune_from_a_checkpoint(trained, photos, tmp_path):
     np.testing.assert_array_equal(np.asarray(after["centres"]), np.asarray(before["centres"]))
     moved = [k for k, v in after["model"].items() if v.is_floating_point() and not torch.equal(v, before["model"][k])]
     assert any(k.startswith("encoder.") for k in moved) and any(k.startswith("decoder.") for k in moved)
+
+
+def test_recover_the_exported_model_then_finetune_its_late_stages(model_dir, photos, tmp_path):
+    """tools.from_onnx gets the trained weights back from the (BatchNorm-folded, simplified) ONNX file,
+    and tools.finetune trains only the blocks after the stride-8 tap and the decoder on them."""
+    import torch
+
+    from tools import finetune, from_onnx
+
+    train_dir, val_dir = photos
+    ckpt = tmp_path / "recovered.pt"
+    from_onnx.main([str(model_dir / f"{NAME}-fp32.onnx"), str(ckpt)])  # refuses anything over 1e-4 off
+    out = tmp_path / "ft"
+    finetune.main(["--init", str(ckpt), "--train", str(train_dir), "--val", str(val_dir), "--out", str(out),
+                   "--epochs", "1", "--batch", "8", "--cache", str(out / "cache"), "--val-every", "2",
+                   "--holdout", "weather_mwd", "--seed", "4"])
+    before = torch.load(ckpt, weights_only=False)["model"]
+    after = torch.load(out / "final.pt", weights_only=False)["model"]
+    moved = {k for k, v in after.items() if v.is_floating_point() and not torch.equal(v, before[k])}
+    head = ("encoder.stem.", "encoder.bn0.", *(f"encoder.blocks.{i}." for i in range(finetune.HEAD_LAST + 1)))
+    assert moved and not any(k.startswith(head) for k in moved)
+    assert any(k.startswith(f"encoder.blocks.{finetune.HEAD_LAST + 1}.") for k in moved)
+    assert any(k.startswith("decoder.") for k in moved)
+    assert (out / "head-train.npz").exists()  # cached for a resume
+
+
+def test_uncertainty_fallback_mutes_a_two_mode_prediction_and_keeps_a_peaked_one(tmp_path):
+    """Known answer: modes at ab (60, 20) and (20, 60) with equal weight have mean (40, 40) and variance
+    800; with v0 = 800 the output is halved to (20, 20). One peaked mode at (40, 40) keeps its colour.
+    The same holds in the exported ONNX, run by OpenVINO."""
+    import openvino as ov
+    import torch
+
+    from tools import export
+    from tools.net import AnnealedMean, ColorNet
+
+    centres = np.array([[60, 20], [20, 60], [40, 40], [0, 0]], np.float32)
+    dec = AnnealedMean(centres, temperature=1.0, fallback=800.0)
+    two_modes = torch.tensor([50.0, 50.0, -50.0, -50.0]).reshape(1, 4, 1, 1)
+    peaked = torch.tensor([-50.0, -50.0, 50.0, -50.0]).reshape(1, 4, 1, 1)
+    np.testing.assert_allclose(dec(two_modes).flatten().numpy(), [20.0, 20.0], atol=1e-3)
+    np.testing.assert_allclose(dec(peaked).flatten().numpy(), [40.0, 40.0], atol=1e-3)
+    dec.fallback = 0.0
+    np.testing.assert_allclose(dec(two_modes).flatten().numpy(), [40.0, 40.0], atol=1e-3)
+
+    torch.manual_seed(0)
+    from tools.net import ab_bin_centres
+
+    plain = ColorNet(ab_bin_centres()[::2], pretrained=False).eval()
+    muted = ColorNet(ab_bin_centres()[::2], pretrained=False, fallback=400.0).eval()
+    muted.load_state_dict(plain.state_dict())
+    export.export(muted, tmp_path / "muted.onnx", export.contract_for("fp32"))
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 1, 64, 96)).astype(np.float32)
+    got = ov.Core().compile_model(str(tmp_path / "muted.onnx"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(x)[0]
+    with torch.no_grad():
+        loud = plain(torch.from_numpy(x)).numpy() / 128
+    assert np.abs(got).mean() < np.abs(loud).mean()  # muted where unsure, never louder
+    assert np.all(np.abs(got) <= np.abs(loud) + 1e-5)
