@@ -133,9 +133,11 @@ def build(arch: str, weights: Path, name: str, prototxt: Path | None = None,
         inp = next(i for i in model.graph.input if i.name not in inits)
         dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
         fixed = (dims[2] or 256, dims[3] or 256)
+        model, factor = onnx_export.bypass_final_resize(model)
         model, stride = onnx_export.make_dynamic(model, source, fixed)
-        notes.append(f"kept the third-party graph; input size {fixed[0]}x{fixed[1]} freed; ab upsampled inside "
-                     f"(output stride {stride})")
+        notes.append(f"kept the third-party graph; input size {fixed[0]}x{fixed[1]} freed"
+                     + (f"; its final x{factor} ab upsampling bypassed (edgecolor upsamples ab itself)"
+                        if factor > 1 else "") + f"; output stride {stride}")
         contract = _contract(name, arch, input_name=inp.name, output_name=model.graph.output[0].name,
                              l_scale=1.0, l_shift=0.0, ab_scale=1.0, working_size=max(fixed),
                              size_multiple=max(SIZE_MULTIPLE, stride), output_stride=stride)
@@ -151,6 +153,7 @@ def build(arch: str, weights: Path, name: str, prototxt: Path | None = None,
             caffe.check_eccv16_prototxt(proto, str(prototxt))
         w, names = caffe.eccv16_weights(layers, source, _load_hull(hull) if hull else None)
         nets.check_weights(arch, w, source, names)
+        _note_width(w, notes)
         anneal = caffe.eccv16_anneal(layers, proto)
         notes.append(f"Caffe deploy net: annealed mean (scale {np.mean(anneal):.3f} = 1/T) and the bin-centre "
                      "decode folded into the graph")
@@ -165,6 +168,7 @@ def build(arch: str, weights: Path, name: str, prototxt: Path | None = None,
     state = pth.read_state_dict(weights)
     w, names = pth.canonical_weights(arch, state, source)
     nets.check_weights(arch, w, source, names)
+    _note_width(w, notes)
     # colorizers: input (L - 50) / 100, output ab / 110
     common = dict(l_scale=1.0 / nets.L_NORM, l_shift=-nets.L_CENT / nets.L_NORM, ab_scale=nets.AB_NORM,
                   working_size=256)
@@ -174,6 +178,14 @@ def build(arch: str, weights: Path, name: str, prototxt: Path | None = None,
     notes.append("automatic mode: the ab hint and mask inputs are fed empty (their conv1_1 channels dropped)")
     model = nets.build_siggraph17(w, hints=False)
     return model, _contract(name, arch, output_stride=1, hints="ab/110+mask:empty", **common), fmt, notes
+
+
+def _note_width(weights: dict, notes: list[str]) -> None:
+    from edgecolor.importers.nets import width_divisor
+
+    div = width_divisor(weights)
+    if div != 1:
+        notes.append(f"narrow network (1/{div} of the published widths): the layer table, not the published weights")
 
 
 # -- writing -----------------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 It is richzhang's PyTorch ECCV16 exported at opset 10 with a fixed 1x1x256x256 input: L in 0..100
 (the (L-50)/100 normalisation inside), ab in CIELAB units out, already upsampled x4 inside. The
-graph is kept as it is; edgecolor adds its contract and frees the fixed height and width when the
-graph allows it (checked by running both at the fixed size and the freed one at another size).
+graph is kept; edgecolor adds its contract and frees the fixed height and width when the graph
+allows it (checked by running both at the fixed size and the freed one at other sizes). One change:
+the final x4 upsampling is bypassed (output stride 4), because edgecolor upsamples ab to the full
+photo anyway, and because cv2.dnn and OpenVINO disagree on opset 10's Resize (cv2.dnn is off by up to
+50 ab units here) while they agree on the rest of the graph.
 """
 
 from __future__ import annotations
@@ -43,6 +46,51 @@ def load(path: Path):
         raise EdgecolorError(f"{path}: input {din} / output {dout}; the ECCV16 export takes 1x1xHxW L and gives "
                              "1x2xHxW ab")
     return model
+
+
+def _constant(model, name: str) -> np.ndarray | None:
+    from onnx import numpy_helper
+
+    for init in model.graph.initializer:
+        if init.name == name:
+            return numpy_helper.to_array(init)
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.output[0] == name:
+            for a in node.attribute:
+                if a.name == "value":
+                    return numpy_helper.to_array(a.t)
+    return None
+
+
+def bypass_final_resize(model) -> tuple[object, int]:
+    """(copy without the output's trailing x s Resize, s); (the model, 1) when it ends otherwise.
+
+    Only scalar Mul/Div/Add may sit between the Resize and the output (they commute with resizing)."""
+    import onnx
+    from onnx import helper
+
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    producers = {o: n for n in m.graph.node for o in n.output}
+    name = m.graph.output[0].name
+    while name in producers:
+        node = producers[name]
+        if node.op_type == "Resize":
+            scales = next((v for v in (_constant(m, i) for i in node.input[1:] if i) if v is not None and v.size == 4
+                           and v.dtype.kind == "f"), None)
+            if scales is None or list(scales[:2]) != [1, 1] or scales[2] != scales[3] or scales[2] != int(scales[2]) \
+                    or scales[2] < 2:
+                return model, 1
+            idx = list(m.graph.node).index(node)
+            m.graph.node.remove(node)
+            m.graph.node.insert(idx, helper.make_node("Identity", [node.input[0]], [node.output[0]],
+                                                      name=f"{node.name or 'resize'}_bypassed"))
+            return m, int(scales[2])
+        if node.op_type not in ("Mul", "Div", "Add") or not any(
+                (c := _constant(m, i)) is not None and c.size == 1 for i in node.input):
+            return model, 1
+        name = next(i for i in node.input if _constant(m, i) is None)
+    return model, 1
 
 
 def free_size(model):

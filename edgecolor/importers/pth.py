@@ -93,14 +93,16 @@ class _Unpickler(pickle.Unpickler):
 
 def read_state_dict(path: Path) -> dict[str, np.ndarray]:
     """Name -> float32 array of every tensor in a .pth state dict (zip or legacy layout)."""
+    with open(path, "rb") as f:
+        is_zip = f.read(4) == b"PK\x03\x04"
+    if is_zip and not zipfile.is_zipfile(path):
+        raise EdgecolorError(f"{path}: truncated or not a PyTorch state dict (the zip archive has no directory)")
     try:
-        if zipfile.is_zipfile(path):
-            raw = _read_zip(path)
-        else:
-            raw = _read_legacy(path)
+        raw = _read_zip(path) if is_zip else _read_legacy(path)
     except (pickle.UnpicklingError, EOFError, ValueError, KeyError, struct.error, zipfile.BadZipFile,
             AttributeError, TypeError, IndexError) as e:
-        raise EdgecolorError(f"{path}: truncated or not a PyTorch state dict ({e})") from None
+        reason = (str(e).splitlines() or [type(e).__name__])[0]
+        raise EdgecolorError(f"{path}: truncated or not a PyTorch state dict ({reason})") from None
     if isinstance(raw, dict) and "state_dict" in raw and isinstance(raw["state_dict"], dict):
         raw = raw["state_dict"]
     if not isinstance(raw, dict) or not raw:
@@ -219,6 +221,11 @@ def canonical_weights(arch: str, state: dict[str, np.ndarray], source: str) -> t
             continue
         out[keys[k]] = v
     if extra:
+        other = "siggraph17" if arch == "eccv16" else "eccv16"
+        other_keys = colorizers_keys(other)
+        if all(k[len(prefix):] in other_keys or k.endswith("num_batches_tracked") for k in state):
+            raise EdgecolorError(f"{source}: this is the colorizers {other} state dict, not {arch}: "
+                                 f"use `edgecolor import {other}`")
         shown = ", ".join(extra[:4]) + (f" and {len(extra) - 4} more" if len(extra) > 4 else "")
         raise EdgecolorError(f"{source}: not the colorizers {arch} state dict: unexpected keys {shown}")
     return out, names
