@@ -26,6 +26,13 @@ ARCHS = ("eccv16", "siggraph17")
 SIZE_MULTIPLE = 8  # three stride-2 steps
 VERSION = "published"
 CHECK_SIZE = (64, 96)  # the imported graph is run once at this size before it is installed
+# sha256 of the published files (Open Model Zoo's model.yml for colorization-v2 and colorization-siggraph);
+# the colorizers package names its .pth files with the first 8 digits.
+PUBLISHED = {
+    "f5af1e602646328c792e1094f9876fe9cd4c09ac46fa886e5708a1abc89137b1": "colorization_release_v2.caffemodel",
+    "9b330a0bae53f4ded77b1e23defbf78beaa09c10ebc4c4999e8e4f4a160b93f9": "colorization_release_v2-9b330a0b.pth",
+    "df00044c0a4d7c3edcecf6f75437ce346a66e7a42612d9b968e1a7e17dbc6f66": "siggraph17-df00044c.pth",
+}
 CONVERT_HINT = "edgecolor import needs the convert extra: pip install 'edgecolor[convert]' (onnx, onnxsim, nncf)"
 
 
@@ -305,8 +312,10 @@ def import_model(arch: str, weights: str | os.PathLike, *, name: str | None = No
             gate, int8_files = _int8(fp32, contract, staging, name, Path(calib), Path(eval_dir or calib), calib_size,
                                      eval_limit, max_drop, say)
             files += int8_files
-        card = {"imported_from": weights.name, "format": fmt, "network": arch, "sha256": sha256(weights),
-                "notes": notes}
+        digest = sha256(weights)
+        notes.append(f"sha256 matches the published {PUBLISHED[digest]}" if digest in PUBLISHED
+                     else "sha256 matches no published release file (other or retrained weights)")
+        card = {"imported_from": weights.name, "format": fmt, "network": arch, "sha256": digest, "notes": notes}
         if gate is not None:
             card["int8_gate"] = gate
         (staging / "card.json").write_text(json.dumps(card, indent=1), encoding="utf-8")
