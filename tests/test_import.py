@@ -105,6 +105,7 @@ def test_eccv16_pth_equals_reference_and_writes_fp16_ir(files, tmp_path):
     assert_close(net_ab(fp32, L, "opencv"), ref)  # cv2.dnn runs the same graph
     card = json.loads((r.folder / "card.json").read_text())
     assert card["format"] == "pth" and len(card["sha256"]) == 64
+    assert card["gflops_256"] > 0  # shown by `edgecolor models`
 
 
 @pytest.mark.parametrize("key", ["caffe", "caffe_v1"])
@@ -308,6 +309,9 @@ def test_cli_import_then_use_by_name_everywhere(files, tmp_path, monkeypatch):
         assert (tmp_path / backend / "old.jpg").is_file()
     res = invoke("colorize", photo, "-m", tmp_path / "user" / "eccv16" / "eccv16-fp32.onnx", "-o", tmp_path / "p")
     assert res.exit_code == 0, res.output
+    res = invoke("eval", REPO / "samples", "-m", "eccv16", "-p", "fp16", "--limit", "1", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["photos"] == 1
     res = invoke("bench", "-m", "eccv16", "-b", "openvino", "-p", "fp16", "--frames", "2", "--warmup", "0",
                  "--size", "160x120", "--json")
     assert res.exit_code == 0, res.output

@@ -33,6 +33,7 @@ PUBLISHED = {
     "9b330a0bae53f4ded77b1e23defbf78beaa09c10ebc4c4999e8e4f4a160b93f9": "colorization_release_v2-9b330a0b.pth",
     "df00044c0a4d7c3edcecf6f75437ce346a66e7a42612d9b968e1a7e17dbc6f66": "siggraph17-df00044c.pth",
 }
+FORMAT_NAMES = {"pth": "a PyTorch state dict", "onnx": "an ONNX model", "caffe": "a Caffe model"}
 CONVERT_HINT = "edgecolor import needs the convert extra: pip install 'edgecolor[convert]' (onnx, onnxsim, nncf)"
 
 
@@ -125,12 +126,12 @@ def build(arch: str, weights: Path, name: str, prototxt: Path | None = None,
     source = str(weights)
     notes: list[str] = []
     if fmt != "caffe" and prototxt is not None:
-        raise EdgecolorError(f"{prototxt}: --prototxt applies to a .caffemodel; {weights} is a {fmt} file")
+        raise EdgecolorError(f"{prototxt}: --prototxt applies to a .caffemodel; {weights} is {FORMAT_NAMES[fmt]}")
     if fmt != "caffe" and hull is not None:
-        raise EdgecolorError(f"{hull}: --hull applies to a .caffemodel; {weights} is a {fmt} file")
+        raise EdgecolorError(f"{hull}: --hull applies to a .caffemodel; {weights} is {FORMAT_NAMES[fmt]}")
     if arch == "siggraph17" and fmt != "pth":
         raise EdgecolorError(f"{weights}: siggraph17 is imported from the colorizers state dict "
-                             f"(siggraph17-df00044c.pth); this is a {fmt} file")
+                             f"(siggraph17-df00044c.pth); this is {FORMAT_NAMES[fmt]}")
 
     if fmt == "onnx":
         from edgecolor.importers import onnx_export
@@ -316,6 +317,11 @@ def import_model(arch: str, weights: str | os.PathLike, *, name: str | None = No
         notes.append(f"sha256 matches the published {PUBLISHED[digest]}" if digest in PUBLISHED
                      else "sha256 matches no published release file (other or retrained weights)")
         card = {"imported_from": weights.name, "format": fmt, "network": arch, "sha256": digest, "notes": notes}
+        from edgecolor.bench import network_gmacs
+
+        gmacs = network_gmacs(fp32, 256, 256)
+        if gmacs is not None:
+            card["gflops_256"] = round(2 * gmacs, 2)  # `edgecolor models` shows it
         if gate is not None:
             card["int8_gate"] = gate
         (staging / "card.json").write_text(json.dumps(card, indent=1), encoding="utf-8")
