@@ -105,10 +105,7 @@ def low_res_luma(prepared: Any, contract: Any, shape: tuple[int, int]) -> np.nda
     """
     import cv2
 
-    h, w = prepared.valid
-    tensor = prepared.tensor[0, 0, :h, :w]
-    luma = (tensor - np.float32(contract.l_shift)) * np.float32(1.0 / contract.l_scale)
-    return cv2.resize(luma, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return cv2.resize(prepared.working_l(), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
 
 class StreamColorizer:
