@@ -185,3 +185,21 @@ def test_backend_not_installed():
             get_backend("missing")
     finally:
         BACKENDS.pop("missing")
+
+
+@pytest.mark.parametrize(("shape", "size"), [((400, 4000), None), ((4000, 400), None), ((30, 900), None),
+                                             ((480, 640), 40), ((100, 100), 16), ((321, 481), None)])
+def test_backends_agree_on_every_shape(shape, size):
+    """The bundled model through cv2.dnn and OpenVINO (f32) on panoramas and tiny working sizes: with a
+    32-px network side cv2.dnn read uninitialised memory (docs/opencv-dnn-resize-height1.md)."""
+    from edgecolor.colorizer import Colorizer
+
+    img = np.random.default_rng(1).integers(0, 256, shape, np.uint8)
+    p = None
+    abs_ = []
+    for backend in ("opencv", "openvino"):
+        c = Colorizer(backend=backend, size=size)
+        p = c.prepare(img)
+        assert min(p.tensor.shape[2:]) >= 64
+        abs_.append(c.predict_ab(p))
+    assert np.abs(abs_[0] - abs_[1]).max() < 1.0  # ab units (-128..127)
