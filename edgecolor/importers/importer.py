@@ -181,7 +181,8 @@ def build(arch: str, weights: Path, name: str, prototxt: Path | None = None,
     common = dict(l_scale=1.0 / nets.L_NORM, l_shift=-nets.L_CENT / nets.L_NORM, ab_scale=nets.AB_NORM,
                   working_size=256)
     if arch == "eccv16":
-        notes.append("colorizers port: plain softmax expectation (its forward has no annealing), decode in the graph")
+        notes.append("colorizers port: softmax then its model_out decode, in the graph, as its forward does "
+                     "(no temperature of its own: any annealing the port carries is in its weights)")
         return nets.build_eccv16(w, anneal=None), _contract(name, arch, output_stride=4, **common), fmt, notes
     notes.append("automatic mode: the ab hint and mask inputs are fed empty (their conv1_1 channels dropped)")
     model = nets.build_siggraph17(w, hints=False)
