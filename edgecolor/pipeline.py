@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from edgecolor.contract import ModelContract
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import InputError, UsageError
+from edgecolor.limits import MAX_SIZE
 
 DTYPES = (np.uint8, np.uint16, np.float32)
 GREY_CHECK_PIXELS = 1 << 23  # up to 4K UHD frames: the grey-frame fast path's copy stays small
@@ -89,15 +90,19 @@ class Prepared:
 def check_image(image: object, source: str = "image") -> np.ndarray:
     """Validate an input array; returns it as HxW or HxWxC (an HxWx1 array is squeezed)."""
     if not isinstance(image, np.ndarray):
-        raise EdgecolorError(f"{source}: expected a numpy array, got {type(image).__name__}")
+        raise InputError(f"{source}: expected a numpy array, got {type(image).__name__}")
     if image.dtype not in DTYPES:
-        raise EdgecolorError(f"{source}: unsupported pixel type {image.dtype} (expected uint8, uint16 or float32)")
+        raise InputError(f"{source}: unsupported pixel type {image.dtype} (expected uint8, uint16 or float32)")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
-        raise EdgecolorError(f"{source}: unsupported shape {image.shape} (expected HxW, HxWx3 BGR or HxWx4 BGRA)")
+        raise InputError(f"{source}: unsupported shape {image.shape} (expected HxW, HxWx3 BGR or HxWx4 BGRA)")
     if image.shape[0] < 1 or image.shape[1] < 1:
-        raise EdgecolorError(f"{source}: empty image {image.shape}")
+        raise InputError(f"{source}: empty image {image.shape}")
+    if image.dtype == np.float32:  # NaN or values outside 0..1 (alpha too) would come out as garbage
+        lo, hi = float(image.min()), float(image.max())
+        if not (0.0 <= lo and hi <= 1.0):  # NaN fails both comparisons
+            raise InputError(f"{source}: float32 values must be finite and within 0..1, got {lo:g}..{hi:g}")
     return image
 
 
@@ -127,8 +132,8 @@ def prepare(image: np.ndarray, contract: ModelContract, size: int | None = None)
     """
     image = check_image(image)
     long_side = contract.working_size if size is None else size
-    if not isinstance(long_side, (int, np.integer)) or isinstance(long_side, bool) or long_side < 1:
-        raise EdgecolorError(f"working size must be a positive integer, got {long_side!r}")
+    if not isinstance(long_side, (int, np.integer)) or isinstance(long_side, bool) or not 1 <= long_side <= MAX_SIZE:
+        raise UsageError(f"working size must be an integer 1..{MAX_SIZE}, got {long_side!r}")
     channels = 1 if image.ndim == 2 else image.shape[2]
     h, w = network_size(image.shape[0], image.shape[1], int(long_side), contract.size_multiple)
     lut = _grey_lut(image)
@@ -159,12 +164,17 @@ def merge(prepared: Prepared, ab: np.ndarray, saturation: float = 1.0, guided: b
     of bleeding across them; False gives plain bilinear upsampling.
     Output: same height and width as the input, BGR (BGRA for BGRA input, alpha kept), same dtype.
     """
-    ab = np.asarray(ab, dtype=np.float32)
+    if not isinstance(prepared, Prepared):
+        raise UsageError(f"merge needs what prepare() returned, got {type(prepared).__name__}")
+    try:
+        ab = np.asarray(ab, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise UsageError(f"ab must be a float (h, w, 2) array, got {type(ab).__name__}") from None
     if ab.ndim != 3 or ab.shape[2] != 2 or ab.shape[0] < 1 or ab.shape[1] < 1:
-        raise EdgecolorError(f"ab must be an (h, w, 2) array, got shape {ab.shape}")
+        raise UsageError(f"ab must be an (h, w, 2) array, got shape {ab.shape}")
     if isinstance(saturation, bool) or not isinstance(saturation, numbers.Real) or not saturation >= 0 \
             or not math.isfinite(saturation):
-        raise EdgecolorError(f"saturation must be a number >= 0, got {saturation!r}")
+        raise UsageError(f"saturation must be a number >= 0, got {saturation!r}")
     eight_bit = prepared.dtype == np.uint8
     ab = ab * np.float32(saturation) if saturation != 1.0 else ab
     if guided and ab.shape[:2] == prepared.ab_shape and min(prepared.valid) > 1:

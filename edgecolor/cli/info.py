@@ -74,6 +74,12 @@ def openvino_devices() -> dict[str, dict[str, str]]:
                 entry[prop.lower()] = " ".join(value) if isinstance(value, list | tuple) else str(value)
             except Exception:  # a plugin that lacks a property: leave it out
                 pass
+        if name.split(".")[0] in ("CPU", "GPU"):  # NPU: compiling even a probe is slow there
+            from edgecolor.backends.openvino import precisions_that_run
+
+            runs = precisions_that_run(name)
+            if runs:
+                entry["precision_runs_as"] = ", ".join(f"{k} as {v}" for k, v in runs.items())
         devices[name] = entry
     return devices
 
@@ -132,6 +138,8 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print JSON instead 
     for name, dev in data["openvino_devices"].items() or [("-", {})]:
         caps = dev.get("optimization_capabilities", "")
         lines.append((f"openvino device {name}", f"{dev.get('full_device_name', '')} [{caps}]".strip()))
+        if dev.get("precision_runs_as"):
+            lines.append((f"  {name} computes", dev["precision_runs_as"]))
     lines.append(("cpu", f"{cpu['model']} ({cpu['arch']})"))
     lines.append(("cpu features", ", ".join(cpu["features"]) or "-"))
     lines.append(("threads", f"{th['cpu_count']} CPUs, {th['usable_cpus']} usable, OpenCV uses {th['opencv_threads']}"))

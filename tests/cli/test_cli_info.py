@@ -25,6 +25,10 @@ def test_info_text_and_json():
     assert data["backends"]["auto"] == "uses openvino"
     assert "CPU" in data["openvino_devices"]
     assert "FP32" in data["openvino_devices"]["CPU"]["optimization_capabilities"]
+    # what --precision really computes in, read back from OpenVINO (fp16 may run as bf16 or f32)
+    runs = dict(item.split(" as ") for item in data["openvino_devices"]["CPU"]["precision_runs_as"].split(", "))
+    assert runs["fp32"] == "f32" and runs["fp16"] in ("f16", "bf16", "f32")
+    assert any(line.strip().startswith("CPU computes") for line in result.stdout.splitlines())
     assert data["threads"]["cpu_count"] == os.cpu_count()
     assert data["threads"]["opencv_threads"] >= 1
 
