@@ -112,6 +112,8 @@ def remove_stale(folder: Path) -> list[Path]:
 
 
 def _process_exists(pid: int) -> bool:
+    if pid <= 0:
+        return False
     if pid == os.getpid():
         return True
     if os.name == "nt":  # no signal 0 there; the age rule alone applies
@@ -128,7 +130,6 @@ def _process_exists(pid: int) -> bool:
 # -- videos: AtomicFile and its .partial temporaries ----------------------------------------
 
 KIND = "partial"
-STALE_AFTER = 24 * 3600.0  # seconds without a change after which any temp file of ours counts as abandoned
 QUIET_FOR = 60.0  # seconds without a change before a dead writer's file is removed (its ffmpeg may be finishing)
 # .<stem>.<host>-<pid>-<random>.partial<.suffix>[.<part>]; <part> marks helper files of one writer
 _NAME = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)-[0-9a-z]{6}\.partial(\.[^.]+)+$")
@@ -140,20 +141,6 @@ _OLD_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.partial\.[^.]+$")
 def host_tag() -> str:
     """Six hex digits naming this machine (a shared network folder may hold temp files of another)."""
     return hashlib.sha1(socket.gethostname().encode(errors="replace")).hexdigest()[:6]
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):  # exists, owned by someone else (or we cannot tell: keep it)
-        return True
-    return True
 
 
 def stale_reason(path: Path, now: float | None = None) -> str | None:
@@ -171,9 +158,9 @@ def stale_reason(path: Path, now: float | None = None) -> str | None:
     if not stat.S_ISREG(st.st_mode):
         return None
     age = (now if now is not None else time.time()) - st.st_mtime
-    if m is not None and m.group("host") == host_tag() and age > QUIET_FOR and not _alive(int(m.group("pid"))):
+    if m is not None and m.group("host") == host_tag() and age > QUIET_FOR and not _process_exists(int(m.group("pid"))):
         return f"its writer, process {m.group('pid')}, is gone"
-    if age > STALE_AFTER:
+    if age > STALE_AFTER_S:
         return "unchanged for more than a day"
     return None
 

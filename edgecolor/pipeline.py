@@ -190,18 +190,24 @@ def merge(prepared: Prepared, ab: np.ndarray, saturation: float = 1.0, guided: b
         y1 = min(height, y0 + rows)
         ab_rows = _resize_rows(ab, width, height, y0, y1, _scratch("ab", (y1 - y0, width, 2), ab.dtype))
         L_rows = prepared.l_rows(y0, y1, _scratch("L", (y1 - y0, width), np.uint8) if eight_bit else None)
-        lab = cv2.merge([L_rows, ab_rows], dst=_scratch("lab", (y1 - y0, width, 3), ab.dtype))
-        if eight_bit:  # straight into the output: no extra full-size copy
-            cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=out[y0:y1], dstCn=out_channels)
-        else:
-            bgr = cv2.cvtColor(lab, cv2.COLOR_Lab2BGR)
-            if prepared.dtype == np.uint16:
-                out[y0:y1, :, :3] = np.clip(bgr * np.float32(65535.0) + np.float32(0.5), 0, 65535)
-            else:
-                out[y0:y1, :, :3] = np.clip(bgr, 0.0, 1.0)
-        if out_channels == 4:
-            out[y0:y1, :, 3] = prepared.alpha[y0:y1]
+        _store_rows(out, y0, cv2.merge([L_rows, ab_rows], dst=_scratch("lab", (y1 - y0, width, 3), ab.dtype)),
+                    prepared)
     return out
+
+
+def _store_rows(out: np.ndarray, y0: int, lab: np.ndarray, prepared: Prepared) -> None:
+    """Lab rows (8-bit layout for 8-bit output, float otherwise) -> out[y0:...] in the output dtype, alpha kept."""
+    y1 = y0 + lab.shape[0]
+    if out.dtype == np.uint8:  # straight into the output: no extra full-size copy
+        cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=out[y0:y1], dstCn=out.shape[2])
+    else:
+        bgr = cv2.cvtColor(lab, cv2.COLOR_Lab2BGR)
+        if out.dtype == np.uint16:
+            out[y0:y1, :, :3] = np.clip(bgr * np.float32(65535.0) + np.float32(0.5), 0, 65535)
+        else:
+            out[y0:y1, :, :3] = np.clip(bgr, 0.0, 1.0)
+    if out.shape[2] == 4:
+        out[y0:y1, :, 3] = prepared.alpha[y0:y1]
 
 
 def _merge_guided(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
@@ -239,15 +245,9 @@ def _merge_guided(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
         cv2.add(b, c[..., 3], dst=b)
         if eight_bit:
             lab = cv2.merge([L_rows, _to_u8(a), _to_u8(b)], dst=_scratch("lab", (y1 - y0, width, 3), np.uint8))
-            cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=out[y0:y1], dstCn=out_channels)
         else:
-            bgr = cv2.cvtColor(cv2.merge([L_rows, a, b]), cv2.COLOR_Lab2BGR)
-            if prepared.dtype == np.uint16:
-                out[y0:y1, :, :3] = np.clip(bgr * np.float32(65535.0) + np.float32(0.5), 0, 65535)
-            else:
-                out[y0:y1, :, :3] = np.clip(bgr, 0.0, 1.0)
-        if out_channels == 4:
-            out[y0:y1, :, 3] = prepared.alpha[y0:y1]
+            lab = cv2.merge([L_rows, a, b])
+        _store_rows(out, y0, lab, prepared)
     return out
 
 

@@ -31,6 +31,9 @@ MAX_PIXELS = typer.Option(
     help="Refuse photos with more pixels than this, before decoding them (memory; default sized for 4 GB).",
 )
 SATURATION = typer.Option(1.0, "--saturation", min=0.0, help="Chroma gain; 0 gives grey, >1 more vivid.")
+GUIDED = typer.Option(
+    True, "--guided/--no-guided", help="Edge-aware colour upsampling (no bleeding across edges); off: bilinear."
+)
 STABILIZE = typer.Option(True, "--stabilize/--no-stabilize", help="Steady colour over time (less flicker).")
 STRENGTH = typer.Option(0.75, "--strength", min=0.0, max=0.95, help="Stabilization: weight of history.")
 WORKERS = typer.Option(1, "--workers", min=1, max=8, help="Inference threads, each with its own model copy.")

@@ -31,6 +31,7 @@ def colorize(
     threads: int | None = opt.THREADS,
     size: int | None = opt.SIZE,
     saturation: float = opt.SATURATION,
+    guided: bool = opt.GUIDED,
     max_pixels: int = opt.MAX_PIXELS,
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Also subfolders (not hidden/'colorized' ones)."),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
@@ -45,6 +46,7 @@ def colorize(
         threads=threads,
         size=size,
         saturation=saturation,
+        guided=guided,
         max_pixels=max_pixels,
     )
     raise typer.Exit(run_and_report(plan, make, force))

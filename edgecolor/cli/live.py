@@ -45,6 +45,7 @@ def live(
     threads: int | None = opt.THREADS,
     size: int | None = opt.SIZE,
     saturation: float = opt.SATURATION,
+    guided: bool = opt.GUIDED,
     stabilize: bool = opt.STABILIZE,
     strength: float = opt.STRENGTH,
     workers: int = opt.WORKERS,
@@ -64,7 +65,7 @@ def live(
         error(str(e))
         raise typer.Exit(1) from None
     options = dict(model=model, backend=backend, precision=precision.value, device=device, threads=threads,
-                   size=size, saturation=saturation)
+                   size=size, saturation=saturation, guided=guided)
 
     def factory():
         from edgecolor.colorizer import Colorizer

@@ -131,6 +131,7 @@ def video(
     threads: int | None = opt.THREADS,
     size: int | None = opt.SIZE,
     saturation: float = opt.SATURATION,
+    guided: bool = opt.GUIDED,
     stabilize: bool = opt.STABILIZE,
     strength: float = opt.STRENGTH,
     start: float | None = typer.Option(None, "--start", min=0.0, help="Start at this many seconds."),
@@ -152,7 +153,7 @@ def video(
     for _, dst in pairs:  # a bad --codec is an option error (exit 2), found before any work
         choose_encoder(dst, codec, ffmpeg or None)
     pool = _Pool(workers, model=model, backend=backend, precision=precision.value, device=device, threads=threads,
-                 size=size, saturation=saturation)
+                 size=size, saturation=saturation, guided=guided)
     options = dict(start=start, end=end, codec=codec, stabilize=stabilize, strength=strength, workers=workers,
                    ffmpeg=ffmpeg)
     counts = Counter()

@@ -367,3 +367,19 @@ def test_plan_refuses_a_hard_link_to_an_input(tmp_path):
     os.link(src, tmp_path / "out" / "a.jpg")
     plan = plan_batch([src], tmp_path / "out")
     assert not plan.jobs and "overwrite the input itself" in plan.problems[0]
+
+
+def test_no_guided_switch_gives_plain_bilinear_colour(models_dir, tmp_path):
+    """--no-guided is the API's guided=False (bilinear upsampling); the default differs at edges."""
+    from edgecolor.colorizer import Colorizer
+
+    img = photo(240, 320)
+    img[:, 160:] = 255 - img[:, 160:]  # a strong edge
+    src = write_image(tmp_path / "edge.png", img)
+    for flag, guided in (("--no-guided", False), ("--guided", True)):
+        out = tmp_path / flag.strip("-")
+        result = invoke("colorize", src, "-o", out, flag)
+        assert result.exit_code == 0, result.output
+        expected = Colorizer(guided=guided).colorize(cv2.imread(str(src), cv2.IMREAD_UNCHANGED))
+        np.testing.assert_array_equal(read(out / "edge.png"), expected)
+    assert not np.array_equal(read(tmp_path / "no-guided" / "edge.png"), read(tmp_path / "guided" / "edge.png"))
