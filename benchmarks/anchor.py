@@ -21,20 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
+from edgecolor.importers.nets import ANNEAL, ECCV16_BLOCKS, N_BINS  # noqa: E402 - the one ECCV16 layer table
+
 NAME = "eccv16-anchor"
 INPUT_SIZE = 224
-N_BINS = 313
-ANNEAL = 2.606  # 1 / temperature 0.38, the "annealed mean"
 # (out channels, number of convs, stride of the last conv, dilation, batch norm after the block)
-BLOCKS: list[tuple[int, int, int, int, bool]] = [
-    (64, 2, 2, 1, True),
-    (128, 2, 2, 1, True),
-    (256, 3, 2, 1, True),
-    (512, 3, 1, 1, True),
-    (512, 3, 1, 2, True),
-    (512, 3, 1, 2, True),
-    (512, 3, 1, 1, True),
-]
+BLOCKS: list[tuple[int, int, int, int, bool]] = [(c, n, s, d, True) for c, n, s, d in ECCV16_BLOCKS]
 BLOCK8 = 256  # transposed conv (k4 s2 p1) then two 3x3 convs, no BN
 
 

@@ -560,7 +560,12 @@ def main() -> None:
     data["verdicts"] = verdicts(ours, rat, data.get("cold"), data.get("memory"))
     data["load_end"] = os.getloadavg()[0]
     data["plot"] = plot(data["records"], args.plot)
-    args.out.write_text(markdown(data))
+    kept = ""  # sections other scripts own (benchmarks/import_eccv16.py) survive a rerun
+    old = args.out.read_text() if args.out.is_file() else ""
+    if "<!-- begin import_eccv16.py -->" in old and "<!-- end import_eccv16.py -->" in old:
+        kept = "\n" + old[old.index("<!-- begin import_eccv16.py -->"):old.index("<!-- end import_eccv16.py -->")]
+        kept += "<!-- end import_eccv16.py -->\n"
+    args.out.write_text(markdown(data) + kept)
     print(f"wrote {args.out}" + (f" and {args.plot}" if data["plot"] else " (no plot: matplotlib not installed)"))
     for name, want, got, verdict in data["verdicts"]:
         print(f"  {verdict:6s} {name}: {got} (want {want})")

@@ -35,6 +35,9 @@ class ModelContract:
     size_multiple: int = 32
     working_size: int = 256  # preferred long side of the network input, in pixels
     output_stride: int = 4  # the ab output is input size / output_stride
+    # How the network takes user colour hints; "" for none. "ab/110+mask:empty": it was trained with an ab
+    # hint channel pair (ab / 110) and a mask channel, and this file feeds them empty (automatic mode).
+    hints: str = ""
     contract: int = CONTRACT_VERSION
 
     def to_metadata(self) -> dict[str, str]:

@@ -3,6 +3,9 @@
 Layout: ``<models dir>/<name>/<name>-<precision>.onnx`` or ``.xml`` + ``.bin`` (OpenVINO IR).
 The models folder is, in order: ``$EDGECOLOR_MODELS_DIR``; the installed package data folder
 ``edgecolor/_models`` (the wheel maps the repo's ``models/`` there); the repo checkout's ``models/``.
+Models the user imported (``edgecolor import``) live in the user model folder, same layout:
+``$EDGECOLOR_MODELS``, else ``$XDG_DATA_HOME/edgecolor/models`` (``~/.local/share/...``; on Windows
+``%LOCALAPPDATA%\\edgecolor\\models``). Both are listed and resolved by name; a bundled name wins.
 
 The contract is read here without OpenVINO (a few protobuf fields of the ONNX file, or the
 ``<rt_info>`` of the IR .xml), so listing models is cheap and the OpenCV backend works on machines
@@ -23,6 +26,7 @@ from edgecolor.errors import EdgecolorError, ModelError, UsageError
 DEFAULT_MODEL = "edgecolor-lite0"
 ALIASES = {"default": DEFAULT_MODEL}
 ENV_MODELS_DIR = "EDGECOLOR_MODELS_DIR"
+ENV_USER_MODELS = "EDGECOLOR_MODELS"
 FORMATS = {".onnx": "onnx", ".xml": "ir"}
 
 
@@ -45,6 +49,7 @@ class ModelEntry:
     name: str
     folder: Path
     variants: tuple[Variant, ...]
+    imported: bool = False  # from the user model folder (edgecolor import), not bundled
 
     def describe_variants(self) -> str:
         return ", ".join(f"{v.precision} ({v.path.suffix})" for v in self.variants) or "no model files"
@@ -67,16 +72,33 @@ def models_dir() -> Path | None:
     return None
 
 
+def user_models_dir() -> Path:
+    """Where ``edgecolor import`` writes models (it may not exist yet)."""
+    env = os.environ.get(ENV_USER_MODELS)
+    if env:
+        return Path(env).expanduser()
+    if os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "edgecolor" / "models"
+
+
 def list_models() -> list[ModelEntry]:
-    """Every model folder with at least one .onnx or .xml file, sorted by name."""
-    folder = models_dir()
-    if folder is None:
+    """Every bundled model folder with at least one .onnx or .xml file, sorted by name, then the imported ones."""
+    entries = _scan(models_dir(), imported=False)
+    bundled = {e.name for e in entries}
+    return entries + [e for e in _scan(user_models_dir(), imported=True) if e.name not in bundled]
+
+
+def _scan(folder: Path | None, imported: bool) -> list[ModelEntry]:
+    if folder is None or not folder.is_dir():
         return []
     entries = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         variants = [v for f in sorted(sub.iterdir()) if (v := _variant(f)) is not None]
         if variants:
-            entries.append(ModelEntry(sub.name, sub, tuple(variants)))
+            entries.append(ModelEntry(sub.name, sub, tuple(variants), imported))
     return entries
 
 
@@ -103,7 +125,10 @@ def resolve(model: str | os.PathLike = "default", precision: str = "fp32", backe
                 f"model {name!r}: no bundled models found (looked in {where or 'the package and the repo'}); "
                 f"pass a model file or set {ENV_MODELS_DIR}"
             )
-        raise ModelError(f"unknown model {name!r}; bundled models: {', '.join(sorted(entries))}")
+        bundled = sorted(n for n, e in entries.items() if not e.imported)
+        imported = sorted(n for n, e in entries.items() if e.imported)
+        raise ModelError(f"unknown model {name!r}; bundled models: {', '.join(bundled) or 'none'}; imported: "
+                         f"{', '.join(imported) or 'none'} (see `edgecolor import --help`)")
     entry = entries[name]
     for fmt in backend_cls.formats(precision):
         for v in entry.variants:

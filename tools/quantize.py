@@ -13,52 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from edgecolor.contract import ModelContract, metadata_of
-from tools.convert import save_ir, set_precision, variant_path
+from edgecolor.importers.int8 import MAX_DROP_DB, calibration_inputs, describe, gate, quantize_model
+from tools.convert import save_ir, variant_path
 
-MAX_DROP_DB = 0.3
-
-
-def calibration_inputs(folder: str | Path, contract: ModelContract, n: int, seed: int = 0) -> list[np.ndarray]:
-    """n network inputs from photos sampled across the whole folder tree."""
-    from edgecolor import pipeline
-    from edgecolor.files import image_paths, read_image
-    from edgecolor.metrics import to_grey_bgr
-
-    paths = image_paths(folder)
-    if len(paths) < n:
-        raise SystemExit(f"{folder}: {len(paths)} photos, fewer than the {n} asked for calibration")
-    random.Random(seed).shuffle(paths)
-    out = []
-    for p in paths[:n]:
-        img = read_image(p)
-        if img.ndim == 3:
-            img = to_grey_bgr(img[..., :3])
-        out.append(pipeline.prepare(img, contract).tensor)
-    return out
-
-
-def quantize_model(model, calib: list[np.ndarray]):
-    """An INT8 copy of an ``openvino.Model``, calibrated on the given network inputs."""
-    import nncf
-
-    q = nncf.quantize(model, nncf.Dataset(calib), subset_size=len(calib), preset=nncf.QuantizationPreset.MIXED)
-    set_precision(q, "int8")
-    return q
-
-
-def eval_model(model_path: Path, folder: str | Path, limit: int) -> dict:
-    from edgecolor.colorizer import Colorizer
-    from edgecolor.evaluate import evaluate
-
-    return evaluate(folder, Colorizer(model=str(model_path), backend="openvino"), limit=limit).as_dict()
+__all__ = ["MAX_DROP_DB", "calibration_inputs", "quantize_model", "main"]  # the gate lives in edgecolor.importers.int8
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,14 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / out.name
         save_ir(q, staged, compress_to_fp16=False)
-        fp = eval_model(src, args.eval, args.eval_limit)
-        i8 = eval_model(staged, args.eval, args.eval_limit)
-        drop = fp["psnr"] - i8["psnr"]
-        report = {"fp32": fp, "int8": i8, "psnr_drop_db": drop, "max_drop_db": args.max_drop}
+        report = gate(src, staged, args.eval, args.eval_limit, args.max_drop)
+        drop = report["psnr_drop_db"]
         print(json.dumps(report, indent=1))
-        print(f"INT8 vs FP32: PSNR {i8['psnr']:.3f} vs {fp['psnr']:.3f} dB (drop {drop:+.3f}), "
-              f"colourfulness ratio {i8['colorfulness_ratio']:.3f} vs {fp['colorfulness_ratio']:.3f}")
-        if drop > args.max_drop and not args.force:
+        print(describe(report))
+        if not report["passed"] and not args.force:
             print(f"refused: INT8 loses {drop:.3f} dB PSNR (> {args.max_drop}); use --force to write anyway",
                   file=sys.stderr)
             return 3

@@ -47,6 +47,7 @@ def rows() -> list[dict[str, object]]:
                 {
                     "model": entry.name,
                     "default": entry.name == DEFAULT_MODEL,
+                    "imported": entry.imported,
                     "precision": v.precision,
                     "format": "ONNX" if v.format == "onnx" else "OpenVINO IR",
                     "size_mb": v.size_mb,
@@ -64,8 +65,8 @@ def _cell(value: object, fmt: str = "{}") -> str:
 
 @app.command()
 def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-    """List bundled models and variants: precision, format, file size, GFLOPs at 256x256, quality."""
-    from edgecolor.models import models_dir
+    """List bundled and imported models and variants: precision, format, file size, GFLOPs at 256x256, quality."""
+    from edgecolor.models import models_dir, user_models_dir
 
     data = rows()
     if as_json:
@@ -77,12 +78,12 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"models in {models_dir()}", title_justify="left")
+    table = Table(title=f"models in {models_dir()} (imported: {user_models_dir()})", title_justify="left")
     for name in ("model", "precision", "format", "size MB", "working px", "GFLOPs@256²", "PSNR gain dB", "colourful"):
         table.add_column(name, justify="left" if name in ("model", "precision", "format") else "right")
     for r in data:
         table.add_row(
-            f"{r['model']}{' (default)' if r['default'] else ''}",
+            f"{r['model']}{' (default)' if r['default'] else ''}{' (imported)' if r['imported'] else ''}",
             str(r["precision"]),
             str(r["format"]),
             f"{r['size_mb']:.2f}",
