@@ -22,7 +22,7 @@ from edgecolor.contract import ModelContract
 from tools.net import OUTPUT_STRIDE, STRIDE, ColorNet
 
 MODEL_NAME = "edgecolor-lite0"
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "1.1.0"
 TOLERANCE = 1e-4
 # The graph outputs ab / AB_SCALE (about -0.9..0.9): a unit range keeps INT8 calibration well
 # conditioned and makes the 1e-4 equivalence check meaningful (float32 has ~7 digits).
