@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import shlex
 import statistics
 import sys
@@ -560,11 +561,9 @@ def main() -> None:
     data["verdicts"] = verdicts(ours, rat, data.get("cold"), data.get("memory"))
     data["load_end"] = os.getloadavg()[0]
     data["plot"] = plot(data["records"], args.plot)
-    kept = ""  # sections other scripts own (benchmarks/import_eccv16.py) survive a rerun
     old = args.out.read_text() if args.out.is_file() else ""
-    if "<!-- begin import_eccv16.py -->" in old and "<!-- end import_eccv16.py -->" in old:
-        kept = "\n" + old[old.index("<!-- begin import_eccv16.py -->"):old.index("<!-- end import_eccv16.py -->")]
-        kept += "<!-- end import_eccv16.py -->\n"
+    # sections other scripts own (<!-- begin NAME --> ... <!-- end NAME -->) survive a rerun
+    kept = "".join(f"\n{m.group(0)}\n" for m in re.finditer(r"<!-- begin (\S+) -->.*?<!-- end \1 -->", old, re.S))
     args.out.write_text(markdown(data) + kept)
     print(f"wrote {args.out}" + (f" and {args.plot}" if data["plot"] else " (no plot: matplotlib not installed)"))
     for name, want, got, verdict in data["verdicts"]:
