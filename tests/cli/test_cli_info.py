@@ -25,6 +25,14 @@ def test_info_text_and_json():
     assert data["backends"]["auto"] == "uses openvino"
     assert "CPU" in data["openvino_devices"]
     assert "FP32" in data["openvino_devices"]["CPU"]["optimization_capabilities"]
+    # the plugin's own default (bf16 with AMX, f16 on ARM, else f32), shown because edgecolor overrides it
+    import openvino as ov
+
+    default = ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
+    assert data["openvino_devices"]["CPU"]["default_inference_precision"] == default
+    assert default in ("f32", "bf16", "f16")
+    assert any(line.startswith("openvino CPU precision") and f"{default} by default" in line
+               for line in result.stdout.splitlines())
     assert data["threads"]["cpu_count"] == os.cpu_count()
     assert data["threads"]["opencv_threads"] >= 1
 
