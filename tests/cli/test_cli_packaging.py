@@ -73,7 +73,8 @@ def test_wheel_is_pure_python_and_licensed(wheel):
 def test_sdist_has_licence_and_model_card(sdist):
     names = tarfile.open(sdist).getnames()
     root = sdist.name.removesuffix(".tar.gz")
-    for path in ("LICENSE", "PKG-INFO", "pyproject.toml", "models/README.md", "edgecolor/pipeline.py"):
+    for path in ("LICENSE", "PKG-INFO", "pyproject.toml", "models/README.md", "edgecolor/pipeline.py",
+                 "examples/cpp/CMakeLists.txt"):
         assert f"{root}/{path}" in names, path
 
 
