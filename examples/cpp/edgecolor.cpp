@@ -51,6 +51,22 @@ cv::Mat resizeRows(const cv::Mat& ab, cv::Size full, int y0, int y1) {
     return out;
 }
 
+// pipeline.prepare: L at the working size (`valid`), scaled to the network's range, padded to the size
+// multiple by reflection. With workingSize(), all of the sizing lives here.
+cv::Mat networkInput(const cv::Mat& L, int longSide, const Contract& c, cv::Size& valid) {
+    valid = workingSize(L.size(), longSide);
+    cv::Mat small;
+    resizeL(L, valid).convertTo(small, CV_32F);
+    small = small * static_cast<float>(c.lScale * 100.0 / 255.0) + static_cast<float>(c.lShift);
+    const int m = c.sizeMultiple;
+    const int padH = (m - valid.height % m) % m, padW = (m - valid.width % m) % m;
+    if (padH || padW) {
+        const int border = (padH < valid.height && padW < valid.width) ? cv::BORDER_REFLECT_101 : cv::BORDER_REPLICATE;
+        cv::copyMakeBorder(small, small, 0, padH, 0, padW, border);
+    }
+    return small;
+}
+
 }  // namespace
 
 Contract readContract(const std::string& onnxPath) {
@@ -113,17 +129,8 @@ cv::Mat Colorizer::colorize(const cv::Mat& image) {
     cv::cvtColor(bgr, lab, cv::COLOR_BGR2Lab);
     cv::extractChannel(lab, L, 0);
 
-    // pipeline.prepare: L at working size, scaled to the network's range, padded to the size multiple.
-    const cv::Size valid = workingSize(L.size(), longSide_);
-    cv::Mat small;
-    resizeL(L, valid).convertTo(small, CV_32F);
-    small = small * static_cast<float>(contract_.lScale * 100.0 / 255.0) + static_cast<float>(contract_.lShift);
-    const int m = contract_.sizeMultiple;
-    const int padH = (m - valid.height % m) % m, padW = (m - valid.width % m) % m;
-    if (padH || padW) {
-        const int border = (padH < valid.height && padW < valid.width) ? cv::BORDER_REFLECT_101 : cv::BORDER_REPLICATE;
-        cv::copyMakeBorder(small, small, 0, padH, 0, padW, border);
-    }
+    cv::Size valid;
+    const cv::Mat small = networkInput(L, longSide_, contract_, valid);
 
     // The network: 1x1xHxW in, 1x2x(H/s)x(W/s) ab out; crop the padding away (Colorizer.predict_ab).
     net_.setInput(cv::dnn::blobFromImage(small), contract_.inputName);
