@@ -396,8 +396,32 @@ def _memory_md(mem: dict | None) -> list[str]:
         "each full-size plane once used and writes the encoded buffer without a copy (-12 MB). A 16-bit "
         "PNG written from a 12 MP photo peaks near 430 MB: its result alone is 72 MB and the PNG encoder "
         "holds its whole output.",
+        "",
     ]
-    return lines + [""]
+    return lines + HUGE_SCAN_MD
+
+
+# Measured by `python benchmarks/memory.py --huge` (minutes, so not rerun here); kept in BENCHMARKS.md.
+HUGE_SCAN_MD = [
+    '## Memory on a 20,000 x 15,000 scan',
+    '',
+    'Measured 2026-12-02 by `python benchmarks/memory.py --huge` (not by compare.py: it takes minutes): '
+    'peak resident memory (VmHWM of a fresh process) colorizing a 300-megapixel grey scan from file to '
+    'file with `Colorizer(max_pixels=None).colorize_file`, OpenVINO FP32, on a 2-core AMD EPYC.',
+    '',
+    '| photo | peak | per pixel | time |',
+    '|---|---|---|---|',
+    '| 8-bit grey JPEG | 1.40 GB | 4.7 B | 22 s |',
+    '| 16-bit grey TIFF | 2.61 GB | 8.7 B | 89 s |',
+    '',
+    'Memory is not bounded: OpenCV decodes and encodes whole images, so the full-size input (held for its'
+    ' L channel) and the full-size BGR result are in memory together; the network only sees the working-'
+    'size copy. The 16-bit TIFF peaked at 4.43 GB before the encoders wrote straight into the output file'
+    ' (the uncompressed 1.8 GB TIFF was held in memory once more). Photos above `--max-pixels` (default '
+    '120 megapixels: about 0.55 GB for a JPEG and 1.0 GB for a 16-bit TIFF, at these per-pixel rates, '
+    'plus the runtime) are refused from their header before decoding.',
+    '',
+]
 
 
 def _edge_md(data: dict) -> list[str]:

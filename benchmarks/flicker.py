@@ -5,6 +5,8 @@ exposure flicker: a still scene with a bright disc moving across it, a camera pa
 a still scene. Measures:
 
   flicker ab   mean |ab(t) - ab(t-1)| of the colour the colorizer chose (its ab maps), where nothing moved
+               (the still shot after the cut, and the still background of the first shot)
+  pan          mean |ab(t) - ab(t-1)| of the output frames along the pan, frame t-1 shifted by the pan
   flicker out  the same on the output frames (8x8 block means); includes the floor below
   floor        output flicker with the colour held fixed per shot: exposure flicker moving pixels in
                and out of the displayable range; no stabilizer can remove it
@@ -58,7 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, help="folder for raw | stabilized PNGs of key frames")
     args = parser.parse_args(argv)
 
-    from video_fixtures import colorize_clip, flicker, flicker_ab, flicker_floor, lag, smear, synthetic_clip
+    from video_fixtures import (
+        colorize_clip,
+        flicker,
+        flicker_ab,
+        flicker_floor,
+        flicker_pan,
+        lag,
+        smear,
+        synthetic_clip,
+    )
 
     from edgecolor.colorizer import Colorizer
 
@@ -68,26 +79,29 @@ def main(argv: list[str] | None = None) -> int:
     colorizer = Colorizer(model)
     raw, raw_ab = colorize_clip(colorizer, clip, stabilize=False)
     floor = flicker_floor(colorizer, clip)
+    from edgecolor.stream import DEFAULT_STRENGTH
+
     variants = [
         ("off (--no-stabilize)", dict(stabilize=False)),
-        ("on, strength 0.6 (default)", dict(stabilize=True)),
-        ("on, strength 0.8", dict(stabilize=True, strength=0.8)),
-        ("on, 0.6, no cut reset", dict(stabilize=True, cut_threshold=float("inf"))),
+        (f"on, strength {DEFAULT_STRENGTH} (default)", dict(stabilize=True)),
+        ("on, strength 0.6", dict(stabilize=True, strength=0.6)),
+        ("on, strength 0.85", dict(stabilize=True, strength=0.85)),
+        (f"on, {DEFAULT_STRENGTH}, no cut reset", dict(stabilize=True, cut_threshold=float("inf"))),
     ]
     print(f"model: {label}; clip {width}x{height}, 3 shots x {args.shot} frames (moving object, pan, cut)")
     print()
-    print("| stabilization | flicker ab | flicker out | floor | lag after cuts | smear | ms/frame |")
-    print("|---|---|---|---|---|---|---|")
-    base = None
+    print("| stabilization | flicker ab (still) | pan | flicker out | floor | lag after cuts | smear | ms/frame |")
+    print("|---|---|---|---|---|---|---|---|")
+    base = base_pan = None
     for name, options in variants:
         t0 = time.perf_counter()
         out, ab = colorize_clip(colorizer, clip, **options)
         ms = (time.perf_counter() - t0) / len(out) * 1000
-        f_ab, f_out = flicker_ab(ab, clip), flicker(out, clip)
-        base = base or f_ab
+        f_ab, f_out, f_pan = flicker_ab(ab, clip), flicker(out, clip), flicker_pan(out, clip)
+        base, base_pan = base or f_ab, base_pan or f_pan
         lags = ", ".join(str(lag(out, raw, clip, cut)) for cut in clip.cuts)
-        print(f"| {name} | {f_ab:.3f} ({f_ab / base:.0%}) | {f_out:.3f} | {floor:.3f} | {lags} | "
-              f"{smear(out, raw, clip):.3f} | {ms:.1f} |")
+        print(f"| {name} | {f_ab:.3f} ({f_ab / base:.0%}) | {f_pan:.3f} ({f_pan / base_pan:.0%}) | {f_out:.3f} | "
+              f"{floor:.3f} | {lags} | {smear(out, raw, clip):.3f} | {ms:.1f} |")
         if args.save and options.get("stabilize") and "strength" not in options and "cut_threshold" not in options:
             _save(args.save, clip, raw, out)
     print()

@@ -11,6 +11,7 @@ is the kernel's own high-water mark of the child (VmHWM), so nothing is sampled 
 child that only loads the model gives the floor that the photo's pixels add to.
 
     python benchmarks/memory.py --megapixels 12
+    python benchmarks/memory.py --huge        # a 20000x15000 scan: 8-bit JPEG and 16-bit TIFF (minutes)
 """
 
 from __future__ import annotations
@@ -53,6 +54,16 @@ c = Colorizer(model=sys.argv[1], backend=sys.argv[2], precision=sys.argv[3])
 c.colorize_file(sys.argv[4], sys.argv[5])
 print("PEAK_MB", _peak_mb())
 print("FILE_MB", _file_mb())
+"""
+
+_COLORIZE_HUGE = _PEAK + r"""
+import sys, time
+from edgecolor import Colorizer
+c = Colorizer(model=sys.argv[1], backend=sys.argv[2], precision=sys.argv[3], max_pixels=None)
+t = time.perf_counter()
+c.colorize_file(sys.argv[4], sys.argv[5])
+print("SECONDS_MB", time.perf_counter() - t)
+print("PEAK_MB", _peak_mb())
 """
 
 _IMPORTS_ONLY = _PEAK + r"""
@@ -132,14 +143,60 @@ def measure(model: str = "default", megapixels: float = 12.0,
     return {"photo": f"{width}x{height}", "megapixels": width * height / 1e6, "target_mb": TARGET_MB, "rows": rows}
 
 
+HUGE_KINDS = ("8-bit grey JPEG", "16-bit grey TIFF")
+
+
+def make_huge(folder: Path, width: int, height: int) -> dict[str, Path]:
+    """A grey scan of width x height with real texture (a bundled sample, upscaled, plus grain), as
+    a JPEG and as a 16-bit TIFF (uncompressed, as scanners write them)."""
+    import cv2
+    import numpy as np
+
+    from edgecolor.bench import grey_frames
+
+    small = cv2.cvtColor(grey_frames(2000, 1500, count=1)[0], cv2.COLOR_BGR2GRAY)
+    grey = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    cv2.add(grey, np.random.default_rng(0).integers(0, 8, size=grey.shape, dtype=np.uint8), dst=grey)
+    paths = {HUGE_KINDS[0]: folder / "scan.jpg", HUGE_KINDS[1]: folder / "scan16.tif"}
+    cv2.imwrite(str(paths[HUGE_KINDS[0]]), grey, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    cv2.imwrite(str(paths[HUGE_KINDS[1]]), grey.astype(np.uint16) * 257)
+    return paths
+
+
+def measure_huge(model: str = "default", width: int = 20000, height: int = 15000,
+                 backend: str = "openvino", precision: str = "fp32") -> dict[str, object]:
+    """Peak RSS colorizing a huge scan file to file (pixel limit lifted), each format in a fresh process."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, photo in make_huge(Path(tmp), width, height).items():
+            got = child_mb(_COLORIZE_HUGE, model, backend, precision, str(photo), str(Path(tmp) / f"out{photo.suffix}"))
+            rows.append({"kind": kind, "peak_mb": got["peak"], "seconds": got["seconds"],
+                         "bytes_per_pixel": got["peak"] * 1e6 / (width * height)})
+    return {"photo": f"{width}x{height}", "megapixels": width * height / 1e6, "backend": backend,
+            "precision": precision, "rows": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--huge", action="store_true", help="a 20000x15000 scan (JPEG and 16-bit TIFF) instead")
     args = parser.parse_args()
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+    if args.huge:
+        result = measure_huge(args.model)
+        if args.json:
+            print(json.dumps(result, indent=2))
+            return
+        print(f"peak resident memory colorizing a {result['photo']} scan ({result['megapixels']:.0f} MP), "
+              f"{result['backend']} {result['precision']}, --max-pixels lifted")
+        print("| photo | peak | per pixel | time |\n|---|---|---|---|")
+        for row in result["rows"]:
+            print(f"| {row['kind']} | {row['peak_mb'] / 1000:.2f} GB | {row['bytes_per_pixel']:.1f} B "
+                  f"| {row['seconds']:.0f} s |")
+        return
     result = measure(args.model, args.megapixels)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import EdgecolorError, UsageError
 
 BACKENDS = ("openvino", "opencv")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -71,9 +71,9 @@ def parse_size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().replace("*", "x").split("x"))
     except ValueError:
-        raise EdgecolorError(f"frame size must look like 640x480, got {text!r}") from None
+        raise UsageError(f"frame size must look like 640x480, got {text!r}") from None
     if w < 16 or h < 16 or w * h > 100_000_000:
-        raise EdgecolorError(f"frame size {text!r} is out of range (16x16 .. 100 megapixels)")
+        raise UsageError(f"frame size {text!r} is out of range (16x16 .. 100 megapixels)")
     return w, h
 
 
@@ -83,7 +83,7 @@ def select(choice: str, known: Sequence[str], what: str) -> tuple[str, ...]:
     if choice == "all":
         return tuple(known)
     if choice not in known:
-        raise EdgecolorError(f"unknown {what} {choice!r} (choose all, {', '.join(known)})")
+        raise UsageError(f"unknown {what} {choice!r} (choose all, {', '.join(known)})")
     return (choice,)
 
 
@@ -214,42 +214,13 @@ def network_gmacs(model_path: str | Path, height: int, width: int) -> float | No
 
 
 def runtime_facts(colorizer: object) -> tuple[str, int | None]:
-    """(precision the runtime computes in, inference threads), read from the loaded backend.
+    """(precision the runtime computes in, inference threads), as the loaded backend reports them.
 
-    Reported because the precision asked for is not always the one used: OpenVINO turns f32 into
-    bf16 on CPUs with AMX and into f16 on ARM unless the hint is set explicitly.
+    Reported because the precision asked for is not always the one used: OpenVINO runs f32 as bf16
+    on CPUs with AMX, and f16 as bf16 on CPUs with AVX-512 BF16 but no FP16 arithmetic.
     """
-    backend = getattr(colorizer, "backend", None)
-    info = getattr(backend, "runtime_info", None)
-    if callable(info):  # a backend that reports it itself
-        facts = info()
-        return str(facts.get("inference_precision", "")), facts.get("threads")
-    compiled = _compiled_model(backend)
-    if compiled is not None:
-        try:
-            precision = str(compiled.get_property("INFERENCE_PRECISION_HINT")).lower()
-            return _PRECISION_NAMES.get(precision, precision), int(compiled.get_property("INFERENCE_NUM_THREADS"))
-        except Exception:  # a device that lacks these properties (GPU, NPU)
-            return "", None
-    if getattr(backend, "name", "") == "opencv":
-        import cv2
-
-        return "f32", cv2.getNumThreads()
-    return "", None
-
-
-_PRECISION_NAMES = {"bfloat16": "bf16", "float32": "f32", "float16": "f16", "<type: 'bfloat16'>": "bf16",
-                    "<type: 'float32'>": "f32", "<type: 'float16'>": "f16"}
-
-
-def _compiled_model(backend: object):
-    """The OpenVINO CompiledModel in use: the static one of the last shape, else the dynamic one."""
-    static = getattr(backend, "_static", None) or {}
-    requests = list(static.values()) + [getattr(backend, "_dynamic", None)]
-    for request in requests:
-        if request is not None and hasattr(request, "get_compiled_model"):
-            return request.get_compiled_model()
-    return None
+    facts = colorizer.backend.runtime_info()
+    return str(facts.get("inference_precision", "")), facts.get("threads")
 
 
 # -- measuring -----------------------------------------------------------------------------------
@@ -377,7 +348,7 @@ def run(
 ) -> list[BenchRecord]:
     """Bench every selected backend x precision variant of one model on the same frames."""
     if frames < 1 or warmup < 0:
-        raise EdgecolorError("--frames must be >= 1 and --warmup >= 0")
+        raise UsageError("--frames must be >= 1 and --warmup >= 0")
     width, height = parse_size(size)
     precisions = select(precision, PRECISIONS, "precision")
     from edgecolor import models

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from edgecolor import pipeline
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import InputError, UsageError
+from edgecolor.limits import DEFAULT_MAX_PIXELS, MAX_SIZE
 
 
 class ColourInputWarning(UserWarning):
@@ -33,6 +34,10 @@ class Colorizer:
     ``device``: OpenVINO device (CPU, GPU, NPU, AUTO). ``threads``: inference threads.
     ``size``: working resolution (long side fed to the network; default: the model's).
     ``saturation``: chroma gain (1 = as predicted, 0 = grey). ``hint``: OpenVINO LATENCY/THROUGHPUT.
+    ``guided``: edge-aware upsampling of the colour (follows the photo's own edges, no bleeding);
+    False gives plain bilinear upsampling.
+    ``max_pixels``: ``colorize_file`` refuses a photo whose header states more pixels (None: no
+    limit; default ``limits.DEFAULT_MAX_PIXELS``, sized for a 4 GB Raspberry Pi).
 
     Reuse one instance across frames. Thread safety: ``colorize`` may be called from several
     threads on one instance (inference is serialised by a lock); for parallel throughput, create
@@ -49,18 +54,23 @@ class Colorizer:
         size: int | None = None,
         saturation: float = 1.0,
         hint: str = "LATENCY",
+        guided: bool = True,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
     ):
         from edgecolor import models
         from edgecolor.backends import get_backend
+        from edgecolor.files import check_max_pixels
 
+        self.size = size
+        self.saturation = saturation
+        self.guided = guided
+        self.max_pixels = check_max_pixels(max_pixels)
+        self._check_settings()  # before loading anything: a bad value costs nothing
         backend_cls = get_backend(backend)
         self.model_path: Path = models.resolve(model, precision, backend_cls.name)
         self.contract = models.read_contract(self.model_path)
         # a model file is used as is: its own precision counts, not the (default) argument
         self.precision: str = self.contract.precision if models.is_model_path(model) else precision
-        self.size = size
-        self.saturation = saturation
-        self._check_settings()
         self.backend = backend_cls(
             self.model_path, self.contract, device=device, threads=threads, hint=hint, precision=self.precision
         )
@@ -108,9 +118,11 @@ class Colorizer:
             c = Colorizer()
             c.colorize_file("grandma-1931.tif", "grandma-1931-colour.png")
         """
-        from edgecolor.files import JPEG_QUALITY, read_image, write_image_atomic
+        from edgecolor.files import JPEG_QUALITY, read_image, same_file, write_image_atomic
 
-        image = read_image(src)
+        if same_file(src, dst):
+            raise InputError(f"{dst}: the output is the input itself; write the colorized copy elsewhere")
+        image = read_image(src, self.max_pixels)
         prepared = self.prepare(image)
         del image  # colour input: freed now; grey input: still held by ``prepared`` for the merge
         out = self.merge(prepared, self.predict_ab(prepared))
@@ -137,6 +149,8 @@ class Colorizer:
             ab = c.predict_ab(c.prepare(frame))
             print(ab.shape, float(abs(ab).mean()))
         """
+        if not isinstance(prepared, pipeline.Prepared):
+            raise UsageError(f"predict_ab needs what prepare() returned, got {type(prepared).__name__}")
         out = self.backend.infer(prepared.tensor)
         stride = self.contract.output_stride
         want = (1, 2, prepared.tensor.shape[2] // stride, prepared.tensor.shape[3] // stride)
@@ -158,15 +172,17 @@ class Colorizer:
             p = c.prepare(frame); ab = c.predict_ab(p)
             vivid = c.merge(p, ab * 1.2)
         """
-        return pipeline.merge(prepared, ab, self.saturation)
+        return pipeline.merge(prepared, ab, self.saturation, self.guided)
 
     def _check_settings(self) -> None:
         s = self.size
-        if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1):
-            raise EdgecolorError(f"size must be a positive integer (pixels), got {s!r}")
+        if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 1 <= s <= MAX_SIZE):
+            raise UsageError(f"size must be an integer 1..{MAX_SIZE} (pixels), got {s!r}")
+        if not isinstance(self.guided, bool):
+            raise UsageError(f"guided must be True or False, got {self.guided!r}")
         sat = self.saturation
         if isinstance(sat, bool) or not isinstance(sat, numbers.Real) or not sat >= 0 or not math.isfinite(sat):
-            raise EdgecolorError(f"saturation must be a number >= 0, got {sat!r}")
+            raise UsageError(f"saturation must be a number >= 0, got {sat!r}")
 
     def __repr__(self) -> str:
         return (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import ModelError
 
 PREFIX = "edgecolor."
 CONTRACT_VERSION = 1
@@ -45,34 +45,34 @@ class ModelContract:
     def from_metadata(cls, meta: dict[str, str], source: str = "model") -> ModelContract:
         """Parse and validate; a missing or malformed key is a clear EdgecolorError."""
         if PREFIX + "contract" not in meta:
-            raise EdgecolorError(f"{source}: not an edgecolor model (no '{PREFIX}contract' metadata)")
+            raise ModelError(f"{source}: not an edgecolor model (no '{PREFIX}contract' metadata)")
         values = {}
         for f in fields(cls):
             key = PREFIX + f.name
             if key not in meta:
                 if f.default is not MISSING:
                     continue
-                raise EdgecolorError(f"{source}: model metadata lacks '{key}'")
+                raise ModelError(f"{source}: model metadata lacks '{key}'")
             raw = meta[key]
             try:
                 values[f.name] = _parse(f.type, raw)
             except ValueError:
-                raise EdgecolorError(f"{source}: model metadata '{key}' has a bad value {raw!r}") from None
+                raise ModelError(f"{source}: model metadata '{key}' has a bad value {raw!r}") from None
         c = cls(**values)
         c.validate(source)
         return c
 
     def validate(self, source: str = "model") -> None:
         if self.contract > CONTRACT_VERSION:
-            raise EdgecolorError(f"{source}: contract version {self.contract} is newer than this edgecolor reads")
+            raise ModelError(f"{source}: contract version {self.contract} is newer than this edgecolor reads")
         if self.precision not in PRECISIONS:
-            raise EdgecolorError(f"{source}: unknown precision {self.precision!r}")
+            raise ModelError(f"{source}: unknown precision {self.precision!r}")
         if self.input_layout != "NCHW":
-            raise EdgecolorError(f"{source}: input layout {self.input_layout!r} is not supported (NCHW only)")
+            raise ModelError(f"{source}: input layout {self.input_layout!r} is not supported (NCHW only)")
         if self.size_multiple < 1 or self.working_size < self.size_multiple or self.output_stride < 1:
-            raise EdgecolorError(f"{source}: inconsistent sizes in model metadata")
+            raise ModelError(f"{source}: inconsistent sizes in model metadata")
         if self.size_multiple % self.output_stride:
-            raise EdgecolorError(f"{source}: size_multiple must be a multiple of output_stride")
+            raise ModelError(f"{source}: size_multiple must be a multiple of output_stride")
 
 
 def _parse(type_name: str | type, raw: str):

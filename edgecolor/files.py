@@ -9,26 +9,48 @@ end-of-image marker (FFD9); a PNG must have its IEND chunk.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import secrets
+import re
+import stat
 import struct
+import sys
+import tempfile
+import threading
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
+from edgecolor import atomic, imageheader
+from edgecolor.errors import InputError, OutputError, UsageError
+from edgecolor.limits import DEFAULT_MAX_PIXELS
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 JPEG_QUALITY = 95
+
+
+class ImageWarning(UserWarning):
+    """The file decoded, but its decoder reported damage (e.g. libjpeg's "Corrupt JPEG data")."""
+
+
+def check_max_pixels(max_pixels: object) -> int | None:
+    """A pixel limit as given (None: none); anything but a positive integer is a UsageError."""
+    if max_pixels is None:
+        return None
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
+        raise UsageError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+    return int(max_pixels)
+
 def image_paths(folder: str | Path) -> list[Path]:
     """Every image file below folder, sorted; a missing or image-less folder is a clear error."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise EdgecolorError(f"{folder}: not a folder")
+        raise InputError(f"{folder}: not a folder")
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not paths:
-        raise EdgecolorError(f"{folder}: no images found")
+        raise InputError(f"{folder}: no images found")
     return paths
 
 
@@ -46,28 +68,52 @@ _SIGNATURES = (
 )
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """An image as OpenCV holds it: HxW grey, HxWx3 BGR or HxWx4 BGRA; uint8, or uint16 for 16-bit
     files. EXIF orientation is applied (upright result); palette and CMYK images come back as BGR.
-    Every failure is an EdgecolorError naming the file and the reason."""
+
+    The size is read from the header first: more than ``max_pixels`` (None: no limit) is refused
+    before decoding (a decompression bomb). What the decoder libraries print about a damaged file
+    (libjpeg, libpng, libtiff, OpenCV) is kept off stderr: a failure's reason, else an
+    ``ImageWarning``. Every failure is an InputError naming the file and the reason."""
+    max_pixels = check_max_pixels(max_pixels)
     path = Path(path)
     data = _read_bytes(path)
     kind = sniff(data)
+    if kind is None:
+        raise InputError(f"{path}: not an image file (unrecognised content)")
     if kind == "JPEG":
         _check_jpeg_complete(path, data)
     elif kind == "PNG" and b"IEND" not in data[-64:]:
-        raise EdgecolorError(f"{path}: truncated PNG (no IEND chunk at the end)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        raise InputError(f"{path}: truncated PNG (no IEND chunk at the end)")
+    dims = imageheader.size(data, kind)
+    if dims is None:
+        raise InputError(f"{path}: corrupt or unsupported {kind} image (no readable width and height in its header)")
+    if dims[0] < 1 or dims[1] < 1:
+        raise InputError(f"{path}: corrupt or unsupported {kind} image (its header says {dims[0]}x{dims[1]} pixels)")
+    if max_pixels is not None and dims[0] * dims[1] > max_pixels:
+        raise InputError(
+            f"{path}: image too large: {dims[0]}x{dims[1]} = {dims[0] * dims[1] / 1e6:.0f} megapixels, "
+            f"above the limit of {max_pixels / 1e6:.0f} (raise it with --max-pixels)"
+        )
+    with quiet_stderr() as said:
+        try:
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        except cv2.error as e:  # OpenCV's own size limit, out of memory
+            image = None
+            said.lines.append(opencv_reason(e))
     if image is None or image.size == 0:
-        if kind is None:
-            raise EdgecolorError(f"{path}: not an image file (unrecognised content)")
-        raise EdgecolorError(f"{path}: corrupt or unsupported {kind} image (cannot decode it)")
+        why = f": {said.lines[0]}" if said.lines else ""
+        raise InputError(f"{path}: corrupt or unsupported {kind} image (cannot decode it{why})")
+    if said.lines:
+        warnings.warn(ImageWarning(f"{path}: damaged {kind} data ({said.lines[0]}); decoded what could be"),
+                      stacklevel=2)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 3 and image.shape[2] not in (3, 4):
-        raise EdgecolorError(f"{path}: unsupported number of channels ({image.shape[2]})")
+        raise InputError(f"{path}: unsupported number of channels ({image.shape[2]})")
     if image.dtype not in (np.uint8, np.uint16, np.float32):
-        raise EdgecolorError(f"{path}: unsupported pixel type {image.dtype}")
+        raise InputError(f"{path}: unsupported pixel type {image.dtype}")
     if image.dtype == np.float32:  # HDR and float TIFF: bring into the 0..1 range the pipeline takes
         image = np.clip(np.nan_to_num(image), 0.0, 1.0)
     return apply_orientation(image, exif_orientation(data))
@@ -75,46 +121,57 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int = JPEG_QUALITY,
                        make_folder: bool = False) -> Path:
-    """Encode by the file extension and write via a temporary file in the same folder + os.replace,
-    so no reader (and no crash) ever sees a partial file. JPEG, WebP and BMP get 8 bits (16-bit
-    input is scaled) and JPEG loses alpha; PNG and TIFF keep 16 bits and alpha. No fsync: a power
+    """Encode by the file extension and write via a temporary file in the same folder + os.replace
+    (``edgecolor.atomic``), so no reader (and no crash) ever sees a partial file. JPEG, WebP and BMP
+    get 8 bits (16-bit input is scaled) and JPEG loses alpha; PNG and TIFF keep 16 bits and alpha. No fsync: a power
     cut may lose the newest file, never leave a torn one in its place. ``make_folder`` creates the
     missing output folder (with parents) only now, so a failure before this leaves none behind."""
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 0 <= quality <= 100:
+        raise UsageError(f"quality must be an integer 0..100, got {quality!r}")
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
-        raise EdgecolorError(f"{path}: unsupported output format {path.suffix!r} (use {', '.join(IMAGE_SUFFIXES)})")
+        raise OutputError(f"{path}: unsupported output format {path.suffix!r} (use {', '.join(IMAGE_SUFFIXES)})")
     folder = path.parent
     if make_folder:
         make_folder_for(path)
     if not folder.is_dir():
-        raise EdgecolorError(f"{path}: output folder {folder} does not exist")
+        raise OutputError(f"{path}: output folder {folder} does not exist")
     if path.is_dir():
-        raise EdgecolorError(f"{path}: is a folder")
+        raise OutputError(f"{path}: is a folder")
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if suffix in (".jpg", ".jpeg") else []
     if suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+    image = _fit_format(image, suffix)
     try:
-        ok, encoded = cv2.imencode(suffix, _fit_format(image, suffix), params)
+        # The encoder writes into the temporary as it goes, so the encoded file is never held in
+        # memory as well (a 16-bit TIFF of 300 MP is 1.8 GB). Windows: OpenCV's file names are
+        # ANSI there, so a non-ASCII name goes through an in-memory encode instead.
+        if os.name != "nt" and atomic.write_with(path, lambda tmp: bool(cv2.imwrite(str(tmp), image, params))):
+            return path
+        ok, encoded = cv2.imencode(suffix, image, params)  # also says why when writing in place failed
+        if not ok:
+            raise OutputError(f"{path}: cannot encode the image as {suffix}")
+        atomic.write_bytes(path, encoded)
     except cv2.error as e:
-        raise EdgecolorError(f"{path}: cannot encode the image as {suffix} ({e})") from None
-    if not ok:
-        raise EdgecolorError(f"{path}: cannot encode the image as {suffix}")
-    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        raise OutputError(f"{path}: cannot encode the image as {suffix} ({opencv_reason(e)})") from None
+    except atomic.CannotCreateError as e:
+        raise OutputError(f"{path}: cannot write into {folder} ({e.strerror or e})") from None
     except OSError as e:
-        raise EdgecolorError(f"{path}: cannot write into {folder} ({e.strerror or e})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(encoded)  # the buffer itself: a bytes copy would add the file's size to the peak
-        os.replace(tmp, path)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise EdgecolorError(f"{path}: cannot write ({e.strerror or e})") from None
-        raise
+        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
     return path
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when ``a`` and ``b`` name one file: the same resolved path, or (both existing) the same inode,
+    as a hard link or a bind mount would give. Used to refuse writing an output onto an input."""
+    a, b = Path(a), Path(b)
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a bad name: not provably the same
+        return False
 
 
 def make_folder_for(path: str | os.PathLike) -> None:
@@ -126,9 +183,9 @@ def make_folder_for(path: str | os.PathLike) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (NotADirectoryError, FileExistsError):
-        raise EdgecolorError(f"{path}: cannot create output folder {folder} (a file is in the way)") from None
+        raise OutputError(f"{path}: cannot create output folder {folder} (a file is in the way)") from None
     except OSError as e:
-        raise EdgecolorError(f"{path}: cannot create output folder {folder} ({e.strerror})") from None
+        raise OutputError(f"{path}: cannot create output folder {folder} ({e.strerror})") from None
 
 
 def sniff(data: bytes) -> str | None:
@@ -187,18 +244,97 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The whole file; only a regular file is read (a FIFO would block, /dev/zero never ends): it is
+    opened without blocking and checked on the open descriptor, so nothing can be swapped in between."""
     if path.is_dir():
-        raise EdgecolorError(f"{path}: is a folder, not an image")
+        raise InputError(f"{path}: is a folder, not an image")
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise EdgecolorError(f"{path}: no such file") from None
+        raise InputError(f"{path}: no such file") from None
     except OSError as e:
-        raise EdgecolorError(f"{path}: cannot read ({e.strerror or e})") from None
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise InputError(f"{path}: not a regular file ({_kind_of(mode)}); refused")
+        with os.fdopen(fd, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
     if not data:
-        raise EdgecolorError(f"{path}: empty file (0 bytes)")
+        raise InputError(f"{path}: empty file (0 bytes)")
     return data
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
+
+
+_stderr_lock = threading.Lock()
+# what decoder libraries print: OpenCV's log lines, libjpeg's and libpng's messages
+_OPENCV_LOG = re.compile(r"^\[\s*(?:WARN|ERROR|INFO)[^\]]*\]\s+\S+\s+\S+:\d+\s+\S+\s+(.*)$")
+_LIBRARY_LINE = re.compile(r"^(libpng|libtiff|Corrupt JPEG|Premature end of JPEG|Invalid JPEG|Warning|TIFF)", re.I)
+
+
+class _Said:
+    lines: list[str]
+
+    def __init__(self) -> None:
+        self.lines = []
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Capture what C libraries write to file descriptor 2 meanwhile; their messages go to ``.lines``.
+
+    Redirecting fd 2 is process-wide, so it is done by one thread at a time (decodes wait on each
+    other for this); any other line that lands there meanwhile is written back to stderr afterwards.
+    """
+    said = _Said()
+    with _stderr_lock, tempfile.TemporaryFile() as capture:
+        try:
+            sys.stderr.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+        try:
+            saved = os.dup(2)
+        except OSError:  # no fd 2 (a windowed app): nothing to capture
+            yield said
+            return
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            other = []
+            for raw in capture.read().decode("utf-8", "replace").splitlines():
+                line = raw.strip()
+                m = _OPENCV_LOG.match(line)
+                if m:
+                    said.lines.append(m[1].strip())
+                elif _LIBRARY_LINE.match(line):
+                    said.lines.append(line)
+                elif line:
+                    other.append(raw)
+            if other:
+                print("\n".join(other), file=sys.stderr)
+
+
+def opencv_reason(e: Exception) -> str:
+    """The useful part of a cv2.error ("OpenCV(5.0.0) file:line: error: (-215:Assertion failed) what")."""
+    text = " ".join(str(e).split())
+    m = re.search(r"error: \(-?\d+:([^)]*)\)\s*(.*?)(?: in function .*)?$", text)
+    return f"{m[1]}: {m[2]}".strip(": ") if m else text
 
 
 def _jpeg_segments(data: bytes):
@@ -232,11 +368,11 @@ def _check_jpeg_complete(path: Path, data: bytes) -> None:
             if marker == 0xDA:
                 scan = end
     except ValueError:
-        raise EdgecolorError(f"{path}: truncated or corrupt JPEG (header cut short)") from None
+        raise InputError(f"{path}: truncated or corrupt JPEG (header cut short)") from None
     if scan is None:
-        raise EdgecolorError(f"{path}: truncated or corrupt JPEG (no image data)")
+        raise InputError(f"{path}: truncated or corrupt JPEG (no image data)")
     if data.find(b"\xff\xd9", scan) < 0:
-        raise EdgecolorError(f"{path}: truncated JPEG (no end-of-image marker; the file was cut short)")
+        raise InputError(f"{path}: truncated JPEG (no end-of-image marker; the file was cut short)")
 
 
 def _tiff_orientation(tiff: bytes) -> int:
@@ -257,7 +393,7 @@ def _tiff_orientation(tiff: bytes) -> int:
 def _fit_format(image: np.ndarray, suffix: str) -> np.ndarray:
     """What the encoder for ``suffix`` can store: depth, and alpha for JPEG."""
     if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
-        raise EdgecolorError(f"cannot write {getattr(image, 'shape', type(image).__name__)}: not an image array")
+        raise OutputError(f"cannot write {getattr(image, 'shape', type(image).__name__)}: not an image array")
     if image.dtype == np.float32 or image.dtype == np.float64:
         wide = suffix not in _EIGHT_BIT_ONLY
         top = 65535.0 if wide else 255.0
@@ -265,7 +401,7 @@ def _fit_format(image: np.ndarray, suffix: str) -> np.ndarray:
     if image.dtype == np.uint16 and suffix in _EIGHT_BIT_ONLY:
         image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)
     if image.dtype not in (np.uint8, np.uint16):
-        raise EdgecolorError(f"cannot write pixel type {image.dtype}")
+        raise OutputError(f"cannot write pixel type {image.dtype}")
     if suffix in _NO_ALPHA and image.ndim == 3 and image.shape[2] == 4:
         image = np.ascontiguousarray(image[:, :, :3])
     return image

@@ -5,7 +5,7 @@ A live source is read by its own thread as fast as it delivers and only the newe
 colorized (see stream.run), so a slow CPU shows fewer frames rather than older ones. A source that
 fails is reopened with exponential back-off; after ``timeout`` seconds without a frame the run
 ends with a one-line reason. A file given as a live source plays at its own frame rate, like a
-camera would.
+camera would. The source itself is sources.LiveSource; this module composes it with the outputs.
 """
 
 from __future__ import annotations
@@ -23,164 +23,12 @@ from typing import Any
 import numpy as np
 
 from edgecolor.errors import EdgecolorError
-from edgecolor.stream import DEFAULT_STRENGTH, Result, RunStats, Source, run
+from edgecolor.sources import LiveSource, open_source, parse_source
+from edgecolor.stream import DEFAULT_STRENGTH, Result, RunStats, run
 
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
-BACKOFF_FIRST = 0.25  # seconds before the first reopen; doubles up to BACKOFF_MAX
-BACKOFF_MAX = 4.0
-
-
-def parse_source(spec: str | int | os.PathLike) -> tuple[str, Any]:
-    """("camera", index) | ("url", str) | ("file", Path)."""
-    if isinstance(spec, int):
-        return "camera", spec
-    text = os.fspath(spec)
-    if text.strip().isdigit():
-        return "camera", int(text)
-    if "://" in text:
-        return "url", text
-    return "file", Path(text)
-
-
-def open_source(spec: str | int | os.PathLike, live: bool | None = None, timeout: float = 10.0,
-                loop: bool = False) -> Source:
-    """A Source for a camera index, URL or file. Files are read in full unless ``live`` is True."""
-    kind, target = parse_source(spec)
-    if kind == "file" and not live:
-        from edgecolor.video import FileSource
-
-        return FileSource(target)
-    return LiveSource(spec, timeout=timeout, loop=loop)
-
-
-class LiveSource(Source):
-    """A camera, stream URL or file read in real time, reopened with back-off when it fails.
-
-    ``read()`` returns None when a file ends (not ``loop``), when ``cancel()`` is called, or after
-    ``timeout`` seconds without a frame; ``ended`` then says why and ``lost`` is True for a failure.
-    """
-
-    live = True
-
-    def __init__(self, spec: str | int | os.PathLike, timeout: float = 10.0, loop: bool = False) -> None:
-        self.kind, self.target = parse_source(spec)
-        self.name = str(spec)
-        if self.kind == "file":
-            if not Path(self.target).exists():
-                raise EdgecolorError(f"{spec}: no such file")
-            if Path(self.target).is_dir():
-                raise EdgecolorError(f"{spec}: is a folder, not a video")
-        if timeout <= 0:
-            raise EdgecolorError(f"--timeout must be > 0 seconds, got {timeout}")
-        self.timeout, self.loop = float(timeout), loop
-        self.ended, self.lost = "", False
-        self.reconnects = 0
-        self.fps: float | None = None
-        self._cap = None
-        self._cancel = threading.Event()
-        self._io = threading.Lock()  # held while a read may be inside the capture: close() must not free it
-        self._last_frame = time.monotonic()
-        self._ever = False
-        self._pace_t0 = 0.0
-        self._pace_n = 0
-        if self.kind == "file":  # a file that cannot be read is an error now, not a reconnect loop
-            if not self._open():
-                raise EdgecolorError(f"{spec}: not a video this edgecolor can read")
-
-    def _open(self) -> bool:
-        import cv2
-
-        if self.kind == "camera":
-            cap = cv2.VideoCapture(self.target)
-        elif self.kind == "url":
-            ms = int(min(self.timeout, 5.0) * 1000)
-            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG,
-                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
-        else:
-            cap = cv2.VideoCapture(str(self.target))
-        if not cap.isOpened():
-            cap.release()
-            return False
-        self._cap = cap
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.fps = fps if 0 < fps <= 240 else (self.fps or 25.0)
-        self._pace_t0, self._pace_n = time.monotonic(), 0
-        return True
-
-    def cancel(self) -> None:
-        """Make a waiting ``read()`` return None soon (called by run() when it stops)."""
-        self._cancel.set()
-
-    def read(self) -> np.ndarray | None:
-        with self._io:
-            frame = self._read()
-            if self._cancel.is_set() and self._cap is not None:  # closed while we were reading
-                self._cap.release()
-                self._cap = None
-            return frame
-
-    def _read(self) -> np.ndarray | None:
-        backoff = BACKOFF_FIRST
-        while not self._cancel.is_set():
-            if self._cap is None and not self._open():
-                if self._gave_up():
-                    return None
-                self._cancel.wait(min(backoff, max(0.0, self.timeout - self._silent())))
-                backoff = min(backoff * 2, BACKOFF_MAX)
-                continue
-            ok, frame = self._cap.read()
-            if ok and frame is not None:
-                self._last_frame, self._ever = time.monotonic(), True
-                if self.kind == "file":
-                    self._pace()
-                return frame
-            self._cap.release()
-            self._cap = None
-            if self.kind == "file" and not self.loop:
-                self.ended = "end of file"
-                return None
-            if self.kind != "file":
-                self.reconnects += 1
-            if self._gave_up():
-                return None
-        self.ended = self.ended or "stopped"
-        return None
-
-    def _silent(self) -> float:
-        return time.monotonic() - self._last_frame
-
-    def _gave_up(self) -> bool:
-        if self._silent() < self.timeout:
-            return False
-        self.lost = True
-        if self._ever:
-            self.ended = f"{self.name}: no frames for {self.timeout:g} s (source lost); stopped"
-        else:
-            self.ended = f"{self.name}: cannot open this source (tried for {self.timeout:g} s)"
-        return True
-
-    def _pace(self) -> None:
-        """Deliver a file's frames at its frame rate, like a camera."""
-        self._pace_n += 1
-        due = self._pace_t0 + self._pace_n / (self.fps or 25.0)
-        delay = due - time.monotonic()
-        if delay > 0:
-            self._cancel.wait(delay)
-        elif delay < -1.0:  # far behind (a slow start): do not rush to catch up
-            self._pace_t0, self._pace_n = time.monotonic(), 0
-
-    def close(self) -> None:
-        """Cancel, and free the capture unless a read is still inside it (that read frees it)."""
-        self.cancel()
-        if self._io.acquire(timeout=0.5):
-            try:
-                if self._cap is not None:
-                    self._cap.release()
-                    self._cap = None
-            finally:
-                self._io.release()
-
+# Sources moved to sources.py; these names stay importable from here.
+__all__ = ["LiveReport", "LiveSource", "Preview", "Recorder", "VirtualCam", "Window", "live", "open_source",
+           "parse_source"]
 
 # -- outputs --------------------------------------------------------------------------------------
 
@@ -283,28 +131,31 @@ class Window:
 
 
 class Preview:
-    """Frames to the MJPEG preview server, composed like the window (only while someone watches)."""
+    """Frames to the MJPEG preview server, composed like the window when someone asks for one
+    (a stream viewer or a ``/snapshot.jpg`` request: no viewer needed)."""
 
     def __init__(self, server: Any, meter: Meter, side_by_side: bool) -> None:
         self.server, self.meter, self.side_by_side = server, meter, side_by_side
 
     def emit(self, result: Result) -> None:
-        if self.server.watchers > 0:
-            self.server.write(compose(result, self.meter, self.side_by_side))
+        self.server.write(lambda: compose(result, self.meter, self.side_by_side))
 
 
 class Recorder:
     """A real-time recording: frames are repeated or skipped so playback speed matches the wall clock."""
 
-    def __init__(self, path: Path, fps: float | Callable[[], float], codec: str | None = None) -> None:
-        """``fps`` may be a callable: a camera's rate is known only once it is open (first frame)."""
-        from edgecolor.video import AtomicFile, container_of, find_ffmpeg
+    def __init__(self, path: Path, fps: float | Callable[[], float], codec: str | None = None,
+                 note: Callable[[str], None] | None = None) -> None:
+        """``fps`` may be a callable: a camera's rate is known only once it is open (first frame).
+        ``note`` hears about stale temporary files removed from the folder."""
+        from edgecolor.atomic import AtomicFile
+        from edgecolor.ffmpeg import choose_encoder, find_ffmpeg
 
         self.target = Path(path)
-        container_of(self.target)  # unknown extension: fail before opening anything
         self.fps, self.codec = fps, codec
         self._ffmpeg = find_ffmpeg()
-        self._file = AtomicFile(self.target)
+        choose_encoder(self.target, codec, self._ffmpeg)  # unknown extension or codec: fail before opening anything
+        self._file = AtomicFile(self.target, note=note)
         self._writer = None
         self._t0: float | None = None
         self.frames = 0
@@ -395,7 +246,7 @@ class LiveReport:
 
 
 def live(
-    source: str | int,
+    source: str | int | LiveSource,
     colorizer: Any,
     *,
     show: bool = False,
@@ -404,6 +255,7 @@ def live(
     codec: str | None = None,
     serve: int | None = None,
     host: str = "127.0.0.1",
+    allow_hosts: tuple[str, ...] = (),
     virtual_cam: bool = False,
     timeout: float = 10.0,
     loop: bool = False,
@@ -425,7 +277,7 @@ def live(
         check_gui()
     if virtual_cam:
         check_virtual_cam()
-    src = LiveSource(source, timeout=timeout, loop=loop)
+    src = source if isinstance(source, LiveSource) else LiveSource(source, timeout=timeout, loop=loop)
     meter = Meter()
     outputs: list = []
     recorder = server = None
@@ -435,11 +287,12 @@ def live(
 
     try:
         if record is not None:
-            recorder = Recorder(Path(record), fps, codec)
+            recorder = Recorder(Path(record), fps, codec,
+                                note=lambda m: print(f"edgecolor: warning: {m}", file=sys.stderr, flush=True))
         if serve is not None:
             from edgecolor.mjpeg import MjpegServer
 
-            server = MjpegServer(serve, host)
+            server = MjpegServer(serve, host, allow_hosts=allow_hosts)
             announce(f"preview: {server.url}")
         outputs.append(_MeterSink(meter))
         if recorder:
@@ -450,7 +303,7 @@ def live(
             outputs.append(VirtualCam(fps))
         outputs.extend(sinks or [])
         if show:
-            outputs.append(Window(f"edgecolor - {source}", meter, side_by_side))
+            outputs.append(Window(f"edgecolor - {src.name}", meter, side_by_side))
         stats = run(src, outputs, colorizer, stabilize=stabilize, strength=strength, live=True, workers=workers,
                     stop=stop, max_frames=max_frames)
     except BaseException:
@@ -466,7 +319,7 @@ def live(
             server.close()
     recorded = recorder.close() if recorder else None
     user_stop = stats.interrupted and not src.lost
-    return LiveReport(stats, str(source), "" if user_stop else src.ended, src.lost, recorded, src.reconnects)
+    return LiveReport(stats, src.name, "" if user_stop else src.ended, src.lost, recorded, src.reconnects)
 
 
 class _MeterSink:

@@ -3,14 +3,24 @@
 ``/`` is a page with one ``<img src="/stream.mjpg">``; ``/stream.mjpg`` is a
 ``multipart/x-mixed-replace`` stream of JPEG frames (what IP cameras send, so browsers, VLC and
 OpenCV all play it); ``/snapshot.jpg`` is the latest frame. Each frame is JPEG-encoded once, and
-only while someone is watching. Standard library only (http.server), bound to 127.0.0.1 unless
+only when someone asks for it. Standard library only (http.server), bound to 127.0.0.1 unless
 told otherwise.
+
+Guarded like a local service that a web page must not reach: requests whose ``Host`` header is not
+a name the server was bound for (localhost names, the bound address, this machine's name, or what
+``allow_hosts`` adds) get 403, so a page cannot read the camera through DNS rebinding. Clients that
+go away are not errors (no tracebacks), idle connections are closed after ``idle_timeout`` seconds,
+and at most ``max_clients`` connections are served at once (the rest get 503).
 """
 
 from __future__ import annotations
 
 import html
+import ipaddress
+import socket
+import sys
 import threading
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -19,13 +29,67 @@ import numpy as np
 from edgecolor.errors import EdgecolorError
 
 BOUNDARY = "edgecolorframe"
+MAX_CLIENTS = 8  # connections served at once; a preview is for a few people
+IDLE_TIMEOUT = 10.0  # seconds a connection may send nothing (request) or take nothing (stream)
+_REFUSED = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 17\r\n"
+            b"Connection: close\r\n\r\ntoo many viewers\n")
+
+
+def host_name(header: str) -> str:
+    """The host part of a Host header, lower case: 'Cam.local:8080' -> 'cam.local', '[::1]:80' -> '::1'."""
+    text = header.strip().lower()
+    if text.startswith("["):
+        return text[1:text.find("]")] if "]" in text else text
+    if text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    return text.rstrip(".")
+
+
+def default_hosts(bound: str) -> set[str]:
+    """Host names a server bound to ``bound`` answers to without being told: localhost names, the
+    bound address, and this machine's own name (none of them a name a web page could rebind)."""
+    names = {"localhost", "127.0.0.1", "::1"}
+    wildcard = bound in ("", "0.0.0.0", "::")
+    if not wildcard:
+        names.add(host_name(bound))
+    if wildcard or not _is_loopback(bound):
+        machine = socket.gethostname().lower()
+        names |= {machine, machine + ".local", machine.split(".", 1)[0]}
+    return names
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.0"  # one response per connection: the stream ends when the client goes
 
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout  # StreamRequestHandler applies it to the socket
+        super().setup()
+
+    def _host_allowed(self) -> bool:
+        header = self.headers.get("Host")
+        if header is None:
+            return False
+        name = host_name(header)
+        allowed = self.server.allowed_hosts
+        if "*" in allowed or name in allowed or name.endswith(".localhost"):
+            return True
+        try:  # the address this connection came in on, written as an address: no name to rebind
+            return name == host_name(self.connection.getsockname()[0])
+        except OSError:
+            return False
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if not self._host_allowed():
+            self.send_error(403, "host not allowed", "Start edgecolor with --allow-host NAME to watch under this name.")
+            return
         path = self.path.split("?", 1)[0]
         hub = self.server.hub
         if path in ("/", "/index.html"):
@@ -89,7 +153,8 @@ class Hub:
         self.watchers = 0
         self.closed = False
 
-    def publish(self, frame: np.ndarray) -> None:
+    def publish(self, frame: np.ndarray | Callable[[], np.ndarray]) -> None:
+        """A new frame, or a function making it (called only if someone asks for this frame)."""
         with self._cond:
             self._frame = frame
             self._seq += 1
@@ -111,6 +176,8 @@ class Hub:
             if self._jpeg is not None and self._jpeg[0] == self._seq:
                 return self._jpeg[1]
             frame, current = self._frame, self._seq
+        if callable(frame):
+            frame = frame()
         ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:
             return None
@@ -143,6 +210,56 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     hub: Hub
+    allowed_hosts: set[str]
+    idle_timeout: float = IDLE_TIMEOUT
+    max_clients: int = MAX_CLIENTS
+
+    def server_activate(self) -> None:
+        self.clients = 0
+        self._clients_lock = threading.Lock()
+        super().server_activate()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """One thread per connection, up to ``max_clients``; beyond that a quick 503 and close."""
+        with self._clients_lock:
+            full = self.clients >= self.max_clients
+            if not full:
+                self.clients += 1
+        if not full:
+            try:
+                return super().process_request(request, client_address)
+            except BaseException:
+                self._client_gone()
+                raise
+        try:
+            request.setblocking(False)
+            try:  # take what the client already sent, so closing does not reset the connection
+                request.recv(65536)
+            except OSError:
+                pass
+            request.setblocking(True)
+            request.settimeout(1.0)
+            request.sendall(_REFUSED)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._client_gone()
+
+    def _client_gone(self) -> None:
+        with self._clients_lock:
+            self.clients -= 1
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A viewer that hangs up or times out is normal: no traceback. Anything else: one line."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            return
+        print(f"edgecolor: warning: preview: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
 
 class MjpegServer:
@@ -152,13 +269,23 @@ class MjpegServer:
     """
 
     def __init__(self, port: int = 8080, host: str = "127.0.0.1", quality: int = 80,
-                 title: str = "edgecolor live") -> None:
+                 title: str = "edgecolor live", *, allow_hosts: Iterable[str] = (),
+                 max_clients: int = MAX_CLIENTS, idle_timeout: float = IDLE_TIMEOUT) -> None:
+        """``allow_hosts``: more Host names to answer to ("*": any, as before DNS rebinding was a thing)."""
+        if max_clients < 1:
+            raise EdgecolorError(f"max_clients must be >= 1, got {max_clients}")
+        if not idle_timeout > 0:
+            raise EdgecolorError(f"idle_timeout must be > 0 seconds, got {idle_timeout}")
         self.hub = Hub(quality, title)
         try:
             self._server = _Server((host, port), _Handler)
-        except OSError as e:
-            raise EdgecolorError(f"--serve {port}: cannot listen on {host}:{port} ({e.strerror or e})") from None
+        except (OSError, OverflowError) as e:
+            raise EdgecolorError(f"--serve {port}: cannot listen on {host}:{port} ({getattr(e, 'strerror', None) or e})"
+                                 ) from None
         self._server.hub = self.hub
+        self._server.allowed_hosts = default_hosts(host) | {host_name(h) if h != "*" else "*" for h in allow_hosts}
+        self._server.max_clients = max_clients
+        self._server.idle_timeout = float(idle_timeout)
         self.host = host
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
@@ -174,7 +301,7 @@ class MjpegServer:
     def watchers(self) -> int:
         return self.hub.watchers
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray | Callable[[], np.ndarray]) -> None:
         self.hub.publish(frame)
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecolor.contract import PRECISIONS, PREFIX, RT_INFO_SECTION, ModelContract
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import EdgecolorError, ModelError, UsageError
 
 DEFAULT_MODEL = "edgecolor-lite0"
 ALIASES = {"default": DEFAULT_MODEL}
@@ -56,7 +56,7 @@ def models_dir() -> Path | None:
     if env:
         folder = Path(env).expanduser()
         if not folder.is_dir():
-            raise EdgecolorError(f"{ENV_MODELS_DIR}={env}: not a folder")
+            raise ModelError(f"{ENV_MODELS_DIR}={env}: not a folder")
         return folder
     package_data = Path(__file__).resolve().parent / "_models"
     if package_data.is_dir():
@@ -88,7 +88,7 @@ def resolve(model: str | os.PathLike = "default", precision: str = "fp32", backe
     ``backend`` can run, in that backend's order of preference (see ``Backend.formats``).
     """
     if precision not in PRECISIONS:
-        raise EdgecolorError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
+        raise UsageError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
     if is_model_path(model):
         return check_model_file(Path(model).expanduser())
     from edgecolor.backends import get_backend
@@ -99,18 +99,18 @@ def resolve(model: str | os.PathLike = "default", precision: str = "fp32", backe
     if name not in entries:
         where = models_dir()
         if not entries:
-            raise EdgecolorError(
+            raise ModelError(
                 f"model {name!r}: no bundled models found (looked in {where or 'the package and the repo'}); "
                 f"pass a model file or set {ENV_MODELS_DIR}"
             )
-        raise EdgecolorError(f"unknown model {name!r}; bundled models: {', '.join(sorted(entries))}")
+        raise ModelError(f"unknown model {name!r}; bundled models: {', '.join(sorted(entries))}")
     entry = entries[name]
     for fmt in backend_cls.formats(precision):
         for v in entry.variants:
             if v.precision == precision and v.format == fmt:
                 return v.path
     readable = ", ".join(f".{f}" if f == "onnx" else ".xml" for f in backend_cls.formats(precision))
-    raise EdgecolorError(
+    raise ModelError(
         f"model {name} has no {precision} variant the {backend_cls.name} backend can run ({readable}); "
         f"it has: {entry.describe_variants()}"
     )
@@ -119,13 +119,13 @@ def resolve(model: str | os.PathLike = "default", precision: str = "fp32", backe
 def check_model_file(path: Path) -> Path:
     """A user-given model file: exists, is .onnx or .xml, and an .xml has its .bin."""
     if path.is_dir():
-        raise EdgecolorError(f"{path}: is a folder; give an .onnx or .xml model file or a model name")
+        raise ModelError(f"{path}: is a folder; give an .onnx or .xml model file or a model name")
     if not path.is_file():
-        raise EdgecolorError(f"{path}: model file not found")
+        raise ModelError(f"{path}: model file not found")
     if path.suffix.lower() not in FORMATS:
-        raise EdgecolorError(f"{path}: not a model file (expected .onnx or OpenVINO .xml)")
+        raise ModelError(f"{path}: not a model file (expected .onnx or OpenVINO .xml)")
     if path.suffix.lower() == ".xml" and not path.with_suffix(".bin").is_file():
-        raise EdgecolorError(f"{path}: its weights file {path.with_suffix('.bin').name} is missing")
+        raise ModelError(f"{path}: its weights file {path.with_suffix('.bin').name} is missing")
     return path
 
 
@@ -143,9 +143,9 @@ def read_model_metadata(path: str | os.PathLike) -> dict[str, str]:
             return ir_metadata(path)
         return onnx_metadata(path)
     except OSError as e:
-        raise EdgecolorError(f"{path}: cannot read model file ({e.strerror or e})") from None
+        raise ModelError(f"{path}: cannot read model file ({e.strerror or e})") from None
     except (ValueError, ET.ParseError) as e:
-        raise EdgecolorError(f"{path}: corrupt or not a model file ({e})") from None
+        raise ModelError(f"{path}: corrupt or not a model file ({e})") from None
 
 
 # -- metadata readers --------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def test_run_measures_existing_variants_and_skips_the_rest(models_dir):
         for name in NUMBERS:
             assert isinstance(r[name], float) and math.isfinite(r[name]) and r[name] > 0, name
         assert r["net_p90_ms"] >= r["net_median_ms"] and r["e2e_p90_ms"] >= r["e2e_median_ms"]
-        assert r["frame_size"] == "96x64" and r["input_size"] == "64x64"  # working size 64, padded to 32s
+        assert r["frame_size"] == "96x64" and r["input_size"] == "96x64"  # network sides >= 64 px (2 multiples)
         assert r["frames"] == 2 and r["warmup"] == 1 and r["model"] == "edgecolor-lite0"
         assert r["runtime_precision"] in ("f32", "f16", "bf16") and r["threads"] >= 1
         assert Path(r["model_path"]).is_file()
@@ -144,3 +144,18 @@ def test_memory_benchmark_measures_each_photo_kind_in_a_fresh_process():
     for r in rows:
         assert r["note"] == "" and r["floor_mb"] > 50 and r["peak_mb"] >= r["floor_mb"]
         assert r["photo_mb"] == pytest.approx(r["peak_mb"] - r["floor_mb"])
+
+
+@pytest.mark.slow
+@needs_bundled_model
+def test_memory_benchmark_of_huge_scans_runs_each_format_with_the_limit_lifted():
+    """benchmarks/memory.py --huge: a JPEG and a 16-bit TIFF, each colorized in a fresh process (small here)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "memory.py"
+    spec = importlib.util.spec_from_file_location("bench_memory_huge", path)
+    memory = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(memory)
+    result = memory.measure_huge("default", width=400, height=300)
+    assert result["photo"] == "400x300" and [r["kind"] for r in result["rows"]] == list(memory.HUGE_KINDS)
+    for row in result["rows"]:
+        assert row["peak_mb"] > 50 and row["seconds"] > 0
+        assert row["bytes_per_pixel"] == pytest.approx(row["peak_mb"] * 1e6 / 120_000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from pathlib import Path
@@ -101,7 +102,7 @@ def test_colorize_kinds(models_dir, kind):
 def test_size_and_saturation(models_dir):
     c = Colorizer(size=96)
     p = c.prepare(photo(480, 640))
-    assert p.valid == (72, 96) and p.tensor.shape == (1, 1, 96, 96)
+    assert p.valid == (64, 96) and p.tensor.shape == (1, 1, 64, 96)  # 72 rounds to 64: no padding
     grey = Colorizer(saturation=0).colorize(photo())
     assert np.abs(grey.astype(int) - grey[:, :, :1]).max() <= 1
     for bad in ({"size": 0}, {"size": 2.5}, {"saturation": -0.5}, {"saturation": float("nan")}):
@@ -217,3 +218,43 @@ def test_bundled_model_backends_agree():
         assert np.abs(a - b).max() < BUNDLED_AB_AGREE
         diff = np.abs(ocv.merge(p, a).astype(int) - ov.merge(p, b))
         assert np.percentile(diff, 99.9) <= OUTPUT_AGREE_LEVELS
+
+
+def test_colorize_file_never_replaces_its_source(models_dir, tmp_path):
+    """The same file as destination (same path, another spelling, a hard link) is refused; the photo stays."""
+    c = Colorizer()
+    src = tmp_path / "a.jpg"
+    cv2.imwrite(str(src), photo(60, 80))
+    before = src.read_bytes()
+    link = tmp_path / "link.jpg"
+    os.link(src, link)
+    for dst in (src, str(src), tmp_path / "." / "a.jpg", link):
+        with pytest.raises(EdgecolorError, match="is the input itself"):
+            c.colorize_file(src, dst)
+        assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "link.jpg"]
+
+
+def test_bad_api_arguments_are_edgecolor_errors_of_the_right_kind(models_dir, tmp_path):
+    """Issue 10 item 16: no cv2.error, ValueError, TypeError or AttributeError reaches the caller."""
+    from edgecolor.errors import InputError, UsageError
+
+    for kwargs in ({"size": 2**31}, {"size": 0}, {"size": "big"}, {"saturation": float("nan")}, {"max_pixels": 0}):
+        with pytest.raises(UsageError):
+            Colorizer(**kwargs)
+    c = Colorizer()
+    p = c.prepare(photo(40, 60))
+    with pytest.raises(UsageError, match="predict_ab needs what prepare"):
+        c.predict_ab(None)
+    with pytest.raises(UsageError, match="ab must be"):
+        c.merge(p, "x")
+    with pytest.raises(UsageError, match="merge needs what prepare"):
+        c.merge(None, np.zeros((4, 4, 2), np.float32))
+    bgra = np.dstack([photo(40, 60).astype(np.float32) / 255, np.ones((40, 60), np.float32)])
+    for bad in (np.nan, 1.5, -0.1):
+        img = bgra.copy()
+        img[3, 4, 3] = bad
+        with pytest.raises(InputError, match="float32 values must be finite and within 0..1"):
+            c.colorize(img)
+    out = c.colorize(bgra)
+    assert out.shape == (40, 60, 4) and np.isfinite(out).all()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
+import threading
+import warnings
+import zlib
 
 import cv2
 import numpy as np
@@ -11,8 +15,9 @@ import pytest
 from conftest import photo
 from PIL import Image
 
-from edgecolor.errors import EdgecolorError
-from edgecolor.files import IMAGE_SUFFIXES, exif_orientation, read_image, write_image_atomic
+from edgecolor.errors import EdgecolorError, InputError, UsageError
+from edgecolor.files import IMAGE_SUFFIXES, ImageWarning, exif_orientation, read_image, write_image_atomic
+from edgecolor.limits import DEFAULT_MAX_PIXELS
 
 
 def colour_photo(h=40, w=60) -> np.ndarray:
@@ -248,3 +253,131 @@ def test_write_failure_midway_cleans_up(tmp_path, monkeypatch):
 
 def test_suffixes():
     assert ".jpg" in IMAGE_SUFFIXES and ".png" in IMAGE_SUFFIXES and all(s == s.lower() for s in IMAGE_SUFFIXES)
+
+
+# -- refused before decoding or opening (issue 10 items 7, 8, 15, 16) -----------------------------
+
+
+def _jpeg_claiming(tmp_path, width: int, height: int):
+    """A small real JPEG whose start-of-frame header is rewritten to claim ``width`` x ``height``."""
+    ok, data = cv2.imencode(".jpg", photo(64, 64)[:, :, 0])
+    data = bytearray(data.tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    path = tmp_path / "bomb.jpg"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _png_claiming(tmp_path, width: int, height: int):
+    ok, data = cv2.imencode(".png", photo(64, 64)[:, :, 0])
+    data = bytearray(data.tobytes())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path = tmp_path / "bomb.png"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_decompression_bombs_are_refused_from_the_header(tmp_path):
+    """A tiny file whose header claims 12000x12000 (144 MP) is refused before any decoding; the limit is a knob."""
+    for path in (_jpeg_claiming(tmp_path, 12000, 12000), _png_claiming(tmp_path, 12000, 12000)):
+        assert path.stat().st_size < 10_000
+        with pytest.raises(InputError, match=r"image too large: 12000x12000 = 144 megapixels, above the limit of 120"):
+            read_image(path)
+    assert DEFAULT_MAX_PIXELS == 120_000_000
+    small = write_image_atomic(tmp_path / "small.png", photo(60, 80))
+    with pytest.raises(InputError, match="image too large: 80x60"):
+        read_image(small, max_pixels=4799)
+    assert read_image(small, max_pixels=4800).shape == (60, 80, 3)
+    assert read_image(small, max_pixels=None).shape == (60, 80, 3)
+    for bad in (0, -1, 1.5, "many", True):
+        with pytest.raises(UsageError, match="max_pixels"):
+            read_image(small, max_pixels=bad)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".tif", ".webp"])
+def test_header_size_matches_the_decoded_size(tmp_path, suffix):
+    from edgecolor import imageheader
+    from edgecolor.files import sniff
+
+    path = write_image_atomic(tmp_path / f"x{suffix}", colour_photo(37, 91))
+    data = path.read_bytes()
+    assert imageheader.size(data, sniff(data)) == (91, 37)
+
+
+def test_beyond_opencvs_own_limit_is_one_line_not_an_assertion(tmp_path):
+    """With no limit of ours, OpenCV's own (2^30 pixels) answers: an InputError, not cv2.error text."""
+    path = _png_claiming(tmp_path, 40000, 40000)
+    with pytest.raises(InputError, match=r"bomb.png: corrupt or unsupported PNG image") as info:
+        read_image(path, max_pixels=None)
+    assert "\n" not in str(info.value)
+
+
+def test_non_regular_files_are_refused_without_blocking(tmp_path):
+    """A FIFO named like a photo would block open() forever, /dev/zero would fill memory: both refused at once."""
+    fifo = tmp_path / "f.jpg"
+    os.mkfifo(fifo)
+    zero = tmp_path / "z.jpg"
+    zero.symlink_to("/dev/zero")
+    failures = []
+
+    def read_all():
+        for path in (fifo, zero):
+            try:
+                read_image(path)
+            except InputError as e:
+                failures.append(str(e))
+
+    worker = threading.Thread(target=read_all, daemon=True)
+    worker.start()
+    worker.join(20)
+    if worker.is_alive():  # unblock the reader before failing
+        open(fifo, "wb").close()
+    assert not worker.is_alive(), "read_image blocked on a FIFO"
+    assert failures == [
+        f"{fifo}: not a regular file (a FIFO); refused", f"{zero}: not a regular file (a device); refused"
+    ]
+
+
+def _damaged_jpeg(tmp_path):
+    noise = (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8)
+    ok, data = cv2.imencode(".jpg", noise)
+    data = bytearray(data.tobytes())
+    mid = len(data) // 2
+    data[mid:mid + 20] = b"\x00" * 20  # libjpeg: "Corrupt JPEG data: N extraneous bytes before marker 0xd9"
+    path = tmp_path / "damaged.jpg"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _damaged_tiff(tmp_path):
+    ok, data = cv2.imencode(".tif", photo(64, 64)[:, :, 0])
+    data = bytearray(data.tobytes())
+    data[-30:-20] = b"\xff" * 10  # a directory entry with an unknown tag
+    path = tmp_path / "damaged.tif"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_decoder_library_messages_stay_off_stderr(tmp_path, capfd):
+    """libjpeg's "Corrupt JPEG data" and libtiff's warnings (via OpenCV's log) become one ImageWarning each."""
+    for make in (_damaged_jpeg, _damaged_tiff):
+        path = make(tmp_path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            image = read_image(path)
+        assert image.shape == (64, 64)
+        out, err = capfd.readouterr()
+        assert err == "" and out == ""
+        assert len(caught) == 1 and issubclass(caught[0].category, ImageWarning), [str(w.message) for w in caught]
+        message = str(caught[0].message)
+        assert message.startswith(f"{path}: damaged ") and "\n" not in message
+
+
+def test_api_arguments_are_edgecolor_errors(tmp_path):
+    with pytest.raises(UsageError, match="quality"):
+        write_image_atomic(tmp_path / "x.jpg", photo(), quality="x")
+    with pytest.raises(UsageError, match="quality"):
+        write_image_atomic(tmp_path / "x.jpg", photo(), quality=101)
+    assert list(tmp_path.iterdir()) == []

@@ -29,27 +29,35 @@ def ab_for(p: Prepared, a: float = 12.0, b: float = -9.0) -> np.ndarray:
 @pytest.mark.parametrize(
     ("shape", "valid"),
     [((480, 640), (192, 256)), ((640, 480), (256, 192)), ((100, 100), (256, 256)), ((1, 1), (256, 256)),
-     ((1, 2000), (1, 256)), ((33, 65), (130, 256)), ((3000, 4000), (192, 256))],
+     ((321, 481), (160, 256)), ((1, 2000), (64, 1024)), ((33, 65), (128, 256)), ((3000, 4000), (192, 256)),
+     ((400, 4000), (64, 640))],
 )
-def test_working_size_and_padding(shape, valid):
+def test_network_size_stretches_to_multiples_without_padding(shape, valid):
+    """The whole photo is resized to multiples of 32 (no mirrored padding), each side >= 64."""
     p = prepare(np.full(shape, 128, np.uint8), CONTRACT)
     assert p.valid == valid
     assert p.tensor.dtype == np.float32 and p.tensor.flags.c_contiguous
-    n, c, h, w = p.tensor.shape
-    assert (n, c) == (1, 1) and h % 32 == 0 and w % 32 == 0
-    assert h - 32 < valid[0] <= h and w - 32 < valid[1] <= w
-    assert p.ab_shape == (-(-valid[0] // 4), -(-valid[1] // 4))
+    assert p.tensor.shape == (1, 1, *valid)
+    assert p.ab_shape == (valid[0] // 4, valid[1] // 4)
     assert p.shape == shape
+
+
+def test_network_size_keeps_the_aspect_within_half_a_multiple():
+    for h in range(1, 1200, 37):
+        H, W = pipeline.network_size(h, 1000, 256, 32)
+        assert H % 32 == 0 and W % 32 == 0 and min(H, W) >= 64
+        if h * 256 / 1000 >= 64:  # not a panorama: only the rounding stretches it
+            assert abs(H - h * W / 1000) <= 16 + 1e-9 or abs(W - 1000 * H / h) <= 16 + 1e-9
 
 
 def test_size_override():
     p = prepare(photo(480, 640), CONTRACT, size=96)
-    assert p.valid == (72, 96) and p.tensor.shape == (1, 1, 96, 96)
+    assert p.valid == (64, 96) and p.tensor.shape == (1, 1, 64, 96)
     with pytest.raises(EdgecolorError, match="working size"):
         prepare(photo(), CONTRACT, size=0)
 
 
-def test_tensor_is_scaled_l_and_padding_reflects():
+def test_tensor_is_scaled_l():
     img = np.full((90, 200), 119, np.uint8)  # grey 119 -> L = 50.0 (8-bit L 127/128)
     img[:, :100] = 200
     p = prepare(img, CONTRACT)
@@ -57,9 +65,8 @@ def test_tensor_is_scaled_l_and_padding_reflects():
     t = p.tensor[0, 0]
     expected = L8[0, -1] * (100 / 255) * CONTRACT.l_scale + CONTRACT.l_shift
     assert t[0, -10] == pytest.approx(expected, abs=1e-5)
-    h, w = p.valid
-    assert t.shape[0] > h  # padded below: reflect-101 mirrors row h-2 into row h
-    np.testing.assert_array_equal(t[h], t[h - 2])
+    assert t.shape == p.valid  # nothing padded
+    np.testing.assert_allclose(p.working_l()[0, -10], float(L8[0, -1]) * 100 / 255, atol=1e-3)
 
 
 @pytest.mark.parametrize("kind", ["grey", "bgr", "bgra", "grey1"])
@@ -127,21 +134,23 @@ def test_ab_is_aligned_with_the_image():
     also when the working size is not a multiple of the output stride (here 50 = 12.5 strides)."""
     img = np.full((100, 200), 30000, np.uint16)
     p = prepare(img, CONTRACT, size=50)
-    assert p.valid == (25, 50) and p.ab_shape == (7, 13)
+    assert p.valid == (64, 128) and p.ab_shape == (16, 32)
     ab = np.zeros((*p.ab_shape, 2), np.float32)
-    ab[..., 0] = np.arange(13, dtype=np.float32)[None, :] * 3
-    out = merge(p, ab)
-    a = cv2.cvtColor(out.astype(np.float32) / 65535, cv2.COLOR_BGR2Lab)[50, :, 1]
+    ab[..., 0] = np.arange(32, dtype=np.float32)[None, :] * 2
     x = np.arange(200)
-    expected = np.clip((x + 0.5) * (50 / 4) / 200 - 0.5, 0, 12) * 3
-    assert np.abs(a - expected).max() < 0.8
+    expected = np.clip((x + 0.5) * 32 / 200 - 0.5, 0, 31) * 2
+    for guided in (False, True):  # on flat L the guided filter is a local mean: a ramp stays a ramp
+        out = merge(p, ab, guided=guided)
+        a = cv2.cvtColor(out.astype(np.float32) / 65535, cv2.COLOR_BGR2Lab)[50, :, 1]
+        inner = slice(0, None) if not guided else slice(20, 180)
+        assert np.abs(a[inner] - expected[inner]).max() < 0.8
 
 
 def test_strips_match_whole_frame(monkeypatch):
     img = photo(300, 200)
     p = prepare(img, CONTRACT)
     ab = ab_for(p, 30, -25)
-    whole = merge(p, ab)
+    whole = merge(p, ab, guided=False)
     monkeypatch.setattr(pipeline, "STRIP_PIXELS", 200 * 37)
     p2 = prepare(img, CONTRACT)
     np.testing.assert_array_equal(p2.L, p.L)
@@ -151,7 +160,12 @@ def test_strips_match_whole_frame(monkeypatch):
     full = pipeline._align(p, np.clip(ab + 128.5, 0, 255).astype(np.uint8))
     strips = [pipeline._resize_rows(full, 200, 300, y, min(300, y + 37)) for y in range(0, 300, 37)]
     assert np.abs(np.concatenate(strips).astype(int) - pipeline._resize_rows(full, 200, 300, 0, 300)).max() <= 1
-    diff = np.abs(merge(p2, ab).astype(int) - whole)
+    diff = np.abs(merge(p2, ab, guided=False).astype(int) - whole)
+    assert np.percentile(diff, 99) <= 3 and diff.mean() < 0.3
+    monkeypatch.setattr(pipeline, "STRIP_PIXELS", 1 << 19)
+    guided = merge(p, ab)
+    monkeypatch.setattr(pipeline, "STRIP_PIXELS", 200 * 37)
+    diff = np.abs(merge(p2, ab).astype(int) - guided)
     assert np.percentile(diff, 99) <= 3 and diff.mean() < 0.3
 
 
@@ -229,3 +243,56 @@ def test_colour_detection():
     assert is_colour(colour) and is_colour(colour.astype(np.uint16) * 257)
     assert prepare(colour, CONTRACT).chroma > pipeline.COLOUR_CHROMA
     assert prepare(grey, CONTRACT).chroma < 0.5
+
+
+@pytest.mark.parametrize("scale", [1, 5])
+def test_guided_upsampling_keeps_each_side_of_an_edge_its_own_colour(scale):
+    """ab that changes across a vertical L edge at network resolution (warm left, blue right, the
+    cell the edge crosses half and half): the guided merge keeps each side's colour up to the edge;
+    bilinear smears it over several pixels. Small frames (joint bilateral step only) and photos
+    over 4x the working size (plus the guided-filter step at full size)."""
+    height, width, x_edge = 240 * scale, 320 * scale, 163 * scale
+    img = np.full((height, width), 60, np.uint8)
+    img[:, x_edge:] = 200  # not on the cell grid of the network output
+    p = prepare(img, CONTRACT)
+    h, w = p.ab_shape
+    cell = int(x_edge * w / width)
+    ab = np.zeros((h, w, 2), np.float32)
+    ab[:, :cell] = (20.0, 25.0)
+    ab[:, cell + 1:] = (0.0, -25.0)
+    ab[:, cell] = (10.0, 0.0)
+    bleed = {}
+    for guided in (False, True):
+        lab = cv2.cvtColor(merge(p, ab, guided=guided), cv2.COLOR_BGR2Lab).astype(np.float32) - 128
+        b = lab[height // 2, :, 2]
+        near = 3 * scale  # pixels on each side of the edge
+        # one pixel each side may be mixed (bilinear from working size for small frames)
+        left, right = b[x_edge - near:x_edge - 1], b[x_edge + 1:x_edge + near]
+        bleed[guided] = max(np.abs(left - 25).max(), np.abs(right + 25).max())
+        assert b[: x_edge // 2].mean() > 20 and b[x_edge + width // 4:].mean() < -20
+    assert bleed[True] < 6 < bleed[False]
+
+
+def test_guided_off_switch_gives_plain_bilinear_merge():
+    img = photo(150, 200)
+    p = prepare(img, CONTRACT)
+    ab = ab_for(p, 30, -25)
+    plain = merge(p, ab, guided=False)
+    full = cv2.resize(np.clip(ab + 128.5, 0, 255).astype(np.uint8), (200, 150), interpolation=cv2.INTER_LINEAR)
+    expected = cv2.cvtColor(cv2.merge([lab_l8(img), full]), cv2.COLOR_Lab2BGR)
+    np.testing.assert_array_equal(plain, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_guided_merge_keeps_l(dtype):
+    bgr = photo(150, 200)
+    img = {np.uint8: bgr, np.uint16: bgr.astype(np.uint16) * 257, np.float32: bgr.astype(np.float32) / 255}[dtype]
+    p = prepare(img, CONTRACT)
+    out = merge(p, ab_for(p))
+    assert out.dtype == img.dtype and out.shape == img.shape
+    back = (out.astype(np.float32) / {np.uint8: 255, np.uint16: 65535, np.float32: 1}[dtype])
+    # at most 2 levels of 8-bit L: where the fitted A * L + B overshoots out of the sRGB gamut at a
+    # strong edge, the conversion back to BGR clips and L moves a little
+    back8 = (back * 255 + 0.5).astype(np.uint8)
+    assert np.abs(lab_l8(back8).astype(int) - lab_l8(bgr)).max() <= 2
+    assert chroma(back8).mean() > 3

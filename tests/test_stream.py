@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 
+import cv2
 import numpy as np
 import pytest
-from video_fixtures import colorize_clip, flicker, flicker_ab, lag, smear, synthetic_clip
+from video_fixtures import colorize_clip, flicker, flicker_ab, flicker_pan, lag, smear, synthetic_clip
 
 from edgecolor.colorizer import Colorizer
 from edgecolor.errors import EdgecolorError
@@ -54,6 +55,28 @@ def test_moving_pixels_take_the_new_colour_and_exposure_changes_do_not_count():
     assert np.allclose(out[0, 0], 30.0 * 0.4, atol=0.5)  # still pixels blend 60 % history
 
 
+def test_a_pan_keeps_its_history_shifted_with_the_camera():
+    """The camera pans 2 low-res pixels a frame over a textured scene whose colour is tied to it, with
+    colour noise per frame: the history follows the pan (colour error well below the raw noise); without
+    following it the whole frame counts as motion and keeps the raw noise."""
+    rng = np.random.default_rng(3)
+    scene = cv2.GaussianBlur(rng.uniform(0, 100, (40, 160)).astype(np.float32), (0, 0), 1.0)
+    colour = np.stack([scene - 50, 50 - scene], -1)  # colour that belongs to the content
+    st = Stabilizer(0.75)
+    errors, raw_errors = [], []
+    for t in range(30):
+        luma = scene[:, 2 * t:2 * t + 64] + rng.normal(0, 0.3, (40, 64)).astype(np.float32)
+        truth = colour[:, 2 * t:2 * t + 64]
+        noisy = truth + rng.normal(0, 3.0, truth.shape).astype(np.float32)
+        out = st.update(noisy, luma)
+        if t >= 5:
+            inner = (slice(4, -4), slice(4, -8))  # away from where the pan brings new content in
+            errors.append(np.abs(out - truth)[inner].mean())
+            raw_errors.append(np.abs(noisy - truth)[inner].mean())
+    assert np.mean(errors) < 0.75 * np.mean(raw_errors)
+    assert st.cuts == 0
+
+
 def test_scene_cut_resets_history():
     st = Stabilizer(0.9)
     st.update(np.zeros((12, 16, 2), np.float32), np.full((12, 16), 20.0, np.float32))
@@ -82,6 +105,7 @@ def test_stabilized_clip_flickers_less_settles_fast_and_does_not_smear(colorizer
     raw, raw_ab = colorize_clip(colorizer, clip, stabilize=False)
     out, out_ab = colorize_clip(colorizer, clip, stabilize=True)
     assert flicker_ab(out_ab, clip) <= 0.5 * flicker_ab(raw_ab, clip)
+    assert flicker_pan(out, clip) < flicker_pan(raw, clip)
     assert flicker(out, clip) < flicker(raw, clip)
     for cut in clip.cuts:
         assert lag(out, raw, clip, cut) <= 3

@@ -164,26 +164,39 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files):
-    long = tmp_path / "long.mp4"
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    """120 s of 640x480 with sound: long enough to be interrupted mid-way."""
+    long = tmp_path_factory.mktemp("long") / "long.mp4"
     made = subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
                            "testsrc=size=640x480:rate=25:duration=120", "-f", "lavfi", "-i", "sine=duration=120",
                            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
                            "-shortest", str(long)], capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr
+    return long
+
+
+@pytest.mark.parametrize("presses", [1, 3])
+def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files, long_clip, presses):
+    """Any number of Ctrl-C (here 0.5 s apart, while the encoder is finishing) keeps a playable partial
+    file with its sound, no traceback, and the summary line."""
     out = tmp_path / "out" / "partial.mp4"
-    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "video", str(long), "-o", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "video", str(long_clip), "-o", str(out),
                              "--model", str(model_files["onnx"])], env=cli_env(), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:  # wait until frames are being written
-        temps = list(out.parent.glob(".*.partial.mp4")) if out.parent.exists() else []
-        if temps and temps[0].stat().st_size > 20000:
+        temps = list(out.parent.glob(".*.partial.*")) if out.parent.exists() else []
+        if temps and max(t.stat().st_size for t in temps if t.exists()) > 20000:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "finished before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
+    for i in range(presses):
+        if i:
+            time.sleep(0.5)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
     try:
         stdout, stderr = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -196,5 +209,7 @@ def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files):
     n = len(frames_of(out))
     assert 0 < n < 3000
     assert f"{n} of 3000 frames" in stdout
+    assert "done 0, partial 1, skipped 0, failed 0 (interrupted)" in stdout  # the summary line
     assert audio_of(out) == ["aac"]
+    assert duration_of(out) == pytest.approx(n / 25.0, abs=0.2)  # the sound stops with the picture
     assert [p.name for p in out.parent.iterdir()] == ["partial.mp4"]

@@ -259,11 +259,12 @@ def _blocks(mask: np.ndarray) -> np.ndarray:
     return small > 0
 
 
-def colorize_clip(colorizer, clip: Clip, stabilize: bool, strength: float = 0.6,
+def colorize_clip(colorizer, clip: Clip, stabilize: bool, strength: float | None = None,
                   cut_threshold: float | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(output frames, the ab maps the colorizer merged into them) through a StreamColorizer."""
-    from edgecolor.stream import StreamColorizer
+    from edgecolor.stream import DEFAULT_STRENGTH, StreamColorizer
 
+    strength = DEFAULT_STRENGTH if strength is None else strength
     stream = StreamColorizer(colorizer, stabilize=stabilize, strength=strength)
     if cut_threshold is not None and stream.stabilizer is not None:
         stream.stabilizer.cut_threshold = cut_threshold
@@ -311,6 +312,22 @@ def flicker(outputs: list[np.ndarray], clip: Clip) -> float:
             total += float(np.abs(ab - prev_ab)[still].sum()) / 2.0
             count += n
         prev_ab = ab
+    return total / max(1, count)
+
+
+PAN_STEP = 4  # px per frame of the pan shot (synthetic_clip)
+
+
+def flicker_pan(outputs: list[np.ndarray], clip: Clip) -> float:
+    """Colour flicker along a pan (shot B): mean |ab(t) - ab(t-1)| of 8x8 block means, frame t-1 shifted
+    by the pan so each block compares the same scene content."""
+    start, end = clip.shots[1]
+    total, count = 0.0, 0
+    for t in range(start + 1, end):
+        now = ab_of(np.ascontiguousarray(outputs[t][:, :-PAN_STEP * 2]))
+        before = ab_of(np.ascontiguousarray(outputs[t - 1][:, PAN_STEP:-PAN_STEP]))
+        total += float(np.abs(now - before).sum()) / 2.0
+        count += now.shape[0] * now.shape[1]
     return total / max(1, count)
 
 

@@ -143,27 +143,42 @@ class Decoder(nn.Module):
 
 
 class AnnealedMean(nn.Module):
-    """Logits → ab with the annealed mean: softmax(logits / T) weighted by the bin centres."""
+    """Logits → ab with the annealed mean: softmax(logits / T) weighted by the bin centres.
 
-    def __init__(self, centres: np.ndarray, temperature: float = DEFAULT_TEMPERATURE):
+    ``fallback`` (v0, ab units squared; 0 = off) mutes colour where the network is unsure: the mean
+    is scaled by v0 / (v0 + var), var being the spread of the predicted ab distribution
+    (E|c|² − |E c|²). A spread or two-mode prediction (sky blue or sunset orange?) then comes out
+    muted instead of as a confident blotch of one hue; a peaked one keeps its colour.
+    """
+
+    def __init__(self, centres: np.ndarray, temperature: float = DEFAULT_TEMPERATURE, fallback: float = 0.0):
         super().__init__()
-        self.register_buffer("centres", torch.from_numpy(np.asarray(centres, np.float32)))
+        c = torch.from_numpy(np.asarray(centres, np.float32))
+        self.register_buffer("centres", c)
+        self.register_buffer("centre_sq", (c * c).sum(1))
         self.temperature = temperature
+        self.fallback = fallback
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         p = torch.softmax(logits / self.temperature, dim=1)
         # A 1x1 convolution whose weights are the centres: cheap and exports cleanly.
-        return F.conv2d(p, self.centres.t().reshape(2, -1, 1, 1))
+        mean = F.conv2d(p, self.centres.t().reshape(2, -1, 1, 1))
+        if not self.fallback:
+            return mean
+        second = F.conv2d(p, self.centre_sq.reshape(1, -1, 1, 1))
+        var = torch.clamp(second - (mean * mean).sum(1, keepdim=True), min=0.0)
+        return mean * (self.fallback / (self.fallback + var))
 
 
 class ColorNet(nn.Module):
     """Input: L scaled to [-1, 1] (1×1×H×W, H and W multiples of 32). Output: ab at H/4 × W/4."""
 
-    def __init__(self, centres: np.ndarray, pretrained: bool = True, temperature: float = DEFAULT_TEMPERATURE):
+    def __init__(self, centres: np.ndarray, pretrained: bool = True, temperature: float = DEFAULT_TEMPERATURE,
+                 fallback: float = 0.0):
         super().__init__()
         self.encoder = GreyLite0Encoder(pretrained)
         self.decoder = Decoder(len(centres))
-        self.decode = AnnealedMean(centres, temperature)
+        self.decode = AnnealedMean(centres, temperature, fallback)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))

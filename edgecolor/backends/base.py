@@ -17,7 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from edgecolor.contract import PRECISIONS, ModelContract
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import BackendError, ModelError, UsageError
 
 HINTS = ("LATENCY", "THROUGHPUT")
 AUTO_ORDER = ("openvino", "opencv")  # `--backend auto` takes the first available
@@ -50,19 +50,25 @@ class Backend(ABC):
         self.contract = contract
         self.device = str(device).upper()
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise EdgecolorError(f"threads must be a positive integer, got {threads!r}")
+            raise UsageError(f"threads must be a positive integer, got {threads!r}")
         self.threads = threads
         self.hint = str(hint).upper()
         if self.hint not in HINTS:
-            raise EdgecolorError(f"unknown performance hint {hint!r} (choose from {', '.join(HINTS)})")
+            raise UsageError(f"unknown performance hint {hint!r} (choose from {', '.join(HINTS)})")
         if precision not in PRECISIONS:
-            raise EdgecolorError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
+            raise UsageError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
         self.precision = precision
         self._lock = threading.Lock()
 
     @abstractmethod
     def infer(self, x: np.ndarray) -> np.ndarray:
         """1x1xHxW float32 network input -> 1x2xhxw float32 raw output (before ``ab_scale``)."""
+
+    def runtime_info(self) -> dict[str, object]:
+        """What the runtime really runs, which is not always what was asked for: ``inference_precision``
+        ("f32", "f16", "bf16"; OpenVINO may run an f16 request as bf16 on a CPU without FP16
+        arithmetic), ``threads``, ``device`` and ``shape`` ("dynamic" or "static")."""
+        return {"inference_precision": "f32", "threads": self.threads, "device": self.device, "shape": "dynamic"}
 
     @classmethod
     def available(cls) -> bool:
@@ -94,9 +100,9 @@ class Backend(ABC):
                 raise self.shape_error(f"names do not match the metadata ({', '.join(sorted(names))} is not "
                                        f"'{want_name}')")
 
-    def shape_error(self, detail: str) -> EdgecolorError:
+    def shape_error(self, detail: str) -> ModelError:
         c = self.contract
-        return EdgecolorError(
+        return ModelError(
             f"{self.model_path}: model input/output shape {detail}; expected input '{c.input_name}' 1x1xHxW and "
             f"output '{c.output_name}' 1x2x(H/{c.output_stride})x(W/{c.output_stride})"
         )
@@ -117,12 +123,12 @@ def get_backend(name: str, check: bool = True) -> type[Backend]:
         for candidate in AUTO_ORDER:
             if BACKENDS[candidate].available():
                 return BACKENDS[candidate]
-        raise EdgecolorError("no backend available: install openvino or opencv-python-headless")
+        raise BackendError("no backend available: install openvino or opencv-python-headless")
     if key not in BACKENDS:
-        raise EdgecolorError(f"unknown backend {name!r} (choose from auto, {', '.join(sorted(BACKENDS))})")
+        raise BackendError(f"unknown backend {name!r} (choose from auto, {', '.join(sorted(BACKENDS))})")
     cls = BACKENDS[key]
     if check and not cls.available():
-        raise EdgecolorError(f"backend {cls.name!r} is not installed ({cls.install})")
+        raise BackendError(f"backend {cls.name!r} is not installed ({cls.install})")
     return cls
 
 

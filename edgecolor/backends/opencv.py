@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from edgecolor.backends.base import Backend, register
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import BackendError, ModelError
 
 
 @register
@@ -27,11 +27,11 @@ class OpenCVBackend(Backend):
 
         path = self.model_path
         if path.suffix.lower() != ".onnx":
-            raise EdgecolorError(
+            raise ModelError(
                 f"{path}: the opencv backend reads .onnx models only; use --backend openvino for OpenVINO IR"
             )
         if self.device != "CPU":
-            raise EdgecolorError(f"the opencv backend runs on CPU only (asked for {device}); use --backend openvino")
+            raise BackendError(f"the opencv backend runs on CPU only (asked for {device}); use --backend openvino")
         if threads is not None:
             cv2.setNumThreads(threads)
         self._check_onnx_io()
@@ -40,11 +40,11 @@ class OpenCVBackend(Backend):
             data = np.fromfile(path, dtype=np.uint8)  # bytes, so any path (non-ASCII too) works
             net = cv2.dnn.readNetFromONNX(data) if engine is None else cv2.dnn.readNetFromONNX(data, engine)
         except OSError as e:
-            raise EdgecolorError(f"{path}: cannot read model file ({e.strerror or e})") from None
+            raise ModelError(f"{path}: cannot read model file ({e.strerror or e})") from None
         except cv2.error as e:
-            raise EdgecolorError(f"{path}: OpenCV cannot load this model ({_short(e)})") from None
+            raise ModelError(f"{path}: OpenCV cannot load this model ({_short(e)})") from None
         if net.empty():
-            raise EdgecolorError(f"{path}: OpenCV loaded an empty network (corrupt or unsupported model)")
+            raise ModelError(f"{path}: OpenCV loaded an empty network (corrupt or unsupported model)")
         with _quiet_opencv_log(cv2):  # the new engine warns that it ignores targets; CPU is what we want
             net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
             net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
@@ -60,9 +60,9 @@ class OpenCVBackend(Backend):
         try:
             inputs, outputs = onnx_io(self.model_path)
         except OSError as e:
-            raise EdgecolorError(f"{self.model_path}: cannot read model file ({e.strerror or e})") from None
+            raise ModelError(f"{self.model_path}: cannot read model file ({e.strerror or e})") from None
         except ValueError as e:
-            raise EdgecolorError(f"{self.model_path}: OpenCV cannot load this model (corrupt: {e})") from None
+            raise ModelError(f"{self.model_path}: OpenCV cannot load this model (corrupt: {e})") from None
         self.check_io([({n}, d) for n, d in inputs], [({n}, d) for n, d in outputs])
 
     def _probe(self) -> None:
@@ -81,11 +81,17 @@ class OpenCVBackend(Backend):
             self._net.setInput(x, self.contract.input_name)
             return self._net.forward(self.contract.output_name)
 
+    def runtime_info(self) -> dict[str, object]:
+        """cv2.dnn's CPU target computes in f32 whatever the model's precision; threads are OpenCV's."""
+        import cv2
+
+        return {"inference_precision": "f32", "threads": cv2.getNumThreads(), "device": "CPU", "shape": "dynamic"}
+
     def infer(self, x: np.ndarray) -> np.ndarray:
         try:
             return self._run(x)
         except self._error as e:
-            raise EdgecolorError(f"{self.model_path}: inference failed ({_short(e)})") from None
+            raise BackendError(f"{self.model_path}: inference failed ({_short(e)})") from None
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecolor.backends.base import Backend, register
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import BackendError, ModelError
 
 ENV_CACHE_DIR = "EDGECOLOR_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path("~/.cache/edgecolor/openvino")
@@ -71,7 +71,7 @@ class OpenVINOBackend(Backend):
             try:
                 self._model = self._core.read_model(str(self.model_path))
             except Exception as e:  # noqa: BLE001
-                raise EdgecolorError(f"{self.model_path}: OpenVINO cannot read this model ({_short(e)})") from None
+                raise ModelError(f"{self.model_path}: OpenVINO cannot read this model ({_short(e)})") from None
         return self._model.clone()
 
     def _validate(self, model) -> None:
@@ -91,7 +91,7 @@ class OpenVINOBackend(Backend):
             return
         available = list(self._core.available_devices)
         if not any(d == self.device or d.split(".")[0] == self.device for d in available):
-            raise EdgecolorError(
+            raise BackendError(
                 f"OpenVINO device {self.device!r} is not available here (available: {', '.join(available) or 'none'})"
             )
 
@@ -115,7 +115,7 @@ class OpenVINOBackend(Backend):
         try:
             return self._core.compile_model(model, self.device, self._config)
         except Exception as e:  # noqa: BLE001 - OpenVINO raises RuntimeError and friends
-            raise EdgecolorError(
+            raise ModelError(
                 f"{self.model_path}: OpenVINO cannot load this model for {self.device} ({_short(e)})"
             ) from None
 
@@ -137,6 +137,22 @@ class OpenVINOBackend(Backend):
         self._static[shape] = self._compile(model).create_infer_request()
         return self._static[shape]
 
+    def runtime_info(self) -> dict[str, object]:
+        """Read back from the compiled model in use (the static one of the last shape, else the dynamic
+        one): the precision it computes in (f16 asked for may run as bf16, f32 as bf16 on AMX CPUs)."""
+        with self._lock:
+            requests = [self._static[self._last_shape]] if self._last_shape in self._static else []
+            requests.append(self._dynamic)
+        compiled = next(r for r in requests if r is not None).get_compiled_model()
+        facts: dict[str, object] = {"inference_precision": "", "threads": None, "device": self.device,
+                                    "shape": "static" if requests[0] is not self._dynamic else "dynamic"}
+        try:
+            facts["inference_precision"] = type_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
+            facts["threads"] = int(compiled.get_property("INFERENCE_NUM_THREADS"))
+        except Exception:  # noqa: BLE001 - a device without these properties (GPU, NPU)
+            pass
+        return facts
+
     @property
     def specialized_shapes(self) -> list[tuple[int, ...]]:
         return list(self._static)
@@ -148,8 +164,34 @@ class OpenVINOBackend(Backend):
             try:
                 request.infer({0: x}, share_inputs=True)
             except Exception as e:  # noqa: BLE001
-                raise EdgecolorError(f"{self.model_path}: inference failed ({_short(e)})") from None
+                raise BackendError(f"{self.model_path}: inference failed ({_short(e)})") from None
             return request.get_output_tensor(0).data.copy()
+
+
+def type_name(value: object) -> str:
+    """An OpenVINO element type as its short name ("f32", "f16", "bf16"), whatever form the property takes."""
+    name = value.get_type_name() if hasattr(value, "get_type_name") else str(value)
+    return {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}.get(name.lower(), name.lower())
+
+
+def precisions_that_run(device: str = "CPU") -> dict[str, str]:
+    """What ``--precision fp32`` and ``fp16`` really compute in on ``device``: a one-op model is compiled
+    with each hint and the hint read back (e.g. {"fp32": "f32", "fp16": "bf16"} on an AVX-512 BF16 CPU
+    without FP16 arithmetic). Empty when the device cannot say."""
+    import openvino as ov
+    from openvino import opset8 as ops
+
+    core = ov.Core()
+    x = ops.parameter([1, 1, 8, 8], ov.Type.f32)
+    model = ov.Model([ops.relu(x)], [x], "probe")
+    out = {}
+    for precision, hint in (("fp32", "f32"), ("fp16", "f16")):
+        try:
+            compiled = core.compile_model(model, device, {"INFERENCE_PRECISION_HINT": hint})
+            out[precision] = type_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
+        except Exception:  # noqa: BLE001 - a device that refuses the hint or the property
+            pass
+    return out
 
 
 def cache_dir() -> Path | None:

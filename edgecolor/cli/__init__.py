@@ -10,7 +10,7 @@ import importlib
 import pkgutil
 import sys
 
-from edgecolor.cli.app import app, error
+from edgecolor.cli.app import app, error, exit_code
 from edgecolor.errors import EdgecolorError
 
 for _module in pkgutil.iter_modules(__path__):
@@ -21,7 +21,7 @@ __all__ = ["app", "main"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; exit 2 on EdgecolorError, 130 on Ctrl-C."""
+    """Run the CLI; the exit code of an EdgecolorError is ``app.exit_code``'s (1 or 2), 130 on Ctrl-C."""
     import typer
 
     command = typer.main.get_command(app)
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         command.main(args=argv, prog_name="edgecolor", standalone_mode=True)
     except EdgecolorError as e:  # raised outside a command (e.g. while parsing); commands handle their own
         error(str(e))
-        sys.exit(2)
+        sys.exit(exit_code(e))
     except KeyboardInterrupt:
         print(file=sys.stderr)
         sys.exit(130)

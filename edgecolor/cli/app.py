@@ -11,7 +11,17 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import EdgecolorError, InputError
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_NOTHING_RAN, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def exit_code(e: BaseException) -> int:
+    """The one exit-code rule of every command: an input that failed (InputError) is 1, anything else
+    that stops a command before it could run (bad model, missing backend, bad option) is 2, Ctrl-C 130."""
+    if isinstance(e, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return EXIT_SOME_FAILED if isinstance(e, InputError) else EXIT_NOTHING_RAN
 
 
 def error(message: str) -> None:
@@ -23,15 +33,43 @@ def warning(message: str) -> None:
     print(f"edgecolor: warning: {message}", file=sys.stderr, flush=True)
 
 
+def note(message: str) -> None:
+    """Something edgecolor did that the user did not ask for (e.g. tidying a killed run's temporary)."""
+    print(f"edgecolor: note: {message}", file=sys.stderr, flush=True)
+
+
 class _Group(TyperGroup):
-    """Turns EdgecolorError into one line and exit code 2 for every command, in tests and in real runs alike."""
+    """Turns EdgecolorError into one line and ``exit_code`` for every command, in tests and in real runs alike."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        """Click's usage errors (a bad option value, an unknown option) as one line, not Typer's box; exit 2."""
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.Abort:  # end of input at a prompt
+            error("aborted")
+            rv = EXIT_SOME_FAILED
+        except Exception as e:  # Click's exceptions, whichever click (Typer >= 0.20 vendors its own)
+            if not (hasattr(e, "format_message") and hasattr(e, "exit_code")):
+                raise
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `edgecolor`: the help, as Typer shows it
+                from typer import rich_utils
+
+                rich_utils.rich_format_error(e)
+            else:
+                ctx = getattr(e, "ctx", None)
+                where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                error(" ".join(e.format_message().split()) + where)
+            rv = EXIT_NOTHING_RAN if e.exit_code == 2 else e.exit_code
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
     def invoke(self, ctx):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except EdgecolorError as e:
             error(str(e))
-            raise typer.Exit(2) from None
+            raise typer.Exit(exit_code(e)) from None
 
 
 app = typer.Typer(

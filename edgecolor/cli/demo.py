@@ -10,10 +10,11 @@ from pathlib import Path
 
 import typer
 
+from edgecolor.batch import colorizer_factory, plan_batch
 from edgecolor.cli import _options as opt
+from edgecolor.cli._batch import report, run_printing
 from edgecolor.cli._options import Precision
 from edgecolor.cli.app import app, error
-from edgecolor.cli.colorize import Job, Plan, colorizer_factory, report, run_batch
 from edgecolor.errors import EdgecolorError
 
 SHEET_NAME = "before_after.jpg"
@@ -85,9 +86,11 @@ def demo(
     from edgecolor.files import read_image, write_image_atomic
 
     samples = sorted(samples_dir().glob("*.jpg"))
-    plan = Plan(jobs=[Job(p, outdir / p.name) for p in samples])
+    plan = plan_batch(samples, outdir)
     make = colorizer_factory(model=model, backend=backend, precision=precision.value)
-    summary = run_batch(plan.jobs, make, force)
+    summary = run_printing(plan, make, force)
+    if summary.interrupted:
+        raise typer.Exit(report(plan, summary))
     sheet = outdir / SHEET_NAME
     if summary.done or force or not sheet.exists():
         pairs = []

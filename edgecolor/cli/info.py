@@ -65,9 +65,7 @@ def _version(module: str) -> str:
 
 
 def openvino_devices() -> dict[str, dict[str, str]]:
-    """Each OpenVINO device with its full name, optimization capabilities (FP32, INT8, ...) and the
-    inference precision it picks when not told (bf16 on CPUs with AMX, f16 on ARM): edgecolor always
-    asks for f32 (fp32 models) or f16 (``--precision fp16``), so this says what it overrides."""
+    """Each OpenVINO device with its full name and optimization capabilities (FP32, INT8, ...)."""
     try:
         import openvino as ov
     except ImportError:
@@ -82,10 +80,12 @@ def openvino_devices() -> dict[str, dict[str, str]]:
                 entry[prop.lower()] = " ".join(value) if isinstance(value, list | tuple) else str(value)
             except Exception:  # a plugin that lacks a property: leave it out
                 pass
-        try:
-            entry["default_inference_precision"] = core.get_property(name, "INFERENCE_PRECISION_HINT").get_type_name()
-        except Exception:  # noqa: BLE001 - NPU and some GPU drivers lack the hint
-            pass
+        if name.split(".")[0] in ("CPU", "GPU"):  # NPU: compiling even a probe is slow there
+            from edgecolor.backends.openvino import precisions_that_run
+
+            runs = precisions_that_run(name)
+            if runs:
+                entry["precision_runs_as"] = ", ".join(f"{k} as {v}" for k, v in runs.items())
         devices[name] = entry
     return devices
 
@@ -144,9 +144,8 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print JSON instead 
     for name, dev in data["openvino_devices"].items() or [("-", {})]:
         caps = dev.get("optimization_capabilities", "")
         lines.append((f"openvino device {name}", f"{dev.get('full_device_name', '')} [{caps}]".strip()))
-        if dev.get("default_inference_precision"):
-            lines.append((f"openvino {name} precision", f"{dev['default_inference_precision']} by default; edgecolor "
-                          "asks f32 for fp32 models, f16 for --precision fp16 (bench shows what ran)"))
+        if dev.get("precision_runs_as"):
+            lines.append((f"  {name} computes", dev["precision_runs_as"]))
     lines.append(("cpu", f"{cpu['model']} ({cpu['arch']})"))
     lines.append(("cpu features", ", ".join(cpu["features"]) or "-"))
     lines.append(("threads", f"{th['cpu_count']} CPUs, {th['usable_cpus']} usable, OpenCV uses {th['opencv_threads']}"))

@@ -5,6 +5,7 @@ preview (MJPEG) or a virtual camera. The work is edgecolor.live.live; this modul
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import typer
@@ -28,6 +29,11 @@ def live(
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Address for --serve; 0.0.0.0 lets other machines watch (no password!)."
     ),
+    allow_host: list[str] = typer.Option(
+        [], "--allow-host", metavar="NAME",
+        help="Also answer --serve requests for this host name (repeatable; '*' any name). By default only "
+             "localhost names, the --host address and this machine's name: no DNS rebinding.",
+    ),
     virtual_cam: bool = typer.Option(False, "--virtual-cam", help="Send frames to a virtual camera (pyvirtualcam)."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Give up after this many seconds without frames."),
     loop: bool = typer.Option(False, "--loop", help="Play a file source again from the start when it ends."),
@@ -39,35 +45,48 @@ def live(
     threads: int | None = opt.THREADS,
     size: int | None = opt.SIZE,
     saturation: float = opt.SATURATION,
+    guided: bool = opt.GUIDED,
     stabilize: bool = opt.STABILIZE,
     strength: float = opt.STRENGTH,
     workers: int = opt.WORKERS,
 ) -> None:
     """Colorize a live camera or stream; fps and latency are drawn on the preview and reported on exit."""
     from edgecolor.live import live as run_live
+    from edgecolor.sources import LiveSource
+    from edgecolor.video import ctrl_c_sets
 
     if not (show or record or serve is not None or virtual_cam):
         raise EdgecolorError("choose where frames go: --show, --serve PORT, --record FILE or --virtual-cam")
     if record is not None and record.exists():
         raise EdgecolorError(f"{record}: exists; choose another --record file")
+    try:  # a missing or unusable input is exit 1, as in every command (cameras and URLs open later)
+        src = LiveSource(source, timeout=timeout, loop=loop)
+    except EdgecolorError as e:
+        error(str(e))
+        raise typer.Exit(1) from None
     options = dict(model=model, backend=backend, precision=precision.value, device=device, threads=threads,
-                   size=size, saturation=saturation)
+                   size=size, saturation=saturation, guided=guided)
 
     def factory():
         from edgecolor.colorizer import Colorizer
 
         return Colorizer(**options)
 
+    stop = threading.Event()  # Ctrl-C sets it (any number of times): the recording is finished, not lost
     try:
-        report = run_live(
-            source, factory, show=show, side_by_side=side_by_side, record=record, codec=codec, serve=serve,
-            host=host, virtual_cam=virtual_cam, timeout=timeout, loop=loop, stabilize=stabilize, strength=strength,
-            workers=workers, max_frames=frames,
-            announce=lambda m: print(m, flush=True),
-        )
+        with ctrl_c_sets(stop, exiting=True) as ctrl:
+            report = run_live(
+                src, factory, show=show, side_by_side=side_by_side, record=record, codec=codec, serve=serve,
+                host=host, allow_hosts=tuple(allow_host), virtual_cam=virtual_cam, timeout=timeout, loop=loop,
+                stabilize=stabilize, strength=strength, workers=workers, max_frames=frames, stop=stop,
+                announce=lambda m: print(m, flush=True),
+            )
     except KeyboardInterrupt:
         print("edgecolor: interrupted", file=sys.stderr)
         raise typer.Exit(130) from None
+    finally:
+        src.close()
+    report.stats.ctrl_c = report.stats.ctrl_c or ctrl.presses > 0
     print(f"live: {report.stats.line()}", file=sys.stderr)
     if report.reconnects:
         print(f"live: source reopened {report.reconnects} times", file=sys.stderr)

@@ -1,13 +1,17 @@
 """`edgecolor video`: colorize video files (one, or several into a folder), keeping size, frame rate and sound.
 
 The work is edgecolor.video.colorize_video; this module plans output names, shows progress and
-reports. Ctrl-C finishes the current file cleanly (a playable, shorter video) and stops the batch.
+reports. Ctrl-C (any number of times) finishes the current file cleanly (a playable, shorter video),
+stops the batch and still prints the summary. Exit codes as for every command: 0 done, 1 an input
+failed (missing, not a video, unwritable output), 2 nothing could run (bad option, model), 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -20,7 +24,8 @@ from edgecolor.errors import EdgecolorError
 
 def plan_outputs(inputs: list[str], output: Path | None) -> list[tuple[str, Path]]:
     """(input, output file) pairs: -o is a file for one input, a folder for several (or when it is one)."""
-    from edgecolor.video import CONTAINERS, default_output
+    from edgecolor.ffmpeg import CONTAINERS
+    from edgecolor.video import default_output
 
     if output is not None and output.suffix and not output.is_dir() and output.suffix.lower() not in CONTAINERS:
         raise EdgecolorError(f"-o {output}: unknown video type {output.suffix}; use one of {', '.join(CONTAINERS)}")
@@ -126,6 +131,7 @@ def video(
     threads: int | None = opt.THREADS,
     size: int | None = opt.SIZE,
     saturation: float = opt.SATURATION,
+    guided: bool = opt.GUIDED,
     stabilize: bool = opt.STABILIZE,
     strength: float = opt.STRENGTH,
     start: float | None = typer.Option(None, "--start", min=0.0, help="Start at this many seconds."),
@@ -136,60 +142,84 @@ def video(
     workers: int = opt.WORKERS,
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
 ) -> None:
-    """Colorize videos: same size and frame rate, sound copied; Ctrl-C keeps a playable partial file."""
-    from edgecolor.video import colorize_video, find_ffmpeg
+    """Colorize videos: same size and frame rate, every frame, sound kept; Ctrl-C keeps a playable partial file."""
+    from edgecolor.ffmpeg import choose_encoder, find_ffmpeg
+    from edgecolor.video import ctrl_c_sets
 
     pairs = plan_outputs(inputs, output)
-    pool = _Pool(workers, model=model, backend=backend, precision=precision.value, device=device, threads=threads,
-                 size=size, saturation=saturation)
     ffmpeg = find_ffmpeg() or False
-    failed = skipped = 0
-    for src, dst in pairs:
-        if dst.exists() and not force:
-            skipped += 1
-            print(f"edgecolor: skipped {dst}: exists (use --force to overwrite)", file=sys.stderr)
-            continue
-        bar = _Progress()
+    if end is not None and end <= (start or 0.0):
+        raise EdgecolorError(f"--end ({end}) must be after --start ({start or 0.0})")
+    for _, dst in pairs:  # a bad --codec is an option error (exit 2), found before any work
+        choose_encoder(dst, codec, ffmpeg or None)
+    pool = _Pool(workers, model=model, backend=backend, precision=precision.value, device=device, threads=threads,
+                 size=size, saturation=saturation, guided=guided)
+    options = dict(start=start, end=end, codec=codec, stabilize=stabilize, strength=strength, workers=workers,
+                   ffmpeg=ffmpeg)
+    counts = Counter()
+    with ctrl_c_sets(note=warning, exiting=True) as ctrl:  # Ctrl-C: the current file is finished, the batch stops
+        for src, dst in pairs:
+            if ctrl.presses:
+                break
+            if dst.exists() and not force:
+                counts["skipped"] += 1
+                print(f"edgecolor: skipped {dst}: exists (use --force to overwrite)", file=sys.stderr)
+                continue
+            counts[_one(src, dst, pool, ctrl, options)] += 1
+    interrupted = ctrl.presses > 0
+    if len(pairs) > 1 or interrupted:
+        parts = [f"done {counts['done']}"] + ([f"partial {counts['partial']}"] if counts["partial"] else [])
+        parts += [f"skipped {counts['skipped']}", f"failed {counts['failed']}"]
+        print(", ".join(parts) + (" (interrupted)" if interrupted else ""), flush=True)
+    if interrupted:
+        print("edgecolor: interrupted", file=sys.stderr)
+        raise typer.Exit(130)
+    raise typer.Exit(1 if counts["failed"] else 0)
+
+
+def _one(src: str, dst: Path, pool: _Pool, ctrl, options: dict) -> str:
+    """Colorize one video of the batch and print its line: 'done', 'partial', 'failed' or 'stopped'.
+
+    A per-file problem is an error line and 'failed' (the batch goes on); a model that cannot load
+    raises (exit 2 for the command).
+    """
+    from edgecolor.video import colorize_video
+
+    ctrl.stop = threading.Event()  # Ctrl-C sets this one: the file is finished as a partial one
+    bar = _Progress()
+    try:
         try:
             report = colorize_video(
-                src, dst, pool, start=start, end=end, codec=codec, stabilize=stabilize, strength=strength,
-                workers=workers, ffmpeg=ffmpeg, warn=warning,
-                progress=lambda done, total, stats, bar=bar, name=Path(src).name: _tick(bar, name, done, total, stats),
+                src, dst, pool, warn=warning, stop=ctrl.stop, **options,
+                progress=lambda n, total, stats: _tick(bar, Path(src).name, n, total, stats),
             )
-        except EdgecolorError as e:
-            bar.stop()
-            if len(pairs) == 1 or pool.error is not None:
-                raise
-            failed += 1
-            error(str(e))
-            continue
-        except KeyboardInterrupt:
-            bar.stop()
-            print("edgecolor: interrupted", file=sys.stderr)
-            raise typer.Exit(130) from None
-        except OSError as e:
-            bar.stop()
-            failed += 1
-            error(f"{e.filename or src}: {e.strerror or e}")
-            continue
-        except Exception as e:  # one odd file must not end a batch
-            bar.stop()
-            if os.environ.get("EDGECOLOR_DEBUG"):
-                raise
-            failed += 1
-            error(f"{src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)")
-            continue
-        bar.stop()
-        print(report.line())
-        if report.partial:
-            print("edgecolor: interrupted", file=sys.stderr)
-            raise typer.Exit(130)
-    if len(pairs) > 1:
-        print(f"done {len(pairs) - failed - skipped}, skipped {skipped}, failed {failed}")
-    raise typer.Exit(1 if failed else 0)
+        finally:
+            bar.stop()  # before any line is printed
+    except EdgecolorError as e:
+        if pool.error is not None:
+            raise
+        if ctrl.presses:  # Ctrl-C before the first frame: nothing written, not a failure
+            return "stopped"
+        error(str(e))
+        return "failed"
+    except KeyboardInterrupt:  # only when someone else's SIGINT handler was in place
+        ctrl.presses += 1
+        return "stopped"
+    except OSError as e:
+        error(f"{e.filename or src}: {e.strerror or e}")
+        return "failed"
+    except Exception as e:  # one odd file must not end a batch
+        if os.environ.get("EDGECOLOR_DEBUG"):
+            raise
+        error(f"{src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)")
+        return "failed"
+    print(report.line(), flush=True)
+    return "partial" if report.partial else "done"
 
 
 def _tick(bar: _Progress, name: str, done: int, total: int | None, stats) -> None:
+    if total is not None and done > total:  # the container's count was an estimate
+        total = None
     if bar._bar is None and done == 1:
         bar.start(name, total)
     bar.update(done, total, stats)

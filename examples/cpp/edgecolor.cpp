@@ -14,6 +14,8 @@ namespace edgecolor {
 namespace {
 
 constexpr int kStripPixels = 1 << 19;  // pipeline.STRIP_PIXELS: full-size work in strips of about this many pixels
+constexpr int kMinCells = 2;            // pipeline.MIN_CELLS: network input sides of at least 2 size multiples
+constexpr double kMaxLongGrowth = 4.0;  // pipeline.MAX_LONG_GROWTH
 
 std::string jsonPathFor(const std::string& onnxPath) {
     const auto dot = onnxPath.find_last_of('.');
@@ -51,20 +53,13 @@ cv::Mat resizeRows(const cv::Mat& ab, cv::Size full, int y0, int y1) {
     return out;
 }
 
-// pipeline.prepare: L at the working size (`valid`), scaled to the network's range, padded to the size
-// multiple by reflection. With workingSize(), all of the sizing lives here.
+// pipeline.prepare: L resized (stretched by a few per cent) to the network size, scaled to the network's
+// range. With networkSize(), all of the sizing lives here.
 cv::Mat networkInput(const cv::Mat& L, int longSide, const Contract& c, cv::Size& valid) {
-    valid = workingSize(L.size(), longSide);
+    valid = networkSize(L.size(), longSide, c.sizeMultiple);
     cv::Mat small;
     resizeL(L, valid).convertTo(small, CV_32F);
-    small = small * static_cast<float>(c.lScale * 100.0 / 255.0) + static_cast<float>(c.lShift);
-    const int m = c.sizeMultiple;
-    const int padH = (m - valid.height % m) % m, padW = (m - valid.width % m) % m;
-    if (padH || padW) {
-        const int border = (padH < valid.height && padW < valid.width) ? cv::BORDER_REFLECT_101 : cv::BORDER_REPLICATE;
-        cv::copyMakeBorder(small, small, 0, padH, 0, padW, border);
-    }
-    return small;
+    return small * static_cast<float>(c.lScale * 100.0 / 255.0) + static_cast<float>(c.lShift);
 }
 
 }  // namespace
@@ -101,11 +96,16 @@ Contract readContract(const std::string& onnxPath) {
     return c;
 }
 
-cv::Size workingSize(cv::Size image, int longSide) {
-    // pipeline.working_size; std::nearbyint rounds half to even like Python's round().
-    const double scale = static_cast<double>(longSide) / std::max(image.height, image.width);
-    const int h = std::max(1, static_cast<int>(std::nearbyint(image.height * scale)));
-    const int w = std::max(1, static_cast<int>(std::nearbyint(image.width * scale)));
+cv::Size networkSize(cv::Size image, int longSide, int multiple) {
+    // pipeline.network_size: the long side about `longSide`, each side rounded to the nearest multiple
+    // (std::nearbyint rounds half to even, like Python's round), each side at least kMinCells multiples;
+    // a panorama grows its long side (up to kMaxLongGrowth times) to keep its short side there.
+    const int minSide = kMinCells * multiple;
+    double scale = static_cast<double>(longSide) / std::max(image.height, image.width);
+    if (std::min(image.height, image.width) * scale < minSide)
+        scale = std::min(static_cast<double>(minSide) / std::min(image.height, image.width), scale * kMaxLongGrowth);
+    const int h = std::max(minSide, static_cast<int>(std::nearbyint(image.height * scale / multiple)) * multiple);
+    const int w = std::max(minSide, static_cast<int>(std::nearbyint(image.width * scale / multiple)) * multiple);
     return {w, h};
 }
 
@@ -132,7 +132,7 @@ cv::Mat Colorizer::colorize(const cv::Mat& image) {
     cv::Size valid;
     const cv::Mat small = networkInput(L, longSide_, contract_, valid);
 
-    // The network: 1x1xHxW in, 1x2x(H/s)x(W/s) ab out; crop the padding away (Colorizer.predict_ab).
+    // The network: 1x1xHxW in, 1x2x(H/s)x(W/s) ab out (Colorizer.predict_ab).
     net_.setInput(cv::dnn::blobFromImage(small), contract_.inputName);
     const cv::Mat out = net_.forward(contract_.outputName);
     const int s = contract_.outputStride;
@@ -142,7 +142,7 @@ cv::Mat Colorizer::colorize(const cv::Mat& image) {
     const cv::Mat a(out.size[2], out.size[3], CV_32F, const_cast<float*>(out.ptr<float>(0, 0)));
     const cv::Mat b(out.size[2], out.size[3], CV_32F, const_cast<float*>(out.ptr<float>(0, 1)));
 
-    // pipeline.merge, 8-bit: quantise ab while small (floor(ab * ab_scale + 128.5), clipped to 0..255).
+    // pipeline.merge(guided=False), 8-bit: quantise ab while small (floor(ab * ab_scale + 128.5), clipped to 0..255).
     cv::Mat ab8(abH, abW, CV_8UC2);
     for (int y = 0; y < abH; ++y) {
         for (int x = 0; x < abW; ++x) {
@@ -152,7 +152,7 @@ cv::Mat Colorizer::colorize(const cv::Mat& image) {
                                                 static_cast<uchar>(std::floor(std::clamp(vb, 0.f, 255.f))));
         }
     }
-    // pipeline._align: the output overhangs the valid image when it is not a multiple of the stride.
+    // pipeline._align: the output overhangs the network input when it is not a multiple of the stride.
     if (valid.height % s || valid.width % s) {
         cv::Mat up;
         cv::resize(ab8, up, cv::Size(abW * s, abH * s), 0, 0, cv::INTER_LINEAR);

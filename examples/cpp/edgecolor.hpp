@@ -19,17 +19,18 @@ struct Contract {
 // Reads "<model>.json" (model.onnx -> model.json); throws std::runtime_error with a one-line reason.
 Contract readContract(const std::string& onnxPath);
 
-// The network input size for an image: the long side at `longSide`, the aspect kept (Python's round,
-// half to even). The one place the working size is decided; padding to the size multiple comes after.
-cv::Size workingSize(cv::Size image, int longSide);
+// The network input size for an image (pipeline.network_size): the long side about `longSide`, each side
+// the nearest multiple of `multiple` (the image is stretched a few per cent, not padded), at least two
+// multiples. The one place the working size is decided.
+cv::Size networkSize(cv::Size image, int longSide, int multiple);
 
 class Colorizer {
 public:
     // Loads the network and its contract: slow (tens of ms); do it once. `longSide` <= 0: the model's own.
     explicit Colorizer(const std::string& onnxPath, int longSide = 0);
 
-    // An 8-bit BGR (CV_8UC3) or grey (CV_8UC1) image -> 8-bit BGR of the same size: the network's colour
-    // merged with the image's own full-resolution lightness. Not thread-safe (cv::dnn::Net is stateful):
+    // An 8-bit BGR (CV_8UC3) or grey (CV_8UC1) image -> 8-bit BGR of the same size: the network's colour,
+    // bilinearly upsampled, merged with the image's own full-resolution lightness (Python's guided=False). Not thread-safe (cv::dnn::Net is stateful):
     // give each thread its own Colorizer.
     cv::Mat colorize(const cv::Mat& image);
 

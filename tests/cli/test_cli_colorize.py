@@ -27,10 +27,12 @@ from cli_support import (
 )
 from conftest import photo
 
-from edgecolor.cli.colorize import Job, plan_jobs, run_batch
+from edgecolor.batch import Job, plan_batch, run_batch
 from edgecolor.files import sniff
 
-SUMMARY = re.compile(r"^done (\d+), skipped (\d+), failed (\d+) in [\d.]+ s \([\d.]+ images/s\)$", re.M)
+SUMMARY = re.compile(
+    r"^done (\d+), skipped (\d+), failed (\d+) in [\d.]+ s \([\d.]+ images/s, model loading excluded\)$", re.M
+)
 
 
 def summary(text: str) -> tuple[int, int, int]:
@@ -211,7 +213,7 @@ def test_model_is_loaded_once_per_batch_and_not_at_all_when_nothing_to_do(models
 
 def test_plan_dedupes_inputs(tmp_path):
     write_image(tmp_path / "a.jpg", photo())
-    plan = plan_jobs([str(tmp_path), str(tmp_path / "a.jpg"), str(tmp_path / "*.jpg")], None, False)
+    plan = plan_batch([str(tmp_path), str(tmp_path / "a.jpg"), str(tmp_path / "*.jpg")], None, False)
     assert plan.jobs == [Job(tmp_path / "a.jpg", tmp_path / "colorized" / "a.jpg")] and not plan.problems
 
 
@@ -333,3 +335,51 @@ def test_unknown_backend_and_bad_option_values(models_dir, grey):
     result = invoke("colorize", grey, "--saturation", "-1")
     assert result.exit_code == 2
     assert not (grey.parent / "colorized").exists()
+
+
+def test_an_output_that_is_an_input_of_the_run_is_refused_even_with_force(models_dir, tmp_path):
+    """The batch is planned whole before anything is written: no input of the run is ever overwritten."""
+    xi = tmp_path / "xi"
+    a = write_image(xi / "a.jpg", photo(seed=1))
+    inner = write_image(xi / "colorized" / "a.jpg", photo(seed=2))
+    before = {p: p.read_bytes() for p in (a, inner)}
+    result = invoke("colorize", a, inner, "--force")
+    assert result.exit_code == 1, result.output
+    assert errors(result.stderr) == [
+        f"{ERROR}{a}: output would overwrite another input of this run ({inner}); choose another -o folder"
+    ]
+    assert {p: p.read_bytes() for p in before} == before
+    assert (xi / "colorized" / "colorized" / "a.jpg").exists()  # the other pair still ran
+    assert summary(result.stdout) == (1, 0, 1)
+
+    new, old = tmp_path / "new", tmp_path / "old"
+    write_image(new / "b.jpg", photo(seed=3))
+    kept = write_image(old / "b.jpg", photo(seed=4))
+    kept_bytes = kept.read_bytes()
+    result = invoke("colorize", new, old, "-o", old, "--force")
+    assert result.exit_code == 1 and kept.read_bytes() == kept_bytes, result.output
+    assert summary(result.stdout) == (0, 0, 2) and len(errors(result.stderr)) == 2
+
+
+def test_plan_refuses_a_hard_link_to_an_input(tmp_path):
+    src = write_image(tmp_path / "a.jpg", photo())
+    (tmp_path / "out").mkdir()
+    os.link(src, tmp_path / "out" / "a.jpg")
+    plan = plan_batch([src], tmp_path / "out")
+    assert not plan.jobs and "overwrite the input itself" in plan.problems[0]
+
+
+def test_no_guided_switch_gives_plain_bilinear_colour(models_dir, tmp_path):
+    """--no-guided is the API's guided=False (bilinear upsampling); the default differs at edges."""
+    from edgecolor.colorizer import Colorizer
+
+    img = photo(240, 320)
+    img[:, 160:] = 255 - img[:, 160:]  # a strong edge
+    src = write_image(tmp_path / "edge.png", img)
+    for flag, guided in (("--no-guided", False), ("--guided", True)):
+        out = tmp_path / flag.strip("-")
+        result = invoke("colorize", src, "-o", out, flag)
+        assert result.exit_code == 0, result.output
+        expected = Colorizer(guided=guided).colorize(cv2.imread(str(src), cv2.IMREAD_UNCHANGED))
+        np.testing.assert_array_equal(read(out / "edge.png"), expected)
+    assert not np.array_equal(read(tmp_path / "no-guided" / "edge.png"), read(tmp_path / "guided" / "edge.png"))

@@ -44,13 +44,15 @@ def test_usage_errors_exit_2_without_traceback(tmp_path):
 _RAISE = """
 import sys
 from edgecolor.cli import app, main
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import BackendError, EdgecolorError, InputError, ModelError, OutputError, UsageError
 
 @app.command("boom")
 def boom(kind: str) -> None:
     if kind == "interrupt":
         raise KeyboardInterrupt
-    raise EdgecolorError("photo.jpg: something a user can fix")
+    kinds = {"input": InputError, "output": OutputError, "model": ModelError, "backend": BackendError,
+             "usage": UsageError}
+    raise kinds.get(kind, EdgecolorError)("photo.jpg: something a user can fix")
 
 main(sys.argv[1:])
 """
@@ -64,3 +66,11 @@ def test_ctrl_c_exits_130_and_user_errors_exit_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == "edgecolor: error: photo.jpg: something a user can fix"
 
+
+
+def test_one_exit_code_rule_by_exception_type(tmp_path):
+    """1: this input failed (the rest could run); 2: nothing could run. By type, for every command."""
+    for kind, code in (("input", 1), ("output", 1), ("model", 2), ("backend", 2), ("usage", 2), ("error", 2)):
+        proc = run_python(_RAISE, "boom", kind, cwd=tmp_path)
+        assert proc.returncode == code, (kind, proc.stderr)
+        assert proc.stderr.strip() == "edgecolor: error: photo.jpg: something a user can fix"

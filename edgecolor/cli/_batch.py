@@ -1,0 +1,85 @@
+"""Printing a photo batch for the commands that run one (`colorize`, `demo`): progress, one line per
+failure, the summary line and the exit code. Not a command (the underscore keeps cli/__init__ from
+registering it), so commands share it without importing one another.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from edgecolor.batch import Plan, Result, Summary, remove_stale_temps, run_batch
+from edgecolor.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, error, note, warning
+
+
+def run_and_report(plan: Plan, make, force: bool) -> int:
+    """Run a planned batch, print the summary line; the exit code (Ctrl-C: the summary, then 130)."""
+    return report(plan, run_printing(plan, make, force))
+
+
+def run_printing(plan: Plan, make, force: bool) -> Summary:
+    """Run a planned batch with a progress bar and one line per problem, skip, failure and tidied temporary."""
+    for problem in plan.problems:
+        error(problem)
+    for path in remove_stale_temps(plan):
+        note(f"removed {path}: a temporary file left by an interrupted earlier run")
+    progress = _progress(len(plan.jobs))
+    task = progress.add_task("colorizing", total=len(plan.jobs)) if progress else None
+
+    def on_result(result: Result) -> None:
+        for line in result.warnings:
+            warning(line)
+        if result.status == "skipped":
+            print(f"edgecolor: skipped {result.message}", file=sys.stderr)
+        elif result.status == "failed":
+            error(result.message)
+        elif result.colour:
+            warning(f"{result.job.src}: is a colour photo; colorized from its lightness only")
+        if progress:
+            progress.advance(task)
+
+    try:
+        return run_batch(plan.jobs, make, force, on_result)
+    finally:
+        if progress:
+            progress.stop()
+
+
+def report(plan: Plan, summary: Summary) -> int:
+    """Print the summary line and return the exit code: 0 all good, 1 if any input failed, 130 on Ctrl-C."""
+    summary.failed += len(plan.problems)
+    if len(summary.written) == 1 and summary.failed == 0 and not summary.interrupted:
+        print(f"wrote {summary.written[0]}")
+    print(summary.line(), flush=True)
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_SOME_FAILED if summary.failed else EXIT_OK
+
+
+def _progress(total: int):
+    """A rich progress bar on stderr for batches on a terminal; None for a single file or no terminal."""
+    if total <= 1:
+        return None
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    if not console.is_terminal:  # logs and pipes get the summary line, not bar frames
+        return None
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    progress.start()
+    return progress

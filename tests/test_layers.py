@@ -1,0 +1,41 @@
+"""Imports of the video modules only go down the layers (issue 11): video/live -> stream -> sources ->
+ffmpeg -> errors. Function-level (lazy) imports count too: they close a circle just the same."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "edgecolor"
+# module -> edgecolor modules it must never import (anything above it)
+ABOVE = {
+    "ffmpeg": {"sources", "stream", "video", "live", "mjpeg", "atomic", "cli"},
+    "atomic": {"sources", "stream", "video", "live", "mjpeg", "ffmpeg", "cli"},
+    "sources": {"stream", "video", "live", "mjpeg", "cli"},
+    "stream": {"video", "live", "mjpeg", "cli"},
+    "video": {"live", "mjpeg", "cli"},
+    "mjpeg": {"stream", "video", "live", "sources", "cli"},
+}
+
+
+def edgecolor_imports(path: Path) -> set[str]:
+    """First component below ``edgecolor`` of every import in the file, at any depth."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + ([f"{node.module}.{a.name}" for a in node.names] if node.module == "edgecolor"
+                                     else [])
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "edgecolor" and len(parts) > 1:
+                found.add(parts[1])
+    return found
+
+
+def test_video_modules_import_only_downwards():
+    for module, forbidden in ABOVE.items():
+        wrong = edgecolor_imports(PACKAGE / f"{module}.py") & forbidden
+        assert not wrong, f"edgecolor/{module}.py imports {sorted(wrong)} from a layer above it"

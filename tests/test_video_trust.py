@@ -1,0 +1,232 @@
+"""`edgecolor video` keeps its promises on awkward files (issue 10): every decoded frame, the sound as
+long as it was, stale temp files of killed runs swept (and nothing else), special files refused
+before they are opened, one exit-code rule. Real clips made with ffmpeg, real runtimes (tiny model)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from video_fixtures import cli_env, errors, frames_of, invoke, synthetic_clip, write_clip
+
+from edgecolor.atomic import host_tag
+from edgecolor.sources import FileSource
+from edgecolor.video import find_ffmpeg
+
+FFMPEG = find_ffmpeg()
+pytestmark = pytest.mark.skipif(FFMPEG is None and not os.environ.get("CI"), reason="no ffmpeg (imageio-ffmpeg)")
+FPS = 25.0
+WARNING = "edgecolor: warning: "
+
+
+def _ffmpeg(*args: str) -> None:
+    done = subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *args], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def _ts(path: Path, size: str, frames: int) -> Path:
+    _ffmpeg("-f", "lavfi", "-i", f"testsrc=size={size}:rate=25", "-frames:v", str(frames), "-c:v", "libx264",
+            "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-f", "mpegts", str(path))
+    return path
+
+
+def _joined(path: Path, *parts: Path) -> Path:
+    path.write_bytes(b"".join(p.read_bytes() for p in parts))
+    return path
+
+
+def audio_seconds(path: Path) -> float:
+    """Length of the first sound track, from its decoded samples (the container's duration is the longest stream)."""
+    pcm = subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
+                          "-f", "s16le", "-ac", "1", "-ar", "8000", "pipe:1"], capture_output=True, timeout=60).stdout
+    return len(pcm) / 2 / 8000
+
+
+def warnings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(WARNING)]
+
+
+# -- item 3: never stop at the container's frame count ----------------------------------------------
+
+
+def test_joined_transport_streams_keep_every_frame_and_say_the_count_was_off(tmp_path, model_files):
+    part = _ts(tmp_path / "a.ts", "160x120", 25)
+    same3 = _joined(tmp_path / "same3.ts", part, part, part)  # `cat a.ts a.ts a.ts`: the container says 25
+    out = tmp_path / "out.mp4"
+    result = invoke("video", same3, "-o", out, "--model", model_files["onnx"])
+    assert result.exit_code == 0, result.output
+    assert len(frames_of(out)) == 75
+    assert f"wrote {out}: 75 frames" in result.output
+    assert any("decoded 75 frames, the container said" in w for w in warnings(result.output)), result.output
+
+
+def test_a_resolution_change_midway_is_scaled_to_the_first_size(tmp_path, model_files):
+    small, large = _ts(tmp_path / "small.ts", "160x120", 20), _ts(tmp_path / "large.ts", "320x240", 20)
+    mixed = _joined(tmp_path / "mixed.ts", small, large)
+    out = tmp_path / "out.mkv"
+    result = invoke("video", mixed, "-o", out, "--model", model_files["onnx"])
+    assert result.exit_code == 0, result.output
+    frames = frames_of(out)
+    assert len(frames) == 40
+    assert {f.shape for f in frames} == {(120, 160, 3)}
+    # the ffmpeg reader (for files OpenCV cannot open) does the same: every frame, first size
+    src = FileSource(mixed, ffmpeg=FFMPEG, force_ffmpeg=True)
+    got = []
+    while (frame := src.read()) is not None:
+        got.append(frame.shape)
+    src.close()
+    assert got == [(120, 160, 3)] * 40
+
+
+def test_a_truncated_fast_start_mp4_is_reported(tmp_path, model_files):
+    whole = tmp_path / "whole.mp4"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-frames:v", "200", "-c:v", "libx264",
+            "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(whole))
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])  # the index (at the start) still lists 200 frames
+    out = tmp_path / "out.mp4"
+    result = invoke("video", cut, "-o", out, "--model", model_files["onnx"])
+    assert result.exit_code == 0, result.output
+    n = len(frames_of(out))
+    assert 50 < n < 200
+    lines = warnings(result.output)
+    assert any(f"decoded {n} frames, the container said 200" in w and "truncated" in w for w in lines), result.output
+
+
+# -- item 4: the picture is never cut to the sound ---------------------------------------------------
+
+
+@pytest.mark.parametrize("sound_s", [2.5, 4.64])
+def test_sound_shorter_than_the_picture_keeps_every_frame_and_all_the_sound(tmp_path, model_files, sound_s):
+    frames = synthetic_clip(96, 64, shot=40).frames  # 120 frames: 4.8 s
+    video = write_clip(tmp_path / "silent.mp4", frames, FPS, FFMPEG, audio=False)
+    clip = tmp_path / "clip.mp4"
+    _ffmpeg("-i", str(video), "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=22050:duration={sound_s}",
+            "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(clip))
+    assert audio_seconds(clip) == pytest.approx(sound_s, abs=0.1)
+    out = tmp_path / "out.mp4"
+    result = invoke("video", clip, "-o", out, "--model", model_files["onnx"])
+    assert result.exit_code == 0, result.output
+    assert "exit code 0" not in result.output
+    assert len(frames_of(out)) == 120
+    assert audio_seconds(out) == pytest.approx(sound_s, abs=0.1)
+
+
+def test_sound_longer_than_a_part_is_cut_to_the_picture(tmp_path, model_files):
+    clip = write_clip(tmp_path / "clip.mkv", synthetic_clip(96, 64, shot=20).frames, FPS, FFMPEG)  # 2.4 s, sound
+    out = tmp_path / "out.mkv"
+    result = invoke("video", clip, "-o", out, "--model", model_files["onnx"], "--end", "1.0")
+    assert result.exit_code == 0, result.output
+    assert len(frames_of(out)) == 25
+    assert audio_seconds(out) == pytest.approx(1.0, abs=0.1)
+
+
+# -- item 6: leftovers of killed runs ---------------------------------------------------------------
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid  # reaped: no such process now (pids are not reused this fast)
+
+
+@pytest.mark.slow
+def test_kill_9_leftovers_are_removed_by_the_next_run_and_nothing_else(tmp_path, model_files):
+    long = tmp_path / "long.mkv"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=60", "-c:v", "libx264", "-preset",
+            "ultrafast", "-pix_fmt", "yuv420p", str(long))
+    outdir = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "video", str(long), "-o", str(outdir / "a.mkv"),
+                             "--model", str(model_files["onnx"])], env=cli_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (outdir.exists() and list(outdir.glob(".*.partial.*"))):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.kill()  # kill -9: no cleanup runs
+    proc.wait()
+    time.sleep(1.0)  # its ffmpeg (own session) sees its input end and finishes by itself
+    left = sorted(p.name for p in outdir.iterdir())
+    assert left and all(".partial." in name for name in left), left
+    now = time.time()
+    for name in left:  # a minute later (until then a dead writer's ffmpeg may still be finishing)
+        os.utime(outdir / name, (now - 120, now - 120))
+
+    host, alive, dead = host_tag(), os.getpid(), _dead_pid()
+    keep = {
+        f".b.{host}-{alive}-abcdef.partial.mkv": 0,  # a run still writing here (this process)
+        f".c.{'0' if host[0] != '0' else '1'}{host[1:]}-{dead}-abcdef.partial.mkv": 0,  # another machine's run
+        ".d.k3j_x9qa.partial.mkv": 0,  # an old-style name, recent: its writer may be running
+        f".i.{host}-{dead}-abcdef.partial.mkv": 5,  # writer gone seconds ago: its ffmpeg may still write
+        ".e.tmp": 3 * 86400,  # another kind of temp file (photos): not ours to remove
+        "notes.partial.mkv": 3 * 86400,  # not hidden: a user's file
+        ".f.partial.mkv": 3 * 86400,  # not our pattern
+    }
+    remove = {f".g.{host}-{dead}-abcdef.partial.mkv": 120, ".h.qqqq_zzz.partial.mkv": 3 * 86400}
+    for name, age in {**keep, **remove}.items():
+        (outdir / name).write_bytes(b"x")
+        os.utime(outdir / name, (now - age, now - age))
+    short = write_clip(tmp_path / "short.mkv", synthetic_clip(96, 64, shot=4).frames, FPS, FFMPEG, audio=False)
+    result = invoke("video", short, "-o", outdir / "next.mkv", "--model", model_files["onnx"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in outdir.iterdir()) == sorted([*keep, "next.mkv"])
+    said = [w for w in warnings(result.output) if "removed" in w]
+    assert len(said) == len(left) + len(remove), result.output
+    assert all("left by an interrupted run" in w for w in said)
+
+
+# -- item 7: special files are refused before they are opened ---------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_fifo_and_device_named_like_videos_are_refused_at_once(tmp_path, model_files):
+    fifo = tmp_path / "f.mp4"
+    os.mkfifo(fifo)
+    zero = tmp_path / "z.mp4"
+    zero.symlink_to("/dev/zero")
+    env = cli_env()
+    cases = [
+        (["video", fifo, "-o", tmp_path / "o1.mp4"], "FIFO"),
+        (["video", zero, "-o", tmp_path / "o2.mp4"], "not a regular file"),
+        (["live", "--source", fifo, "--record", tmp_path / "r.mp4"], "FIFO"),
+    ]
+    for args, reason in cases:
+        cmd = [sys.executable, "-m", "edgecolor", *map(str, args), "--model", str(model_files["onnx"])]
+        try:
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{args}: hangs on a special file")
+        assert done.returncode == 1, (args, done.stderr)
+        lines = errors(done.stderr)
+        assert len(lines) == 1 and reason in lines[0], (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.mp4", "z.mp4"]
+
+
+# -- item 17: one exit-code rule --------------------------------------------------------------------
+
+
+def test_exit_codes_missing_input_is_1_bad_option_is_2(tmp_path, model_files):
+    clip = write_clip(tmp_path / "c.mp4", synthetic_clip(96, 64, shot=2).frames, FPS, FFMPEG, audio=False)
+    missing = tmp_path / "missing.mp4"
+    cases = [
+        (["video", missing, "-o", tmp_path / "o.mp4"], 1, "no such file"),
+        (["live", "--source", missing, "--record", tmp_path / "r.mp4"], 1, "no such file"),
+        (["live", "--source", "99999999999999999999", "--record", tmp_path / "r.mp4"], 1, "not a camera index"),
+        (["video", clip, "-o", tmp_path / "o.mp4", "--codec", "nosuchcodec"], 2, "--codec"),
+        (["video", clip, "-o", tmp_path / "o.mp4", "--start", "1", "--end", "0.5"], 2, "must be after"),
+        (["video", clip, "-o", tmp_path / "o.mp4", "--model", tmp_path / "nope.onnx"], 2, "model file not found"),
+    ]
+    for args, code, reason in cases:
+        result = invoke(*args, *([] if "--model" in args else ["--model", model_files["onnx"]]))
+        assert result.exit_code == code, (args, result.output)
+        lines = errors(result.output)
+        assert len(lines) == 1 and reason in lines[0], (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]

@@ -1,0 +1,216 @@
+"""Fine-tune the late encoder stages and the decoder of a trained ColorNet on a CPU.
+
+Why this shape: on a 2-core CPU the whole network is too slow to train, but the early encoder
+blocks (stem to stride 8) are generic edge detectors; what decides colour is the late, semantic
+part. So the early blocks' features are computed once and cached, and only the blocks after the
+stride-8 tap plus the decoder learn. Before caching, L is re-compressed as JPEG at a random
+quality (or left alone), so no compression trace in L can serve as a colour cue.
+
+BatchNorm stays in eval mode throughout: a checkpoint recovered from ONNX (tools.from_onnx) has
+its BatchNorm folded into identity layers, and small batches would give noisy statistics anyway.
+
+    python -m tools.from_onnx models/edgecolor-lite0/edgecolor-lite0-fp32.onnx runs/shipped.pt
+    python -m tools.finetune --init runs/shipped.pt --train ../shared/data/train \
+        --val ../shared/data/val --out runs/lite0-ft --epochs 6 --seed 3
+
+Resumable: rerunning the same command continues from ``OUT/last.pt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tools.data import PhotoSet, balanced_weights, load_photos
+from tools.net import TAPS, ColorNet
+from tools.train import ColorLoss, ab_targets, bins_and_weights, cosine_lr, lab_crop, seed_all, validate
+
+HEAD_LAST = TAPS["s8"]  # blocks 0..HEAD_LAST are frozen and cached
+
+
+def recompress_l(l8: np.ndarray, rng: np.random.Generator, prob: float, qmin: int, qmax: int) -> np.ndarray:
+    """L (uint8, OpenCV's L·2.55) through a JPEG round trip at a random quality, with probability prob."""
+    if rng.random() >= prob:
+        return l8
+    q = int(rng.integers(qmin, qmax + 1))
+    ok, buf = cv2.imencode(".jpg", l8, [cv2.IMWRITE_JPEG_QUALITY, q])
+    return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else l8
+
+
+def head_forward(net: ColorNet, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Stem and blocks 0..HEAD_LAST: the s4 and s8 taps."""
+    enc = net.encoder
+    x = F.relu6(enc.bn0(enc.stem(x)))
+    out = {}
+    for i in range(HEAD_LAST + 1):
+        x = enc.blocks[i](x)
+        if i == TAPS["s4"]:
+            out["s4"] = x
+    out["s8"] = x
+    return out
+
+
+def tail_forward(net: ColorNet, head: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Blocks after the s8 tap, then the decoder: logits."""
+    x = head["s8"]
+    feats = dict(head)
+    for i in range(HEAD_LAST + 1, len(net.encoder.blocks)):
+        x = net.encoder.blocks[i](x)
+        if i == TAPS["s16"]:
+            feats["s16"] = x
+    feats["s32"] = x
+    return net.decoder(feats)
+
+
+@torch.no_grad()
+def cache_head(path: Path, net: ColorNet, photos: PhotoSet, args) -> dict[str, np.ndarray]:
+    """Head features of every photo from (re-compressed) L, float16, kept beside the run for resumes."""
+    if path.exists():
+        z = np.load(path)
+        if len(z["s8"]) == len(photos):
+            return {k: z[k] for k in z.files}
+    net.eval()
+    rng = np.random.default_rng(args.seed + 7)
+    out: dict[str, list[np.ndarray]] = {}
+    for i in range(0, len(photos), 128):
+        l8 = [recompress_l(p[..., 0], rng, args.jpeg_prob, args.jpeg_min, args.jpeg_max) for p in photos.lab[i:i + 128]]
+        x = torch.from_numpy(np.stack(l8)[:, None].astype(np.float32) * (100.0 / 255.0) * 0.02 - 1.0)
+        for k, v in head_forward(net, x).items():
+            out.setdefault(k, []).append(v.half().numpy())
+    feats = {k: np.concatenate(v) for k, v in out.items()}
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **feats)
+    tmp.replace(path)
+    return feats
+
+
+def crop_feats(feats: dict[str, np.ndarray], idx: np.ndarray, oy: int, ox: int, cells: int, flip: bool):
+    out = {}
+    for k, v in feats.items():
+        s = 32 // int(k[1:])
+        t = v[idx, :, oy * s:(oy + cells) * s, ox * s:(ox + cells) * s]
+        out[k] = torch.from_numpy(np.ascontiguousarray(t[..., ::-1] if flip else t)).float()
+    return out
+
+
+def trainable(net: ColorNet) -> list[torch.nn.Parameter]:
+    head = {id(p) for m in [net.encoder.stem, net.encoder.bn0, *net.encoder.blocks[:HEAD_LAST + 1]]
+            for p in m.parameters()}
+    return [p for p in net.parameters() if id(p) not in head]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--init", required=True, help="checkpoint to start from (tools.from_onnx or tools.train)")
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--val", required=True, help="validation photos (reported only; choose on training photos)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--size", type=int, default=160)
+    ap.add_argument("--crop", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--epochs", type=float, default=4.0)
+    ap.add_argument("--lr", type=float, default=3e-4, help="peak learning rate (decoder; encoder tail gets 1/3)")
+    ap.add_argument("--rebalance", type=float, default=0.8)
+    ap.add_argument("--reg-weight", type=float, default=1.0)
+    ap.add_argument("--temperature", type=float, default=0.6, help="annealed-mean temperature in training")
+    ap.add_argument("--jpeg-prob", type=float, default=0.75, help="share of photos whose L is re-compressed")
+    ap.add_argument("--jpeg-min", type=int, default=30)
+    ap.add_argument("--jpeg-max", type=int, default=95)
+    ap.add_argument("--source-power", type=float, default=0.5)
+    ap.add_argument("--cache", default=".cache")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--val-every", type=int, default=300, help="steps between validations/checkpoints")
+    ap.add_argument("--limit", type=int, default=0, help="first N photos only (smoke tests)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    seed_all(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = (out / "log.jsonl").open("a")
+    t0 = time.time()
+
+    def emit(rec: dict) -> None:
+        rec = {"t": round(time.time() - t0, 1), **rec}
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        print(json.dumps(rec), flush=True)
+
+    photos = load_photos(args.train, size=args.size, cache_dir=args.cache)
+    val = load_photos(args.val, size=args.size, drop_grey=False, cache_dir=args.cache)
+    if args.limit:
+        photos = PhotoSet(photos.lab[:args.limit], photos.source[:args.limit], photos.sources, photos.names)
+        val = PhotoSet(val.lab[:max(4, args.limit // 4)], val.source[:0], val.sources, val.names)
+    init = torch.load(args.init, map_location="cpu", weights_only=False)
+    centres, weights = bins_and_weights(photos, lam=args.rebalance, keep_centres=np.asarray(init["centres"]))
+    net = ColorNet(centres, pretrained=False, temperature=args.temperature)
+    net.load_state_dict(init["model"])
+    emit({"event": "data", "train": len(photos), "val": len(val), "args": vars(args)})
+
+    feats = cache_head(out / "head-train.npz", net, photos, args)
+    emit({"event": "cached", "gb": round(sum(v.nbytes for v in feats.values()) / 1e9, 2)})
+
+    tail_params = [p for m in net.encoder.blocks[HEAD_LAST + 1:] for p in m.parameters()]
+    tail_ids = {id(p) for p in tail_params}
+    dec_params = [p for p in trainable(net) if id(p) not in tail_ids]
+    opt = torch.optim.AdamW([{"params": tail_params, "scale": 1 / 3}, {"params": dec_params, "scale": 1.0}],
+                            lr=args.lr, weight_decay=1e-4)
+    loss_fn = ColorLoss(centres, weights, args.reg_weight)
+    sample_w = balanced_weights(photos.source, args.source_power)
+    total = int(args.epochs * len(photos) / args.batch)
+    step = 0
+    ckpt = out / "last.pt"
+    if ckpt.exists():
+        z = torch.load(ckpt, map_location="cpu", weights_only=False)
+        net.load_state_dict(z["model"])
+        opt.load_state_dict(z["opt"])
+        step = z["step"]
+        emit({"event": "resume", "step": step})
+    rng = np.random.default_rng(args.seed * 100_003 + step)
+    grid, cells = (args.size - args.crop) // 32, args.crop // 32
+    if step == 0:
+        emit({"event": "val", "step": 0, **{f"val_{k}": v for k, v in validate(net, val, None, "cpu").items()}})
+    agg, te, n = {"ce": 0.0, "reg": 0.0}, time.time(), 0
+    while step < total:
+        net.eval()  # BatchNorm frozen (see module docstring); dropout-free network
+        lr = cosine_lr(args.lr, step, total)
+        for g in opt.param_groups:
+            g["lr"] = lr * g["scale"]
+        idx = np.sort(rng.choice(len(photos), args.batch, p=sample_w))
+        oy, ox = rng.integers(0, grid + 1, 2)
+        flip = bool(rng.integers(0, 2))
+        f = crop_feats(feats, idx, oy, ox, cells, flip)
+        lab = lab_crop(photos, idx, oy * 32, ox * 32, args.crop, flip)
+        with torch.enable_grad():
+            logits = tail_forward(net, f)
+            loss, parts = loss_fn(logits, net.decode(logits), ab_targets(lab))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        step, n = step + 1, n + 1
+        for k in agg:
+            agg[k] += parts[k]
+        if step % args.val_every == 0 or step == total:
+            rec = {"event": "step", "step": step, "of": total, "lr": lr, **{k: v / n for k, v in agg.items()},
+                   "crops_per_s": round(n * args.batch / (time.time() - te), 1)}
+            rec.update({f"val_{k}": v for k, v in validate(net, val, None, "cpu").items()})
+            torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt.with_suffix(".tmp"))
+            ckpt.with_suffix(".tmp").replace(ckpt)
+            emit(rec)
+            agg, te, n = {"ce": 0.0, "reg": 0.0}, time.time(), 0
+    torch.save({"model": net.state_dict(), "centres": centres, "temperature": args.temperature,
+                "args": vars(args), "step": step, "bn_folded": bool(init.get("bn_folded"))}, out / "final.pt")
+    emit({"event": "done", "final": str(out / "final.pt")})
+
+
+if __name__ == "__main__":
+    main()
