@@ -122,9 +122,13 @@ def _run(ray, jobs, options, force, workers, on_result) -> RaySummary:
             a = pending.pop(ref)
             try:
                 name, result = ray.get(ref)
-            except ray.exceptions.RayTaskError as e:
+            except ray.exceptions.RayTaskError as e:  # raised inside the actor: a bad model, a missing backend
                 cause = getattr(e, "cause", None)
-                raise cause if isinstance(cause, EdgecolorError) else e from None
+                if isinstance(cause, EdgecolorError):
+                    raise cause from None
+                raise BackendError(f"a Ray worker failed: {str(cause or e).splitlines()[0][:200]}") from None
+            except ray.exceptions.RayError as e:  # a worker or node lost (out of memory, killed)
+                raise BackendError(f"Ray: {str(e).strip().splitlines()[0][:200]}") from None
             stats = out.workers.setdefault(name, WorkerStats())
             if result.status == "done":
                 stats.done += 1

@@ -69,3 +69,9 @@ def test_ray_bad_model_is_one_line_exit_2(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("edgecolor: error:")]
     assert len(errors) == 1 and str(bad) in errors[0] and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_workers_needs_ray(tmp_path):
+    proc = colorize(REPO / "samples" / "detroit_1915.jpg", "-o", "out", "--workers", "2", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip() == "edgecolor: error: --workers needs --ray"
+    assert not (tmp_path / "out").exists()

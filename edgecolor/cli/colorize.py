@@ -16,6 +16,7 @@ from edgecolor.cli import _options as opt
 from edgecolor.cli._batch import run_and_report, run_on_ray_and_report
 from edgecolor.cli._options import Precision
 from edgecolor.cli.app import app
+from edgecolor.errors import UsageError
 
 
 @app.command()
@@ -42,6 +43,8 @@ def colorize(
     workers: int | None = typer.Option(None, "--workers", min=1, help="With --ray: workers (default: one per CPU)."),
 ) -> None:
     """Colorize black-and-white photos; outputs keep each input's name and format."""
+    if workers is not None and ray is None:
+        raise UsageError("--workers needs --ray")
     plan = plan_batch(inputs, outdir, recursive)
     options = dict(
         model=model,
