@@ -448,6 +448,9 @@ def _edge_md(data: dict) -> list[str]:
         "`INFERENCE_PRECISION_HINT` explicitly for the variant it loads, so the f32 row is the fp32 variant and the "
         "f16 row the fp16 variant. INT8 is not projected: its speed depends on the plugin's ARM int8 kernels. "
         "Pipeline factor 3.5 (issue 4's \"about 3-4 times slower\").",
+        "- arm64 itself is checked, not timed: `scripts/check_arm64.sh` runs edgecolor in an arm64 Debian under "
+        "qemu (docs/arm64.md): the same outputs as x86-64 and the precision that really runs on ARM. Emulated "
+        "speed says nothing about a Pi, so these rows stay projections until measured on a board.",
         "- Intel NUC 13 Pro: Core i5-1340P, 4 P-cores at ~3.0 GHz sustained, AVX2 (no AVX-512): 384 GFLOP/s f32; "
         "the OpenVINO LATENCY hint keeps inference on P-cores. Pipeline factor 1.0.",
         "",

@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+# The C++ example's test (examples/cpp): a compiler, cmake and the system OpenCV (Debian 12: 4.6).
+command -v cmake >/dev/null || missing+=(cmake)
+command -v g++ >/dev/null || missing+=(g++)
+dpkg -s libopencv-dev >/dev/null 2>&1 || missing+=(libopencv-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

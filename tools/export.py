@@ -1,7 +1,8 @@
 """PyTorch checkpoint → ONNX (dynamic H and W) with the model contract in metadata_props.
 
 The graph is simplified with onnxsim, checked with onnx.checker, and verified: the ONNX output
-must equal the PyTorch output within 1e-4 on random and real input, or nothing is written.
+must equal the PyTorch output within 1e-4 on random and real input, or nothing is written. The
+contract is also written as JSON beside the model (``model.json``, for C++: see examples/cpp).
 
     python -m tools.export runs/lite0/final.pt models/edgecolor-lite0/edgecolor-lite0-fp32.onnx
 """
@@ -20,6 +21,7 @@ import torch
 
 from edgecolor.contract import ModelContract
 from tools.net import OUTPUT_STRIDE, STRIDE, ColorNet
+from tools.sidecar import write_contract_json
 
 MODEL_NAME = "edgecolor-lite0"
 MODEL_VERSION = "1.1.0"
@@ -145,6 +147,7 @@ def export(net: ColorNet, out: str | Path, contract: ModelContract, check_folder
         onnx.save(model, tmp_out)
         os.chmod(tmp_out, 0o644)  # mkstemp makes it private; a model file is for everyone
         os.replace(tmp_out, out)
+    write_contract_json(contract.to_metadata(), out)
     return err
 
 
@@ -161,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     net = load_checkpoint(args.checkpoint, args.temperature, args.fallback)
     err = export(net, args.out, contract_for("fp32", args.working_size), args.check_folder, not args.no_simplify)
-    print(f"wrote {args.out} (max |onnx - torch| = {err:.2e})")
+    print(f"wrote {args.out} and its contract {Path(args.out).with_suffix('.json').name} "
+          f"(max |onnx - torch| = {err:.2e})")
 
 
 if __name__ == "__main__":

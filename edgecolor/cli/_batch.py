@@ -16,6 +16,33 @@ def run_and_report(plan: Plan, make, force: bool) -> int:
     return report(plan, run_printing(plan, make, force))
 
 
+def run_on_ray_and_report(plan: Plan, options: dict, address: str, force: bool, workers: int | None) -> int:
+    """`colorize --ray`: the same lines, summary and exit code as a local run, plus photos/s per worker."""
+    from edgecolor.ray_batch import run_on_ray
+
+    for problem in plan.problems:
+        error(problem)
+    for path in remove_stale_temps(plan):
+        note(f"removed {path}: a temporary file left by an interrupted earlier run")
+    ran = run_on_ray(plan.jobs, options, address, force, workers, _print_result)
+    for name, stats in sorted(ran.workers.items()):
+        print(f"worker {name}: {stats.done} photos, {stats.rate:.1f} photos/s")
+    return report(plan, ran.summary)
+
+
+def _print_result(result: Result, progress=None, task=None) -> None:
+    for line in result.warnings:
+        warning(line)
+    if result.status == "skipped":
+        print(f"edgecolor: skipped {result.message}", file=sys.stderr)
+    elif result.status == "failed":
+        error(result.message)
+    elif result.colour:
+        warning(f"{result.job.src}: is a colour photo; colorized from its lightness only")
+    if progress:
+        progress.advance(task)
+
+
 def run_printing(plan: Plan, make, force: bool) -> Summary:
     """Run a planned batch with a progress bar and one line per problem, skip, failure and tidied temporary."""
     for problem in plan.problems:
@@ -26,16 +53,7 @@ def run_printing(plan: Plan, make, force: bool) -> Summary:
     task = progress.add_task("colorizing", total=len(plan.jobs)) if progress else None
 
     def on_result(result: Result) -> None:
-        for line in result.warnings:
-            warning(line)
-        if result.status == "skipped":
-            print(f"edgecolor: skipped {result.message}", file=sys.stderr)
-        elif result.status == "failed":
-            error(result.message)
-        elif result.colour:
-            warning(f"{result.job.src}: is a colour photo; colorized from its lightness only")
-        if progress:
-            progress.advance(task)
+        _print_result(result, progress, task)
 
     try:
         return run_batch(plan.jobs, make, force, on_result)

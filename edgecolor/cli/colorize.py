@@ -13,9 +13,10 @@ import typer
 
 from edgecolor.batch import colorizer_factory, plan_batch
 from edgecolor.cli import _options as opt
-from edgecolor.cli._batch import run_and_report
+from edgecolor.cli._batch import run_and_report, run_on_ray_and_report
 from edgecolor.cli._options import Precision
 from edgecolor.cli.app import app
+from edgecolor.errors import UsageError
 
 
 @app.command()
@@ -35,10 +36,17 @@ def colorize(
     max_pixels: int = opt.MAX_PIXELS,
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Also subfolders (not hidden/'colorized' ones)."),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
+    ray: str | None = typer.Option(
+        None, "--ray", metavar="ADDRESS",
+        help="Run on Ray: 'local' starts Ray here, an address (e.g. ray://head:10001) joins a cluster.",
+    ),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="With --ray: workers (default: one per CPU)."),
 ) -> None:
     """Colorize black-and-white photos; outputs keep each input's name and format."""
+    if workers is not None and ray is None:
+        raise UsageError("--workers needs --ray")
     plan = plan_batch(inputs, outdir, recursive)
-    make = colorizer_factory(
+    options = dict(
         model=model,
         backend=backend,
         precision=precision.value,
@@ -49,4 +57,6 @@ def colorize(
         guided=guided,
         max_pixels=max_pixels,
     )
-    raise typer.Exit(run_and_report(plan, make, force))
+    if ray is not None:
+        raise typer.Exit(run_on_ray_and_report(plan, options, ray, force, workers))
+    raise typer.Exit(run_and_report(plan, colorizer_factory(**options), force))

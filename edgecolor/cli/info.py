@@ -28,9 +28,14 @@ _X86_FEATURES = {
 _ARM_FEATURES = {"asimd": "NEON", "asimddp": "dot product", "asimdhp": "FP16 arithmetic", "sve": "SVE", "i8mm": "I8MM"}
 
 
-def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, object]:
-    """CPU model and SIMD features from /proc/cpuinfo (Linux); empty features elsewhere."""
-    model, flags = platform.processor() or platform.machine(), set()
+def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo"), arch: str | None = None) -> dict[str, object]:
+    """CPU model and SIMD features from /proc/cpuinfo (Linux); empty features elsewhere.
+
+    Only the features of this process's architecture are named: under qemu-user emulation (an arm64
+    Python on an x86-64 host, scripts/check_arm64.sh) /proc/cpuinfo is the host's, and AVX-512 is not
+    something an arm64 build can use."""
+    arch = arch or platform.machine()
+    model, flags = platform.processor() or arch, set()
     try:
         for line in cpuinfo.read_text(errors="replace").splitlines():
             key, _, value = line.partition(":")
@@ -41,8 +46,9 @@ def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, object]:
                 flags.update(value.split())
     except OSError:
         pass
-    names = {**_X86_FEATURES, **_ARM_FEATURES}
-    return {"model": model, "arch": platform.machine(), "features": [names[f] for f in names if f in flags]}
+    arm = arch.lower().startswith(("arm", "aarch"))
+    names = _ARM_FEATURES if arm else _X86_FEATURES
+    return {"model": model, "arch": arch, "features": [names[f] for f in names if f in flags]}
 
 
 def _version(module: str) -> str:

@@ -38,12 +38,15 @@ def test_cpu_features_from_cpuinfo(tmp_path):
     x86.write_text(
         "processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512_vnni\n"
     )
-    info = cpu_info(x86)
+    info = cpu_info(x86, arch="x86_64")
     assert info["model"] == "Test CPU 9000"
     assert info["features"] == ["SSE4.2", "AVX", "AVX2", "FMA", "AVX-512", "AVX-512 VNNI"]
     arm = tmp_path / "arm"
     arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm asimddp asimdhp\nCPU part\t: 0xd0b\n")
-    assert cpu_info(arm)["features"] == ["NEON", "dot product", "FP16 arithmetic"]
+    assert cpu_info(arm, arch="aarch64")["features"] == ["NEON", "dot product", "FP16 arithmetic"]
+    # qemu-user shows an arm64 process the x86-64 host's cpuinfo: none of its features apply to arm64
+    assert cpu_info(x86, arch="aarch64") == {"model": "Test CPU 9000", "arch": "aarch64", "features": []}
+    assert cpu_info(arm, arch="x86_64")["features"] == []
     assert cpu_info(tmp_path / "missing")["features"] == []
 
 

@@ -1,11 +1,13 @@
-"""The wheel: bundled models and samples are package data, the console script is there, and an
-installed copy runs `edgecolor demo` from any folder without this checkout."""
+"""The wheel and sdist: bundled models and samples are package data, the console script is there, an
+installed copy runs `edgecolor demo` from any folder without this checkout, the wheel is pure Python (one
+file for x86-64 and arm64), both carry the licence and pass `twine check`."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from cli_support import REPO, write_image
 from conftest import bundled_model, photo
 
 pytest.importorskip("hatchling")
+pytestmark = pytest.mark.slow  # builds wheels and installs them
 
 _RUN_INSTALLED = """
 import sys
@@ -38,6 +41,51 @@ def wheel(tmp_path_factory) -> Path:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (whl,) = out.glob("edgecolor-*.whl")
     return whl
+
+
+@pytest.fixture(scope="module")
+def sdist(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sdist")
+    proc = subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "sdist", "-d", out],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (tgz,) = out.glob("edgecolor-*.tar.gz")
+    return tgz
+
+
+def test_wheel_is_pure_python_and_licensed(wheel):
+    """One wheel serves every platform: no compiled code, tag py3-none-any."""
+    assert wheel.name.endswith("-py3-none-any.whl")
+    whl = zipfile.ZipFile(wheel)
+    names = whl.namelist()
+    info = whl.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
+    assert "Root-Is-Purelib: true" in info and "Tag: py3-none-any" in info.splitlines()
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".dylib", ".dll"))]
+    meta = whl.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "License-Expression: Apache-2.0" in meta.splitlines()
+    licence = whl.read(next(n for n in names if n.endswith(".dist-info/licenses/LICENSE"))).decode()
+    assert licence == (REPO / "LICENSE").read_text()
+    assert "Apache License" in licence and "Version 2.0" in licence
+
+
+def test_sdist_has_licence_and_model_card(sdist):
+    names = tarfile.open(sdist).getnames()
+    root = sdist.name.removesuffix(".tar.gz")
+    for path in ("LICENSE", "PKG-INFO", "pyproject.toml", "models/README.md", "edgecolor/pipeline.py",
+                 "examples/cpp/CMakeLists.txt"):
+        assert f"{root}/{path}" in names, path
+
+
+def test_twine_check_passes(wheel, sdist):
+    """What PyPI would accept: metadata and the README rendered as the long description."""
+    pytest.importorskip("twine")
+    proc = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", wheel, sdist], capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("PASSED") == 2, proc.stdout
 
 
 def test_wheel_contents(wheel):

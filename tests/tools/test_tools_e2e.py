@@ -85,6 +85,9 @@ def test_export_matches_torch_on_random_weights(tmp_path):
     net = ColorNet(ab_bin_centres()[::2], pretrained=False).eval()
     err = export.export(net, tmp_path / "m.onnx", export.contract_for("fp32"))
     assert 0 <= err <= export.TOLERANCE
+    from edgecolor.contract import ModelContract  # the contract beside the model, for C++ (examples/cpp)
+
+    assert ModelContract(**json.loads((tmp_path / "m.json").read_text())) == export.contract_for("fp32")
 
 
 def test_quantize_writes_int8_and_refuses_a_lossy_model(model_dir, photos):
