@@ -165,8 +165,10 @@ class AnnealedMean(nn.Module):
         mean = F.conv2d(p, self.centres.t().reshape(2, -1, 1, 1))
         if not self.fallback:
             return mean
+        # Convolutions and Relu only (no ReduceSum, no one-sided Clip): OpenCV 4.x's DNN reads them too.
         second = F.conv2d(p, self.centre_sq.reshape(1, -1, 1, 1))
-        var = torch.clamp(second - (mean * mean).sum(1, keepdim=True), min=0.0)
+        mean_sq = F.conv2d(mean * mean, torch.ones(1, 2, 1, 1, dtype=mean.dtype))
+        var = F.relu(second - mean_sq)
         return mean * (self.fallback / (self.fallback + var))
 
 
