@@ -2,9 +2,11 @@
 
 OpenCV 4.x reads ReLU6 only in the old ``Clip`` form (min and max as attributes, one input); opset 11+
 exports give min and max as inputs, and 4.6 stops at the first one ("node_proto.input_size() == 1").
-Every ``Clip(x, 0, 6)`` becomes ``Relu(x) - Relu(x - 6)``, the same function up to float rounding, so the
-colours do not change (checked here: the rewritten graph against the original through the installed cv2.dnn).
-Everything else (Conv, Add, Concat, Resize linear half_pixel, Softmax over channels, Div) 4.6 reads as is.
+Every ``Clip(x, 0, 6)`` becomes ``Relu(x) - Relu(x - 6)`` and ``Clip(x, 0)`` a ``Relu``, the same functions
+up to float rounding; the uncertainty fallback's ``ReduceSum`` over channels (axes as an input since opset
+13, which 4.6 also refuses) becomes a 1x1 ``Conv`` of ones. So the colours do not change (checked here: the
+rewritten graph against the original through the installed cv2.dnn). Everything else (Conv, Add, Sub, Mul,
+Reciprocal, Concat, Resize linear half_pixel, Softmax over channels, Div) 4.6 reads as is.
 The contract travels in metadata_props and in a JSON file beside the output, for C++ (OpenCV cannot read
 ONNX metadata). Works on the ONNX alone: no PyTorch checkpoint needed.
 
@@ -45,9 +47,17 @@ def rewrite(model: onnx.ModelProto) -> tuple[onnx.ModelProto, Counter]:
     """
     model = onnx.ModelProto.FromString(model.SerializeToString())
     consts = _constants(model)
+    _CHANNELS.clear()
+    for info in onnx.shape_inference.infer_shapes(model).graph.value_info:
+        dims = info.type.tensor_type.shape.dim
+        if len(dims) == 4 and dims[1].HasField("dim_value"):
+            _CHANNELS[info.name] = dims[1].dim_value
     nodes, changed, extra = [], Counter(), []
     for node in model.graph.node:
         bounds = list(node.input[1:]) + [""] * (3 - len(node.input))
+        if node.op_type == "ReduceSum" and len(node.input) == 2 and node.input[1] in consts:
+            nodes.append(_channel_sum(node, consts, extra, changed))
+            continue
         if node.op_type != "Clip" or len(node.input) == 1 or any(b and b not in consts for b in bounds):
             nodes.append(node)
             continue
@@ -76,6 +86,26 @@ def rewrite(model: onnx.ModelProto) -> tuple[onnx.ModelProto, Counter]:
     _drop_unused_constants(model)
     onnx.checker.check_model(model)
     return model, changed
+
+
+def _channel_sum(node, consts: dict, extra: list, changed: Counter):
+    """``ReduceSum(x, axes=[1], keepdims=1)`` (opset-13 form, axes as an input, which 4.x refuses) as a 1x1
+    ``Conv`` with all-one weights: the same sum over channels. Needs the channel count, read from the graph
+    by the caller through ``_CHANNELS``; other reductions are left alone."""
+    axes = [int(a) for a in np.atleast_1d(consts[node.input[1]])]
+    keep = next((a.i for a in node.attribute if a.name == "keepdims"), 1)
+    channels = _CHANNELS.get(node.input[0])
+    if axes != [1] or keep != 1 or not channels:
+        changed["ReduceSum kept"] += 1
+        return node
+    name = f"{node.name or node.output[0]}/cv4_ones"
+    extra.append(numpy_helper.from_array(np.ones((1, channels, 1, 1), np.float32), name))
+    changed[f"ReduceSum(axes=[1]) over {channels} channels -> Conv 1x1 of ones"] += 1
+    return helper.make_node("Conv", [node.input[0], name], list(node.output), name=f"{node.name}/cv4_Conv",
+                            kernel_shape=[1, 1])
+
+
+_CHANNELS: dict[str, int] = {}
 
 
 def _drop_unused_constants(model: onnx.ModelProto) -> None:

@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
     try {
         colorizer = std::make_unique<edgecolor::Colorizer>(model, size);  // once; reuse it for every frame
     } catch (const std::exception& e) {
-        return fail(model, e.what(), 2);
+        std::cerr << "edgecolor_cpp: error: " << e.what() << "\n";  // the message names the file
+        return 2;
     }
     cv::Mat image;
     try {

@@ -46,6 +46,22 @@ def test_rewrite_keeps_the_function(lo, hi, ops):
     assert got.min() == 0.0 and (hi is None or got.max() == hi)
 
 
+def test_channel_sum_becomes_a_conv():
+    """ReduceSum over channels with its axes as an input (opset 13+) -> a 1x1 Conv of ones, same values."""
+    axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["x", "x"], ["sq"]), helper.make_node("ReduceSum", ["sq", "axes"], ["y"], keepdims=1)],
+        "sum", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 4, 8])], [axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    new, changed = cv4.rewrite(model)
+    assert [n.op_type for n in new.graph.node] == ["Mul", "Conv"]
+    assert changed == {"ReduceSum(axes=[1]) over 3 channels -> Conv 1x1 of ones": 1}
+    x = np.random.default_rng(0).normal(size=(1, 3, 4, 8)).astype(np.float32)
+    np.testing.assert_allclose(ReferenceEvaluator(new).run(None, {"x": x})[0],
+                               ReferenceEvaluator(model).run(None, {"x": x})[0], rtol=1e-6)
+
+
 def test_rewrite_leaves_other_clips():
     new, changed = cv4.rewrite(_clip_model(-1.0, 1.0))
     assert [n.op_type for n in new.graph.node] == ["Constant", "Clip"]
@@ -57,7 +73,7 @@ def test_shipped_model_variant_same_colours_and_contract(bundled, tmp_path):
     out = tmp_path / "edgecolor-lite0-fp32-cv4.onnx"
     cv4.main([str(bundled), str(out)])
     model = onnx.load(str(out))
-    assert not [n for n in model.graph.node if n.op_type == "Clip"]
+    assert not [n for n in model.graph.node if n.op_type in ("Clip", "ReduceSum")]
     contract = ModelContract.from_metadata(read_metadata(out))
     assert contract == ModelContract.from_metadata(read_metadata(bundled))
     assert ModelContract(**json.loads(out.with_suffix(".json").read_text())) == contract
