@@ -16,7 +16,7 @@ from conftest import photo
 from PIL import Image
 
 from edgecolor.errors import EdgecolorError, InputError, UsageError
-from edgecolor.files import IMAGE_SUFFIXES, ImageWarning, exif_orientation, read_image, write_image_atomic
+from edgecolor.files import ImageWarning, exif_orientation, image_paths, read_image, write_image_atomic
 from edgecolor.limits import DEFAULT_MAX_PIXELS
 
 
@@ -251,8 +251,14 @@ def test_write_failure_midway_cleans_up(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["keep.png"] and path.read_bytes() == before
 
 
-def test_suffixes():
-    assert ".jpg" in IMAGE_SUFFIXES and ".png" in IMAGE_SUFFIXES and all(s == s.lower() for s in IMAGE_SUFFIXES)
+def test_image_paths_finds_photos_whatever_the_suffix_case(tmp_path):
+    """A camera's IMG_1.JPG is a photo like a.png; notes and folders named like images are not."""
+    for name in ("IMG_1.JPG", "b.Png", "sub/c.jpeg"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        write_image_atomic(tmp_path / name, photo(8, 8))
+    (tmp_path / "notes.txt").write_text("not a photo")
+    (tmp_path / "folder.jpg").mkdir()
+    assert [p.relative_to(tmp_path).as_posix() for p in image_paths(tmp_path)] == ["IMG_1.JPG", "b.Png", "sub/c.jpeg"]
 
 
 # -- refused before decoding or opening (issue 10 items 7, 8, 15, 16) -----------------------------

@@ -76,18 +76,45 @@ def test_export_writes_contract_that_round_trips(model_dir):
 
 
 def test_export_matches_torch_on_random_weights(tmp_path):
+    """The written ONNX, run by OpenVINO at f32 on an input export never saw, matches PyTorch."""
+    import openvino as ov
     import torch
 
+    from edgecolor.contract import ModelContract  # the contract beside the model, for C++ (examples/cpp)
     from tools import export
     from tools.net import ColorNet, ab_bin_centres
 
     torch.manual_seed(0)
     net = ColorNet(ab_bin_centres()[::2], pretrained=False).eval()
-    err = export.export(net, tmp_path / "m.onnx", export.contract_for("fp32"))
-    assert 0 <= err <= export.TOLERANCE
-    from edgecolor.contract import ModelContract  # the contract beside the model, for C++ (examples/cpp)
-
+    export.export(net, tmp_path / "m.onnx", export.contract_for("fp32"))
+    x = np.random.default_rng(7).uniform(-1, 1, (1, 1, 160, 96)).astype(np.float32)  # a shape export did not check
+    compiled = ov.Core().compile_model(str(tmp_path / "m.onnx"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    with torch.no_grad():
+        ref = export.Exported(net).eval()(torch.from_numpy(x)).numpy()
+    got = compiled(x)[0]
+    assert got.shape == ref.shape and np.abs(got - ref).max() <= export.TOLERANCE
     assert ModelContract(**json.loads((tmp_path / "m.json").read_text())) == export.contract_for("fp32")
+
+
+def test_export_refuses_a_model_that_differs_from_torch(tmp_path):
+    import torch
+
+    from tools import export
+
+    class TracedBranch(torch.nn.Module):
+        """Tracing at width 256 freezes this Python branch: at other widths ONNX and PyTorch differ by 1."""
+
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 2, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x)
+            return y if int(x.shape[-1]) == 256 else y + export.AB_SCALE
+
+    with pytest.raises(SystemExit, match="ONNX differs from PyTorch"):
+        export.export(TracedBranch().eval(), tmp_path / "m.onnx", export.contract_for("fp32"), simplify=False)
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even the JSON beside it
 
 
 def test_quantize_writes_int8_and_refuses_a_lossy_model(model_dir, photos):
