@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecolor.contract import PRECISIONS
 from edgecolor.errors import EdgecolorError, UsageError
 
 BACKENDS = ("openvino", "opencv")
-PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_SIZE = "640x480"
 _SYNTHETIC_SEED = 7
 

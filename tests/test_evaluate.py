@@ -55,3 +55,15 @@ def test_empty_or_missing_folder_is_a_clear_error(tmp_path):
         image_paths(tmp_path)
     with pytest.raises(EdgecolorError, match="not a folder"):
         image_paths(tmp_path / "nope")
+
+
+def test_eval_and_colorize_offer_the_same_precisions(tmp_path):
+    """`eval --precision` takes its choices from the one list in the contract, like every other command."""
+    from typer.testing import CliRunner
+
+    from edgecolor.cli import app
+    from edgecolor.contract import PRECISIONS
+
+    for command in ("eval", "colorize"):
+        res = CliRunner().invoke(app, [command, str(tmp_path), "--precision", "fp64"])
+        assert res.exit_code == 2 and all(p in res.output for p in PRECISIONS), res.output

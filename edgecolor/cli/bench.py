@@ -8,6 +8,7 @@ import sys
 import typer
 
 from edgecolor.cli.app import app, warning
+from edgecolor.contract import PRECISIONS
 
 
 def _cell(value: object, digits: int = 1) -> str:
@@ -47,7 +48,7 @@ def print_table(records: list, machine: dict) -> None:
 @app.command()
 def bench(
     backend: str = typer.Option("all", "--backend", "-b", help="all | openvino | opencv."),
-    precision: str = typer.Option("all", "--precision", "-p", help="all | fp32 | fp16 | int8."),
+    precision: str = typer.Option("all", "--precision", "-p", help=f"all | {' | '.join(PRECISIONS)}."),
     size: str = typer.Option("640x480", "--size", help="Frame size WxH fed to colorize()."),
     frames: int = typer.Option(50, "--frames", "-n", min=1, help="Timed frames per measurement."),
     warmup: int = typer.Option(

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from edgecolor.cli import _options as opt
+from edgecolor.cli._options import Precision
 from edgecolor.cli.app import app
 
 
@@ -15,7 +17,7 @@ def eval_command(
     folder: Path = typer.Argument(..., help="Folder of colour photos (searched recursively)."),
     model: str = typer.Option("default", "--model", "-m", help="Bundled model name or a model file."),
     backend: str = typer.Option("auto", "--backend", "-b", help="auto, openvino or opencv."),
-    precision: str = typer.Option("fp32", "--precision", "-p", help="fp32, fp16 or int8."),
+    precision: Precision = opt.PRECISION,
     size: int = typer.Option(None, "--size", help="Working resolution (long side, px); default: the model's."),
     limit: int = typer.Option(0, "--limit", help="Score only the first N photos (0: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -24,7 +26,8 @@ def eval_command(
     from edgecolor.colorizer import Colorizer
     from edgecolor.evaluate import evaluate
 
-    report = evaluate(folder, Colorizer(model=model, backend=backend, precision=precision, size=size), limit=limit)
+    colorizer = Colorizer(model=model, backend=backend, precision=precision.value, size=size)
+    report = evaluate(folder, colorizer, limit=limit)
     if as_json:
         print(json.dumps(report.as_dict(), indent=1))
         return
