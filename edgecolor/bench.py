@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecolor.backends.base import AUTO_ORDER
 from edgecolor.contract import PRECISIONS
 from edgecolor.errors import EdgecolorError, UsageError
 
-BACKENDS = ("openvino", "opencv")
+BACKENDS = AUTO_ORDER  # every built-in backend, in the order `--backend auto` tries them
 DEFAULT_SIZE = "640x480"
 _SYNTHETIC_SEED = 7
 

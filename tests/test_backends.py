@@ -184,6 +184,9 @@ def test_bad_settings(model_files, kw, message):
 
 def test_registry():
     assert set(BACKENDS) >= {"opencv", "openvino"}
+    from edgecolor import bench
+
+    assert set(bench.BACKENDS) == set(BACKENDS)  # bench times every registered backend, from the one list
     assert get_backend("auto").name == "openvino"  # preferred when it imports
     assert get_backend("OpenCV").name == "opencv"
     assert set(available_backends()) >= {"opencv", "openvino"}

@@ -17,7 +17,9 @@ Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)
 
 
 MODEL = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file.")
-BACKEND = typer.Option("auto", "--backend", "-b", help="auto | openvino | opencv (auto prefers OpenVINO).")
+BACKEND = typer.Option(
+    "auto", "--backend", "-b", help="auto, or a backend listed by `edgecolor info` (auto prefers OpenVINO)."
+)
 PRECISION = typer.Option(Precision("fp32"), "--precision", "-p", help="Model variant to run.")
 DEVICE = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO.")
 THREADS = typer.Option(None, "--threads", min=1, help="Inference threads (default: the runtime's choice).")

@@ -47,7 +47,7 @@ def print_table(records: list, machine: dict) -> None:
 
 @app.command()
 def bench(
-    backend: str = typer.Option("all", "--backend", "-b", help="all | openvino | opencv."),
+    backend: str = typer.Option("all", "--backend", "-b", help="all, or one backend listed by `edgecolor info`."),
     precision: str = typer.Option("all", "--precision", "-p", help=f"all | {' | '.join(PRECISIONS)}."),
     size: str = typer.Option("640x480", "--size", help="Frame size WxH fed to colorize()."),
     frames: int = typer.Option(50, "--frames", "-n", min=1, help="Timed frames per measurement."),

@@ -78,7 +78,7 @@ def before_after_sheet(pairs, width: int = 1600, gap: int = 8, labels: tuple[str
 def demo(
     outdir: Path = typer.Option(Path("colorized"), "-o", "--outdir", help="Where the colorized samples go."),
     model: str = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file."),
-    backend: str = typer.Option("auto", "--backend", "-b", help="auto | openvino | opencv."),
+    backend: str = opt.BACKEND,
     precision: Precision = opt.PRECISION,
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
 ) -> None:

@@ -16,7 +16,7 @@ from edgecolor.cli.app import app
 def eval_command(
     folder: Path = typer.Argument(..., help="Folder of colour photos (searched recursively)."),
     model: str = typer.Option("default", "--model", "-m", help="Bundled model name or a model file."),
-    backend: str = typer.Option("auto", "--backend", "-b", help="auto, openvino or opencv."),
+    backend: str = opt.BACKEND,
     precision: Precision = opt.PRECISION,
     size: int = typer.Option(None, "--size", help="Working resolution (long side, px); default: the model's."),
     limit: int = typer.Option(0, "--limit", help="Score only the first N photos (0: all)."),
