@@ -371,17 +371,9 @@ def machine() -> dict[str, object]:
     """CPU model, cores, SIMD flags and library versions: what a number needs next to it to mean anything."""
     import platform
 
-    cpu, flags = "", []
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and not cpu:
-                    cpu = value.strip()
-                elif key.strip() in ("flags", "Features") and not flags:
-                    flags = value.split()
-    except OSError:
-        pass
+    from edgecolor.cpu import read_cpuinfo
+
+    cpu, flags = read_cpuinfo()
     cpu = cpu or platform.processor() or platform.machine()
     simd = [f for f in ("sse4_2", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16",
                         "amx_bf16", "amx_int8", "amx_fp16", "asimd", "asimdhp", "asimddp", "sve") if f in flags]

@@ -9,7 +9,7 @@ import cv2
 from cli_support import WITHOUT_OPENVINO, invoke, run_python
 
 from edgecolor import __version__
-from edgecolor.cli.info import cpu_info
+from edgecolor.cpu import cpu_info
 
 
 def test_info_text_and_json():
