@@ -49,7 +49,7 @@ def _env() -> dict[str, str]:
 
 
 def sample_photo() -> Path:
-    from edgecolor.bench import sample_dirs
+    from edgecolor.sheets import sample_dirs
 
     for folder in sample_dirs():
         photos = sorted(folder.glob("*.jpg"))

@@ -91,12 +91,6 @@ def select(choice: str, known: Sequence[str], what: str) -> tuple[str, ...]:
 # -- frames --------------------------------------------------------------------------------------
 
 
-def sample_dirs() -> list[Path]:
-    """Where the bundled sample photos are: in the installed package, or in the source checkout."""
-    here = Path(__file__).resolve().parent
-    return [here / "_samples", here.parent / "samples"]
-
-
 def grey_frames(width: int, height: int, count: int = 5) -> list[np.ndarray]:
     """Realistic grey BGR uint8 frames: the bundled photos cropped to the aspect and resized.
 
@@ -104,6 +98,8 @@ def grey_frames(width: int, height: int, count: int = 5) -> list[np.ndarray]:
     synthetic textured frame (gradients, edges, noise) when no sample photo is found.
     """
     import cv2
+
+    from edgecolor.sheets import sample_dirs
 
     paths = [p for d in sample_dirs() if d.is_dir() for p in sorted(d.glob("*.jpg"))]
     frames = []

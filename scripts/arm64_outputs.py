@@ -27,8 +27,8 @@ def write(out: Path, variants: str) -> None:
     """Colorize every bundled sample with each backend:precision into OUT/<backend>-<precision>/."""
     from edgecolor import Colorizer
     from edgecolor.bench import runtime_facts
-    from edgecolor.cli.demo import samples_dir
     from edgecolor.files import read_image
+    from edgecolor.sheets import samples_dir
 
     samples = sorted(samples_dir().glob("*.jpg"))
     facts = {"arch": platform.machine(), "opencv": cv2.__version__, "variants": {}}

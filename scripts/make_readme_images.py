@@ -24,9 +24,9 @@ def main() -> None:
     parser.add_argument("--quality", type=int, default=82, help="JPEG quality (keeps the repo small)")
     args = parser.parse_args()
 
-    from edgecolor.cli.demo import before_after_sheet, grey_of, samples_dir
     from edgecolor.colorizer import Colorizer
     from edgecolor.files import read_image, write_image_atomic
+    from edgecolor.sheets import before_after_sheet, grey_of, samples_dir
 
     colorizer = Colorizer(model=args.model, backend=args.backend, precision=args.precision)
     args.out.mkdir(parents=True, exist_ok=True)

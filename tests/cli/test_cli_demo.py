@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from cli_support import invoke, mean_chroma, read
 
-from edgecolor.cli.demo import SHEET_NAME, before_after_sheet, samples_dir
+from edgecolor.cli.demo import SHEET_NAME
+from edgecolor.sheets import before_after_sheet, samples_dir
 
 
 def test_demo_colorizes_every_sample_and_writes_the_sheet(models_dir, tmp_path):

@@ -22,7 +22,7 @@ _RUN_INSTALLED = """
 import sys
 sys.path.insert(0, sys.argv.pop(1))
 from edgecolor.cli import main
-from edgecolor.cli.demo import samples_dir
+from edgecolor.sheets import samples_dir
 from edgecolor.models import models_dir
 print("SAMPLES", samples_dir())
 print("MODELS", models_dir())
