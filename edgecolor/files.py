@@ -27,7 +27,9 @@ from edgecolor import atomic, imageheader
 from edgecolor.errors import InputError, OutputError, UsageError
 from edgecolor.limits import DEFAULT_MAX_PIXELS
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")  # photos edgecolor reads and writes
+# Every still-image suffix: also the formats OpenCV reads that edgecolor does not take as photos; never a video.
+STILL_SUFFIXES = IMAGE_SUFFIXES + (".jp2", ".pgm", ".ppm", ".pbm")
 JPEG_QUALITY = 95
 
 

@@ -62,7 +62,9 @@ def quiet_opencv():
 
 @functools.cache
 def _image_suffixes() -> frozenset[str]:
-    return frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".jp2", ".pgm", ".ppm", ".pbm"})
+    from edgecolor.files import STILL_SUFFIXES  # late: files imports cv2 and numpy
+
+    return frozenset(STILL_SUFFIXES)
 
 
 def check_video_file(path: str | os.PathLike, devices: bool = False) -> Path:

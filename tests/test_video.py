@@ -213,3 +213,17 @@ def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files, long_clip,
     assert audio_of(out) == ["aac"]
     assert duration_of(out) == pytest.approx(n / 25.0, abs=0.2)  # the sound stops with the picture
     assert [p.name for p in out.parent.iterdir()] == ["partial.mp4"]
+
+
+def test_every_still_image_suffix_is_refused_as_video(tmp_path):
+    """Photos edgecolor writes, and other stills OpenCV reads (.pgm), are never opened as a video."""
+    from edgecolor.errors import EdgecolorError
+    from edgecolor.files import IMAGE_SUFFIXES, STILL_SUFFIXES
+    from edgecolor.sources import check_video_file
+
+    assert set(IMAGE_SUFFIXES) < set(STILL_SUFFIXES)
+    for suffix in (*STILL_SUFFIXES, ".PGM"):
+        still = tmp_path / f"still{suffix}"
+        still.write_bytes(b"x")
+        with pytest.raises(EdgecolorError, match="is a photo, not a video"):
+            check_video_file(still)
