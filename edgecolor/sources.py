@@ -7,7 +7,6 @@ FIFO or /dev/zero named ``x.mp4`` would block or never end); a live source may a
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import stat
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from edgecolor.cvlog import quiet_opencv
 from edgecolor.errors import EdgecolorError
 from edgecolor.ffmpeg import ffmpeg_probe, own_process_group
 
@@ -30,35 +30,6 @@ URL_TIMEOUT_MS = 5000
 MAX_CAMERA_INDEX = 9999  # cv2.VideoCapture(index) takes an int; larger numbers are typos, not cameras
 BACKOFF_FIRST = 0.25  # seconds before the first reopen of a live source; doubles up to BACKOFF_MAX
 BACKOFF_MAX = 4.0
-
-_log_lock = threading.Lock()
-_log_depth = 0
-_log_saved: int | None = None
-
-
-@contextlib.contextmanager
-def quiet_opencv():
-    """OpenCV's own log lines ([ WARN:0@...] on camera open, probing) off inside the block; our errors say it."""
-    global _log_depth, _log_saved
-    import cv2
-
-    logging = getattr(getattr(cv2, "utils", None), "logging", None)
-    if logging is None:
-        yield
-        return
-    with _log_lock:
-        if _log_depth == 0:
-            _log_saved = logging.getLogLevel()
-            logging.setLogLevel(logging.LOG_LEVEL_SILENT)
-        _log_depth += 1
-    try:
-        yield
-    finally:
-        with _log_lock:
-            _log_depth -= 1
-            if _log_depth == 0 and _log_saved is not None:
-                logging.setLogLevel(_log_saved)
-
 
 @functools.cache
 def _image_suffixes() -> frozenset[str]:

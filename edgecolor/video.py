@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from edgecolor.atomic import AtomicFile
+from edgecolor.cvlog import quiet_opencv
 from edgecolor.errors import EdgecolorError
 from edgecolor.ffmpeg import (
     CONTAINERS,
@@ -43,7 +44,7 @@ from edgecolor.ffmpeg import (
     own_process_group,
     plan_audio,
 )
-from edgecolor.sources import FileSource, quiet_opencv
+from edgecolor.sources import FileSource
 from edgecolor.stream import DEFAULT_STRENGTH, RunStats, run
 
 # Names that moved to ffmpeg.py, sources.py and atomic.py stay importable from here.

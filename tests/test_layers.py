@@ -15,6 +15,7 @@ ABOVE = {
     "stream": {"video", "live", "mjpeg", "cli"},
     "video": {"live", "mjpeg", "cli"},
     "mjpeg": {"stream", "video", "live", "sources", "cli"},
+    "cvlog": {"sources", "stream", "video", "live", "mjpeg", "ffmpeg", "atomic", "backends", "cli"},
 }
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 
 import numpy as np
 
 from edgecolor.backends.base import Backend, register
+from edgecolor.cvlog import quiet_opencv
 from edgecolor.errors import BackendError, ModelError
 
 
@@ -45,7 +45,7 @@ class OpenCVBackend(Backend):
             raise ModelError(f"{path}: OpenCV cannot load this model ({_short(e)})") from None
         if net.empty():
             raise ModelError(f"{path}: OpenCV loaded an empty network (corrupt or unsupported model)")
-        with _quiet_opencv_log(cv2):  # the new engine warns that it ignores targets; CPU is what we want
+        with quiet_opencv():  # the new engine warns that it ignores targets; CPU is what we want
             net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
             net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
         self._net = net
@@ -92,20 +92,6 @@ class OpenCVBackend(Backend):
             return self._run(x)
         except self._error as e:
             raise BackendError(f"{self.model_path}: inference failed ({_short(e)})") from None
-
-
-@contextlib.contextmanager
-def _quiet_opencv_log(cv2):
-    logging = getattr(getattr(cv2, "utils", None), "logging", None)
-    if logging is None:
-        yield
-        return
-    level = logging.getLogLevel()
-    logging.setLogLevel(logging.LOG_LEVEL_ERROR)
-    try:
-        yield
-    finally:
-        logging.setLogLevel(level)
 
 
 def _short(e: Exception) -> str:
