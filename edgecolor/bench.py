@@ -107,7 +107,7 @@ def grey_frames(width: int, height: int, count: int = 5) -> list[np.ndarray]:
         grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if grey is None:
             continue
-        frames.append(cv2.cvtColor(_fit(grey, width, height), cv2.COLOR_GRAY2BGR))
+        frames.append(cv2.cvtColor(_crop_to_aspect_and_resize(grey, width, height), cv2.COLOR_GRAY2BGR))
     return frames or [synthetic_frame(width, height)]
 
 
@@ -126,7 +126,7 @@ def synthetic_frame(width: int, height: int) -> np.ndarray:
     return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
 
 
-def _fit(grey: np.ndarray, width: int, height: int) -> np.ndarray:
+def _crop_to_aspect_and_resize(grey: np.ndarray, width: int, height: int) -> np.ndarray:
     """Centre-crop to the target aspect, then resize (area when shrinking)."""
     import cv2
 

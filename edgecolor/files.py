@@ -144,7 +144,7 @@ def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int 
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if suffix in (".jpg", ".jpeg") else []
     if suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
-    image = _fit_format(image, suffix)
+    image = _encodable_for(image, suffix)
     try:
         # The encoder writes into the temporary as it goes, so the encoded file is never held in
         # memory as well (a 16-bit TIFF of 300 MP is 1.8 GB). Windows: OpenCV's file names are
@@ -392,7 +392,7 @@ def _tiff_orientation(tiff: bytes) -> int:
     return 1
 
 
-def _fit_format(image: np.ndarray, suffix: str) -> np.ndarray:
+def _encodable_for(image: np.ndarray, suffix: str) -> np.ndarray:
     """What the encoder for ``suffix`` can store: depth, and alpha for JPEG."""
     if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
         raise OutputError(f"cannot write {getattr(image, 'shape', type(image).__name__)}: not an image array")

@@ -114,7 +114,7 @@ class FfmpegWriter(Writer):
         self._lock = threading.Lock()
 
     def write(self, frame: np.ndarray) -> None:
-        frame = _fit(frame, self.size)
+        frame = _bgr8_of_size(frame, self.size)
         try:
             self._proc.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
         except (BrokenPipeError, ValueError, OSError):
@@ -194,13 +194,13 @@ class Cv2Writer(Writer):
                                      "(install imageio-ffmpeg for more codecs)")
 
     def write(self, frame: np.ndarray) -> None:
-        self._w.write(_fit(frame, self.size))
+        self._w.write(_bgr8_of_size(frame, self.size))
 
     def close(self) -> None:
         self._w.release()
 
 
-def _fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _bgr8_of_size(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A BGR uint8 frame of exactly ``size`` (streams may change size mid-way; encoders cannot)."""
     import cv2
 
