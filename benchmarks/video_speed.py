@@ -64,12 +64,15 @@ def variants(model: str, backends: list[str], precisions: list[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from edgecolor.backends.base import AUTO_ORDER
+    from edgecolor.contract import PRECISIONS
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="default", help="model name or file [default]")
     parser.add_argument("--frames", type=int, default=300, help="frames per clip [300]")
     parser.add_argument("--sizes", nargs="+", default=list(TARGETS), help="WxH sizes")
-    parser.add_argument("--backends", nargs="+", default=["openvino", "opencv"])
-    parser.add_argument("--precisions", nargs="+", default=["fp32", "fp16", "int8"])
+    parser.add_argument("--backends", nargs="+", default=list(AUTO_ORDER))
+    parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS))
     parser.add_argument("--workers", nargs="+", type=int, default=[1], help="inference threads to try [1]")
     parser.add_argument("--no-stabilize", action="store_true", help="measure without the stabilizer")
     args = parser.parse_args(argv)
