@@ -254,62 +254,6 @@ def _merge_guided(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
     return _merge_strips(prepared, coeffs, lab_of)
 
 
-def _store_rows(out: np.ndarray, y0: int, lab: np.ndarray, prepared: Prepared) -> None:
-    """Lab rows (8-bit layout for 8-bit output, float otherwise) -> out[y0:...] in the output dtype, alpha kept."""
-    y1 = y0 + lab.shape[0]
-    if out.dtype == np.uint8:  # straight into the output: no extra full-size copy
-        cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=out[y0:y1], dstCn=out.shape[2])
-    else:
-        bgr = cv2.cvtColor(lab, cv2.COLOR_Lab2BGR)
-        if out.dtype == np.uint16:
-            out[y0:y1, :, :3] = np.clip(bgr * np.float32(65535.0) + np.float32(0.5), 0, 65535)
-        else:
-            out[y0:y1, :, :3] = np.clip(bgr, 0.0, 1.0)
-    if out.shape[2] == 4:
-        out[y0:y1, :, 3] = prepared.alpha[y0:y1]
-
-
-def _merge_guided(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
-    """merge() with edge-aware upsampling in two steps. Network output -> working size: joint
-    bilateral upsampling (each pixel takes its bilinear neighbour cells, weighted by how close their
-    L is to its own, so a cell across an edge does not lend its colour). Working -> full size, when
-    the photo is over FULL_GUIDE_SCALE times the working size: a guided filter's linear coefficients
-    (ab = A * L + B) fitted at working size and resized, so the photo's own full-resolution L puts
-    the colour edges where its edges are; below that (video frames) plain bilinear, which blurs by
-    at most that many pixels and costs a third of the time."""
-    working_l = prepared.working_l()
-    ab = _align(prepared, ab)
-    if ab.shape[:2] != working_l.shape and min(ab.shape[:2]) > 1:
-        ab = joint_bilateral_upsample(ab, working_l)
-    height, width = prepared.shape
-    if max(height / working_l.shape[0], width / working_l.shape[1]) <= FULL_GUIDE_SCALE:
-        return merge(prepared, ab, 1.0, guided=False)  # ab now covers the whole image at working size
-    coeffs = guided_coefficients(working_l, ab)
-    eight_bit = prepared.dtype == np.uint8
-    if eight_bit:  # L arrives on the 8-bit scale (L*255/100) and ab leaves with +128
-        coeffs[..., :2] *= np.float32(100.0 / 255.0)
-        coeffs[..., 2:] += np.float32(128.0)
-    height, width = prepared.shape
-    out_channels = 4 if prepared.channels == 4 else 3
-    out = np.empty((height, width, out_channels), prepared.dtype)
-    rows = max(1, STRIP_PIXELS // width)
-    for y0 in range(0, height, rows):
-        y1 = min(height, y0 + rows)
-        c = _resize_rows(coeffs, width, height, y0, y1, _scratch("coef", (y1 - y0, width, 4), np.float32))
-        L_rows = prepared.l_rows(y0, y1, _scratch("L", (y1 - y0, width), np.uint8) if eight_bit else None)
-        Lf = L_rows.astype(np.float32) if eight_bit else L_rows
-        a = cv2.multiply(c[..., 0], Lf)
-        b = cv2.multiply(c[..., 1], Lf)
-        cv2.add(a, c[..., 2], dst=a)
-        cv2.add(b, c[..., 3], dst=b)
-        if eight_bit:
-            lab = cv2.merge([L_rows, _to_u8(a), _to_u8(b)], dst=_scratch("lab", (y1 - y0, width, 3), np.uint8))
-        else:
-            lab = cv2.merge([L_rows, a, b])
-        _store_rows(out, y0, lab, prepared)
-    return out
-
-
 def _to_u8(x: np.ndarray) -> np.ndarray:
     """float (already offset by +128) -> uint8, rounded and saturated (negatives clamped first: the
     conversion takes absolute values; cv2.max with a scalar would misread a 1x1 array)."""
