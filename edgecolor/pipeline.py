@@ -182,16 +182,26 @@ def merge(prepared: Prepared, ab: np.ndarray, saturation: float = 1.0, guided: b
     if eight_bit:  # quantise while small; the full-size work then stays uint8
         ab = np.clip(ab + 128.5, 0, 255).astype(np.uint8)
     ab = _align(prepared, ab)
+
+    def lab_of(ab_rows: np.ndarray, L_rows: np.ndarray) -> np.ndarray:
+        return cv2.merge([L_rows, ab_rows], dst=_scratch("lab", (*L_rows.shape, 3), ab.dtype))
+
+    return _merge_strips(prepared, ab, lab_of)
+
+
+def _merge_strips(prepared: Prepared, small: np.ndarray, lab_of) -> np.ndarray:
+    """The full-size output, strip by strip: ``small`` (anything covering the whole image) resized to
+    the strip, the strip's L, ``lab_of(small_rows, L_rows)`` -> Lab rows, written in the output dtype."""
     height, width = prepared.shape
-    out_channels = 4 if prepared.channels == 4 else 3
-    out = np.empty((height, width, out_channels), prepared.dtype)
+    out = np.empty((height, width, 4 if prepared.channels == 4 else 3), prepared.dtype)
+    eight_bit = prepared.dtype == np.uint8
     rows = max(1, STRIP_PIXELS // width)
     for y0 in range(0, height, rows):
         y1 = min(height, y0 + rows)
-        ab_rows = _resize_rows(ab, width, height, y0, y1, _scratch("ab", (y1 - y0, width, 2), ab.dtype))
+        scratch = _scratch(f"field{small.shape[2]}", (y1 - y0, width, small.shape[2]), small.dtype)
+        small_rows = _resize_rows(small, width, height, y0, y1, scratch)
         L_rows = prepared.l_rows(y0, y1, _scratch("L", (y1 - y0, width), np.uint8) if eight_bit else None)
-        _store_rows(out, y0, cv2.merge([L_rows, ab_rows], dst=_scratch("lab", (y1 - y0, width, 3), ab.dtype)),
-                    prepared)
+        _store_rows(out, y0, lab_of(small_rows, L_rows), prepared)
     return out
 
 
@@ -230,25 +240,18 @@ def _merge_guided(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
     if eight_bit:  # L arrives on the 8-bit scale (L*255/100) and ab leaves with +128
         coeffs[..., :2] *= np.float32(100.0 / 255.0)
         coeffs[..., 2:] += np.float32(128.0)
-    height, width = prepared.shape
-    out_channels = 4 if prepared.channels == 4 else 3
-    out = np.empty((height, width, out_channels), prepared.dtype)
-    rows = max(1, STRIP_PIXELS // width)
-    for y0 in range(0, height, rows):
-        y1 = min(height, y0 + rows)
-        c = _resize_rows(coeffs, width, height, y0, y1, _scratch("coef", (y1 - y0, width, 4), np.float32))
-        L_rows = prepared.l_rows(y0, y1, _scratch("L", (y1 - y0, width), np.uint8) if eight_bit else None)
+
+    def lab_of(c: np.ndarray, L_rows: np.ndarray) -> np.ndarray:
         Lf = L_rows.astype(np.float32) if eight_bit else L_rows
         a = cv2.multiply(c[..., 0], Lf)
         b = cv2.multiply(c[..., 1], Lf)
         cv2.add(a, c[..., 2], dst=a)
         cv2.add(b, c[..., 3], dst=b)
         if eight_bit:
-            lab = cv2.merge([L_rows, _to_u8(a), _to_u8(b)], dst=_scratch("lab", (y1 - y0, width, 3), np.uint8))
-        else:
-            lab = cv2.merge([L_rows, a, b])
-        _store_rows(out, y0, lab, prepared)
-    return out
+            return cv2.merge([L_rows, _to_u8(a), _to_u8(b)], dst=_scratch("lab", (*L_rows.shape, 3), np.uint8))
+        return cv2.merge([L_rows, a, b])
+
+    return _merge_strips(prepared, coeffs, lab_of)
 
 
 def _to_u8(x: np.ndarray) -> np.ndarray:

@@ -19,7 +19,6 @@ Resumable: rerunning the same command continues from ``OUT/last.pt``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -28,9 +27,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tools.data import PhotoSet, balanced_weights, load_photos
+from tools.data import PhotoSet, balanced_weights
 from tools.net import TAPS, ColorNet
-from tools.train import ColorLoss, ab_targets, bins_and_weights, cosine_lr, lab_crop, seed_all, validate
+from tools.train import ColorLoss, ab_targets, bins_and_weights, cosine_lr, lab_crop, load_sets, start_run, validate
 
 HEAD_LAST = TAPS["s8"]  # blocks 0..HEAD_LAST are frozen and cached
 
@@ -132,25 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    seed_all(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    log = (out / "log.jsonl").open("a")
-    t0 = time.time()
-
-    def emit(rec: dict) -> None:
-        rec = {"t": round(time.time() - t0, 1), **rec}
-        log.write(json.dumps(rec) + "\n")
-        log.flush()
-        print(json.dumps(rec), flush=True)
-
-    photos = load_photos(args.train, size=args.size, cache_dir=args.cache)
-    val = load_photos(args.val, size=args.size, drop_grey=False, cache_dir=args.cache)
-    if args.limit:
-        photos = PhotoSet(photos.lab[:args.limit], photos.source[:args.limit], photos.sources, photos.names)
-        val = PhotoSet(val.lab[:max(4, args.limit // 4)], val.source[:0], val.sources, val.names)
+    out, emit, _ = start_run(args)
+    photos, val = load_sets(args)
     init = torch.load(args.init, map_location="cpu", weights_only=False)
     centres, weights = bins_and_weights(photos, lam=args.rebalance, keep_centres=np.asarray(init["centres"]))
     net = ColorNet(centres, pretrained=False, temperature=args.temperature)

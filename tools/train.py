@@ -215,6 +215,35 @@ def save_ckpt(path: Path, net: ColorNet, opt, state: dict) -> None:
     tmp.replace(path)
 
 
+def start_run(args: argparse.Namespace):
+    """Seed, threads, the run folder, and ``emit(record)``: one JSON line to OUT/log.jsonl and stdout."""
+    seed_all(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = (out / "log.jsonl").open("a")
+    t0 = time.time()
+
+    def emit(rec: dict) -> None:
+        rec = {"t": round(time.time() - t0, 1), **rec}
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        print(json.dumps(rec), flush=True)
+
+    return out, emit, t0
+
+
+def load_sets(args: argparse.Namespace) -> tuple[PhotoSet, PhotoSet]:
+    """Training and validation photos (``--limit``: the first N, for smoke tests)."""
+    photos = load_photos(args.train, size=args.size, cache_dir=args.cache)
+    val = load_photos(args.val, size=args.size, drop_grey=False, cache_dir=args.cache)
+    if args.limit:
+        photos = PhotoSet(photos.lab[: args.limit], photos.source[: args.limit], photos.sources, photos.names)
+        val = PhotoSet(val.lab[: max(4, args.limit // 4)], val.source[:0], val.sources, val.names)
+    return photos, val
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", required=True, help="folder tree of colour photos (first folder = source)")
@@ -241,26 +270,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--temperature", type=float, default=None, help="annealed-mean temperature in training")
     args = ap.parse_args(argv)
 
-    seed_all(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    log = (out / "log.jsonl").open("a")
-    t0 = time.time()
-
-    def emit(rec: dict) -> None:
-        rec = {"t": round(time.time() - t0, 1), **rec}
-        log.write(json.dumps(rec) + "\n")
-        log.flush()
-        print(json.dumps(rec), flush=True)
-
-    photos = load_photos(args.train, size=args.size, cache_dir=args.cache)
-    val = load_photos(args.val, size=args.size, drop_grey=False, cache_dir=args.cache)
-    if args.limit:
-        photos = PhotoSet(photos.lab[: args.limit], photos.source[: args.limit], photos.sources, photos.names)
-        val = PhotoSet(val.lab[: max(4, args.limit // 4)], val.source[:0], val.sources, val.names)
+    out, emit, t0 = start_run(args)
+    photos, val = load_sets(args)
     init = torch.load(args.init, map_location="cpu", weights_only=False) if args.init else None
     centres, weights = bins_and_weights(photos, lam=args.rebalance,
                                         keep_centres=None if init is None else np.asarray(init["centres"]))
