@@ -16,6 +16,8 @@ ABOVE = {
     "video": {"live", "mjpeg", "cli"},
     "mjpeg": {"stream", "video", "live", "sources", "cli"},
     "cvlog": {"sources", "stream", "video", "live", "mjpeg", "ffmpeg", "atomic", "backends", "cli"},
+    # the model-file reader is below the catalogue and the backends, which both read from it
+    "modelfile": {"models", "backends", "colorizer", "pipeline", "batch", "cli"},
 }
 
 

@@ -126,7 +126,7 @@ def test_bundled_default_model():
 def test_ir_tail_metadata_matches_the_full_parse(tmp_path):
     """The fast tail read gives what OpenVINO itself reads; an IR without net-level rt_info falls back."""
     from edgecolor.contract import read_metadata
-    from edgecolor.models import _ir_tail_metadata, ir_metadata
+    from edgecolor.modelfile import _ir_tail_metadata, ir_metadata
 
     for xml in sorted(models_dir().glob("*/*.xml")):
         assert _ir_tail_metadata(xml) == read_metadata(xml) == ir_metadata(xml)

@@ -55,7 +55,7 @@ class OpenCVBackend(Backend):
     def _check_onnx_io(self) -> None:
         """cv2.dnn does not report the model's inputs and outputs (and its new engine runs a model
         fed the wrong channel count without complaint), so read them from the file."""
-        from edgecolor.models import onnx_io
+        from edgecolor.modelfile import onnx_io
 
         try:
             inputs, outputs = onnx_io(self.model_path)

@@ -81,7 +81,7 @@ def sniff(path: Path) -> str:
             raise EdgecolorError(f"{path}: a text prototxt describes the network only; give the .caffemodel "
                                  "(and this file with --prototxt)")
         raise EdgecolorError(f"{path}: a text file; expected a .caffemodel, a .pth state dict or an ONNX model")
-    from edgecolor.models import _fields
+    from edgecolor.modelfile import _fields
 
     seen: set[tuple[int, int]] = set()
     try:
