@@ -189,20 +189,9 @@ def not_regular(path: Path) -> str | None:
         return "no such file (a broken link?)"
     except OSError as e:
         return f"cannot read ({e.strerror or e})"
-    return None if stat.S_ISREG(mode) else f"not a regular file ({kind_of(mode)}); refused without opening it"
+    from edgecolor.files import file_kind
 
-
-def kind_of(mode: int) -> str:
-    """A file type in words, for messages."""
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    return "not a plain file"
+    return None if stat.S_ISREG(mode) else f"not a regular file ({file_kind(mode)}); refused without opening it"
 
 
 def remove_stale_temps(plan: Plan) -> list[Path]:

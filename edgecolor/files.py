@@ -260,7 +260,7 @@ def _read_bytes(path: Path) -> bytes:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             os.close(fd)
-            raise InputError(f"{path}: not a regular file ({_kind_of(mode)}); refused")
+            raise InputError(f"{path}: not a regular file ({file_kind(mode)}); refused")
         with os.fdopen(fd, "rb") as f:
             data = f.read()
     except OSError as e:
@@ -270,13 +270,16 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
-def _kind_of(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """A file type (``st_mode``) in words, for messages."""
     if stat.S_ISFIFO(mode):
         return "a FIFO"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
     if stat.S_ISSOCK(mode):
         return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
     return "not a plain file"
 
 
