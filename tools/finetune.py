@@ -29,7 +29,17 @@ import torch.nn.functional as F
 
 from tools.data import PhotoSet, balanced_weights
 from tools.net import TAPS, ColorNet
-from tools.train import ColorLoss, ab_targets, bins_and_weights, cosine_lr, lab_crop, load_sets, start_run, validate
+from tools.train import (
+    ColorLoss,
+    ab_targets,
+    bins_and_weights,
+    cosine_lr,
+    feature_crop,
+    lab_crop,
+    load_sets,
+    start_run,
+    validate,
+)
 
 HEAD_LAST = TAPS["s8"]  # blocks 0..HEAD_LAST are frozen and cached
 
@@ -90,21 +100,6 @@ def cache_head(path: Path, net: ColorNet, photos: PhotoSet, args) -> dict[str, n
     return feats
 
 
-def crop_feats(feats: dict[str, np.ndarray], idx: np.ndarray, oy: int, ox: int, cells: int, flip: bool):
-    out = {}
-    for k, v in feats.items():
-        s = 32 // int(k[1:])
-        t = v[idx, :, oy * s:(oy + cells) * s, ox * s:(ox + cells) * s]
-        out[k] = torch.from_numpy(np.ascontiguousarray(t[..., ::-1] if flip else t)).float()
-    return out
-
-
-def trainable(net: ColorNet) -> list[torch.nn.Parameter]:
-    head = {id(p) for m in [net.encoder.stem, net.encoder.bn0, *net.encoder.blocks[:HEAD_LAST + 1]]
-            for p in m.parameters()}
-    return [p for p in net.parameters() if id(p) not in head]
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--init", required=True, help="checkpoint to start from (tools.from_onnx or tools.train)")
@@ -142,10 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     feats = cache_head(out / "head-train.npz", net, photos, args)
     emit({"event": "cached", "gb": round(sum(v.nbytes for v in feats.values()) / 1e9, 2)})
 
+    # trained: the encoder blocks after the cached head, and the decoder (the decode step has no weights)
     tail_params = [p for m in net.encoder.blocks[HEAD_LAST + 1:] for p in m.parameters()]
-    tail_ids = {id(p) for p in tail_params}
-    dec_params = [p for p in trainable(net) if id(p) not in tail_ids]
-    opt = torch.optim.AdamW([{"params": tail_params, "scale": 1 / 3}, {"params": dec_params, "scale": 1.0}],
+    opt = torch.optim.AdamW([{"params": tail_params, "scale": 1 / 3},
+                             {"params": list(net.decoder.parameters()), "scale": 1.0}],
                             lr=args.lr, weight_decay=1e-4)
     loss_fn = ColorLoss(centres, weights, args.reg_weight)
     sample_w = balanced_weights(photos.source, args.source_power)
@@ -175,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
         idx = np.sort(rng.choice(len(photos), args.batch, p=sample_w))
         oy, ox = rng.integers(0, grid + 1, 2)
         flip = bool(rng.integers(0, 2))
-        f = crop_feats(feats, idx, oy, ox, cells, flip)
+        f = feature_crop(feats, idx, oy, ox, cells, flip)
         lab = lab_crop(photos, idx, oy * 32, ox * 32, args.crop, flip)
         with torch.enable_grad():
             logits = tail_forward(net, f)
