@@ -160,8 +160,9 @@ def merge(prepared: Prepared, ab: np.ndarray, saturation: float = 1.0, guided: b
     ``ab`` is float32 (h, w, 2) in CIELAB units. When its size is ``prepared.ab_shape`` it is the
     network output and is aligned exactly with the working image; any other size is taken to cover
     the whole image. ``saturation`` multiplies a and b (0 gives grey). ``guided``: upsample ab guided
-    by L (a fast guided filter, He & Sun 2015), so colour edges follow the photo's own edges instead
-    of bleeding across them; False gives plain bilinear upsampling.
+    by L (joint bilateral upsampling, then for large photos a fast guided filter; ``_merge_guided``),
+    so colour edges follow the photo's own edges instead of bleeding across them; False gives plain
+    bilinear upsampling.
     Output: same height and width as the input, BGR (BGRA for BGRA input, alpha kept), same dtype.
     """
     if not isinstance(prepared, Prepared):
@@ -175,11 +176,15 @@ def merge(prepared: Prepared, ab: np.ndarray, saturation: float = 1.0, guided: b
     if isinstance(saturation, bool) or not isinstance(saturation, numbers.Real) or not saturation >= 0 \
             or not math.isfinite(saturation):
         raise UsageError(f"saturation must be a number >= 0, got {saturation!r}")
-    eight_bit = prepared.dtype == np.uint8
     ab = ab * np.float32(saturation) if saturation != 1.0 else ab
     if guided and ab.shape[:2] == prepared.ab_shape and min(prepared.valid) > 1:
         return _merge_guided(prepared, ab)
-    if eight_bit:  # quantise while small; the full-size work then stays uint8
+    return _merge_plain(prepared, ab)
+
+
+def _merge_plain(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
+    """merge() with bilinear upsampling of ab (float32, saturation applied)."""
+    if prepared.dtype == np.uint8:  # quantise while small; the full-size work then stays uint8
         ab = np.clip(ab + 128.5, 0, 255).astype(np.uint8)
     ab = _align(prepared, ab)
 
@@ -234,7 +239,7 @@ def _merge_guided(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
         ab = joint_bilateral_upsample(ab, working_l)
     height, width = prepared.shape
     if max(height / working_l.shape[0], width / working_l.shape[1]) <= FULL_GUIDE_SCALE:
-        return merge(prepared, ab, 1.0, guided=False)  # ab now covers the whole image at working size
+        return _merge_plain(prepared, ab)  # ab now covers the whole image at working size
     coeffs = guided_coefficients(working_l, ab)
     eight_bit = prepared.dtype == np.uint8
     if eight_bit:  # L arrives on the 8-bit scale (L*255/100) and ab leaves with +128
@@ -310,7 +315,7 @@ def guided_coefficients(L: np.ndarray, ab: np.ndarray, radius: int = GUIDE_RADIU
     h, w = L.shape
     g = L * np.float32(0.01)
     p = cv2.resize(ab, (w, h), interpolation=cv2.INTER_LINEAR) if ab.shape[:2] != (h, w) else ab
-    r = max(1, min(radius, (min(h, w) - 1) // 2)) if min(h, w) > 2 else 1
+    r = max(1, min(radius, (min(h, w) - 1) // 2))  # the window fits the image
     k = (2 * r + 1, 2 * r + 1)
 
     def box(x: np.ndarray) -> np.ndarray:
