@@ -21,6 +21,7 @@ on moving edges, while plain motion-aware smoothing kept them clean, so it is no
 
 from __future__ import annotations
 
+import functools
 import math
 import queue
 import threading
@@ -142,20 +143,15 @@ def _mean_abs_change(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float(np.abs(d - np.median(d)).mean()) if d.size else 0.0
 
 
+@functools.lru_cache(maxsize=8)
 def _hanning(h: int, w: int) -> np.ndarray:
-    key = (h, w)
-    cache = _HANNING
-    if key not in cache:
-        import cv2
+    """The phase-correlation window for an (h, w) luma, made once per frame size."""
+    import cv2
 
-        cache[key] = cv2.createHanningWindow((w, h), cv2.CV_32F)
-    return cache[key]
+    return cv2.createHanningWindow((w, h), cv2.CV_32F)
 
 
-_HANNING: dict[tuple[int, int], np.ndarray] = {}
-
-
-def low_res_luma(prepared: Any, contract: Any, shape: tuple[int, int]) -> np.ndarray:
+def low_res_luma(prepared: Any, shape: tuple[int, int]) -> np.ndarray:
     """The L (0..100) of the working image at the ab resolution, recovered from the network tensor.
 
     Costs one small resize: the tensor is already the working-size L, so the full frame is not touched.
@@ -186,7 +182,7 @@ class StreamColorizer:
         """Network half of ``process``: (prepared, raw ab, low-res L). Safe to run ahead in another thread."""
         prepared = self.colorizer.prepare(frame)
         ab = self.colorizer.predict_ab(prepared)
-        luma = low_res_luma(prepared, self.colorizer.contract, ab.shape[:2]) if self.stabilizer else None
+        luma = low_res_luma(prepared, ab.shape[:2]) if self.stabilizer else None
         return prepared, ab, luma
 
     def finish(self, prepared: Any, ab: np.ndarray, luma: np.ndarray | None) -> np.ndarray:
