@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgecolor import pipeline
 from edgecolor.metrics import to_grey_bgr
 from tools.sheet import row
 
@@ -51,13 +52,13 @@ def edge_crops(paths: list[Path], colorizer, n: int, crop: int = 48, zoom: int =
         grey = to_grey_bgr(img)
         prep = colorizer.prepare(grey)
         ab = colorizer.predict_ab(prep)
-        from edgecolor import pipeline
-
         plain, guided = pipeline.merge(prep, ab, guided=False), pipeline.merge(prep, ab)
         g = cv2.GaussianBlur(grey[..., 0].astype(np.float32), (0, 0), 2)
         mag = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
         h, w = mag.shape
-        mag[: crop // 2], mag[h - crop // 2:], mag[:, : crop // 2], mag[:, w - crop // 2:] = 0, 0, 0, 0
+        inner = np.zeros_like(mag)  # the crop must fit: only centres away from the border count
+        inner[crop // 2:h - crop // 2, crop // 2:w - crop // 2] = 1
+        mag *= inner
         y, x = np.unravel_index(int(np.argmax(mag)), mag.shape)
         box = (slice(y - crop // 2, y + crop // 2), slice(x - crop // 2, x + crop // 2))
         cells = [cv2.resize(c[box], (crop * zoom, crop * zoom), interpolation=cv2.INTER_NEAREST)
