@@ -57,11 +57,19 @@ def recover(onnx_path: str | Path) -> dict:
     nodes = list(model.graph.node)
     decode = next(n for n in nodes if n.name == "/net/decode/Conv" or n.output[0] == "ab")
     ab_scale = float(dict((p.key, p.value) for p in model.metadata_props).get("edgecolor.ab_scale", 128.0))
-    centres = consts[decode.input[1]].reshape(2, -1).T * ab_scale
+    centres = consts[decode.input[1]].reshape(2, -1).T
+    # onnxsim folds the exporter's 1/ab_scale into the decode conv when the mean has one consumer; with
+    # the fallback the mean is used twice, so the scale stays a last Mul and the weights are in ab units.
+    last = next(n for n in nodes if "ab" in n.output)
+    if not (last.op_type == "Mul" and any(i in consts and consts[i].size == 1 for i in last.input)):
+        centres = centres * ab_scale
     div = next(n for n in nodes if n.op_type == "Div")
     temperature = float(consts[div.input[1]])
+    # The uncertainty fallback (version 1.1 on): var + v0 in the decode; v0 is that Add's constant.
+    add = next((n for n in nodes if n.op_type == "Add" and n.name.startswith("/net/decode/")), None)
+    fallback = float(consts[add.input[1]]) if add is not None else 0.0
 
-    net = ColorNet(centres, pretrained=False, temperature=temperature)
+    net = ColorNet(centres, pretrained=False, temperature=temperature, fallback=fallback)
     modules = dict(net.named_modules())
     order = _module_order(net)
     done = set()
@@ -89,7 +97,7 @@ def recover(onnx_path: str | Path) -> dict:
     if missing:
         raise SystemExit(f"not in the ONNX file: {', '.join(missing[:5])}")
     return {"model": net.state_dict(), "centres": centres.astype(np.float32), "temperature": temperature,
-            "bn_folded": True}
+            "fallback": fallback, "bn_folded": True}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("out", help="checkpoint to write (.pt)")
     args = ap.parse_args(argv)
     ckpt = recover(args.onnx)
-    net = ColorNet(ckpt["centres"], pretrained=False, temperature=ckpt["temperature"])
+    net = ColorNet(ckpt["centres"], pretrained=False, temperature=ckpt["temperature"], fallback=ckpt["fallback"])
     net.load_state_dict(ckpt["model"])
     net.eval()
     import openvino as ov

@@ -232,3 +232,21 @@ def test_uncertainty_fallback_mutes_a_two_mode_prediction_and_keeps_a_peaked_one
         loud = plain(torch.from_numpy(x)).numpy() / 128
     assert np.abs(got).mean() < np.abs(loud).mean()  # muted where unsure, never louder
     assert np.all(np.abs(got) <= np.abs(loud) + 1e-5)
+
+
+def test_recover_a_model_exported_with_the_fallback(tmp_path):
+    """tools.from_onnx reads T and v0 back from a model with the fallback in its graph (there the
+    exporter's 1/ab_scale stays a last Mul instead of being folded into the decode), so a shipped
+    1.1 model can be fine-tuned again."""
+    import torch
+
+    from tools import export, from_onnx
+    from tools.net import ColorNet, ab_bin_centres
+
+    torch.manual_seed(1)
+    net = ColorNet(ab_bin_centres()[::2], pretrained=False, temperature=0.5, fallback=900.0).eval()
+    export.export(net, tmp_path / "fb.onnx", export.contract_for("fp32"))
+    from_onnx.main([str(tmp_path / "fb.onnx"), str(tmp_path / "fb.pt")])  # refuses anything over 1e-4 off
+    ckpt = torch.load(tmp_path / "fb.pt", weights_only=False)
+    assert (ckpt["temperature"], ckpt["fallback"]) == (0.5, 900.0)
+    np.testing.assert_allclose(ckpt["centres"], ab_bin_centres()[::2], atol=1e-4)
