@@ -42,10 +42,12 @@ class Exported(torch.nn.Module):
         return self.net(x) * (1.0 / AB_SCALE)
 
 
-def load_checkpoint(path: str | Path, temperature: float | None = None, fallback: float = 0.0) -> ColorNet:
-    """A ColorNet from a train checkpoint (final.pt or last.pt), in eval mode; ``fallback``: see AnnealedMean."""
+def load_checkpoint(path: str | Path, temperature: float | None = None, fallback: float = 0.0,
+                    gain: float = 1.0) -> ColorNet:
+    """A ColorNet from a train checkpoint (final.pt or last.pt), in eval mode; ``fallback``, ``gain``: see
+    AnnealedMean."""
     z = torch.load(path, map_location="cpu", weights_only=False)
-    net = ColorNet(np.asarray(z["centres"]), pretrained=False, fallback=fallback)
+    net = ColorNet(np.asarray(z["centres"]), pretrained=False, fallback=fallback, gain=gain)
     net.load_state_dict(z["model"])
     if temperature is not None:
         net.decode.temperature = temperature
@@ -158,11 +160,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--temperature", type=float, default=None, help="annealed-mean temperature (default: ckpt)")
     ap.add_argument("--fallback", type=float, default=0.0,
                     help="mute unsure colour: v0 of the uncertainty fallback in ab units squared (0 = off)")
+    ap.add_argument("--gain", type=float, default=1.0,
+                    help="chroma gain after the fallback (chosen by tools.tune on held-out training photos)")
     ap.add_argument("--working-size", type=int, default=256)
     ap.add_argument("--check-folder", default=None, help="photos for the real-input equivalence check")
     ap.add_argument("--no-simplify", action="store_true")
     args = ap.parse_args(argv)
-    net = load_checkpoint(args.checkpoint, args.temperature, args.fallback)
+    net = load_checkpoint(args.checkpoint, args.temperature, args.fallback, args.gain)
     err = export(net, args.out, contract_for("fp32", args.working_size), args.check_folder, not args.no_simplify)
     print(f"wrote {args.out} and its contract {Path(args.out).with_suffix('.json').name} "
           f"(max |onnx - torch| = {err:.2e})")

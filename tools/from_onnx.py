@@ -60,8 +60,12 @@ def recover(onnx_path: str | Path) -> dict:
     centres = consts[decode.input[1]].reshape(2, -1).T
     # onnxsim folds the exporter's 1/ab_scale into the decode conv when the mean has one consumer; with
     # the fallback the mean is used twice, so the scale stays a last Mul and the weights are in ab units.
+    # The chroma gain, if any, is merged into that last Mul (gain / ab_scale). Without the fallback a gain
+    # would be folded into the conv too, so it cannot be told from the centres: it is not used there.
     last = next(n for n in nodes if "ab" in n.output)
-    if not (last.op_type == "Mul" and any(i in consts and consts[i].size == 1 for i in last.input)):
+    scale = [consts[i] for i in last.input if i in consts and consts[i].size == 1] if last.op_type == "Mul" else []
+    gain = round(float(scale[0]) * ab_scale, 6) if scale else 1.0
+    if not scale:
         centres = centres * ab_scale
     div = next(n for n in nodes if n.op_type == "Div")
     temperature = float(consts[div.input[1]])
@@ -69,7 +73,7 @@ def recover(onnx_path: str | Path) -> dict:
     add = next((n for n in nodes if n.op_type == "Add" and n.name.startswith("/net/decode/")), None)
     fallback = float(consts[add.input[1]]) if add is not None else 0.0
 
-    net = ColorNet(centres, pretrained=False, temperature=temperature, fallback=fallback)
+    net = ColorNet(centres, pretrained=False, temperature=temperature, fallback=fallback, gain=gain)
     modules = dict(net.named_modules())
     order = _module_order(net)
     done = set()
@@ -97,7 +101,7 @@ def recover(onnx_path: str | Path) -> dict:
     if missing:
         raise SystemExit(f"not in the ONNX file: {', '.join(missing[:5])}")
     return {"model": net.state_dict(), "centres": centres.astype(np.float32), "temperature": temperature,
-            "fallback": fallback, "bn_folded": True}
+            "fallback": fallback, "gain": gain, "bn_folded": True}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("out", help="checkpoint to write (.pt)")
     args = ap.parse_args(argv)
     ckpt = recover(args.onnx)
-    net = ColorNet(ckpt["centres"], pretrained=False, temperature=ckpt["temperature"], fallback=ckpt["fallback"])
+    net = ColorNet(ckpt["centres"], pretrained=False, temperature=ckpt["temperature"], fallback=ckpt["fallback"],
+                   gain=ckpt["gain"])
     net.load_state_dict(ckpt["model"])
     net.eval()
     import openvino as ov

@@ -149,17 +149,27 @@ class AnnealedMean(nn.Module):
     is scaled by v0 / (v0 + var), var being the spread of the predicted ab distribution
     (E|c|² − |E c|²). A spread or two-mode prediction (sky blue or sunset orange?) then comes out
     muted instead of as a confident blotch of one hue; a peaked one keeps its colour.
+
+    ``gain`` scales the result: the annealed mean of a softmax is a compromise between hues, so it
+    comes out duller than the photos it learnt from; a gain chosen on held-out photos makes up for it
+    (after the fallback has muted what is unsure, so an unsure area stays muted).
     """
 
-    def __init__(self, centres: np.ndarray, temperature: float = DEFAULT_TEMPERATURE, fallback: float = 0.0):
+    def __init__(self, centres: np.ndarray, temperature: float = DEFAULT_TEMPERATURE, fallback: float = 0.0,
+                 gain: float = 1.0):
         super().__init__()
         c = torch.from_numpy(np.asarray(centres, np.float32))
         self.register_buffer("centres", c)
         self.register_buffer("centre_sq", (c * c).sum(1), persistent=False)  # derived: not in checkpoints
         self.temperature = temperature
         self.fallback = fallback
+        self.gain = gain
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        ab = self._mean(logits)
+        return ab if self.gain == 1.0 else ab * self.gain
+
+    def _mean(self, logits: torch.Tensor) -> torch.Tensor:
         p = torch.softmax(logits / self.temperature, dim=1)
         # A 1x1 convolution whose weights are the centres: cheap and exports cleanly.
         mean = F.conv2d(p, self.centres.t().reshape(2, -1, 1, 1))
@@ -176,11 +186,11 @@ class ColorNet(nn.Module):
     """Input: L scaled to [-1, 1] (1×1×H×W, H and W multiples of 32). Output: ab at H/4 × W/4."""
 
     def __init__(self, centres: np.ndarray, pretrained: bool = True, temperature: float = DEFAULT_TEMPERATURE,
-                 fallback: float = 0.0):
+                 fallback: float = 0.0, gain: float = 1.0):
         super().__init__()
         self.encoder = GreyLite0Encoder(pretrained)
         self.decoder = Decoder(len(centres))
-        self.decode = AnnealedMean(centres, temperature, fallback)
+        self.decode = AnnealedMean(centres, temperature, fallback, gain)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))

@@ -1,10 +1,11 @@
-"""Pick the annealed-mean temperature and the uncertainty fallback on training photos (never on the
-validation set).
+"""Pick the annealed-mean temperature, the uncertainty fallback and the chroma gain on training photos
+(never on the validation set).
 
 A lower temperature gives more vivid colour, a higher one safer, browner averages (higher PSNR);
-the fallback (v0) mutes only where the predicted distribution is spread. Rule: the best PSNR gain
-among the (temperature, fallback) pairs that keep the colourfulness ratio at or above --min-ratio
-(0.85 by default: a margin over the 0.75 that users still call colourful).
+the fallback (v0) mutes only where the predicted distribution is spread; the gain scales what is
+left (the annealed mean is duller than the photos). Rule: the best PSNR gain among the settings
+that keep the colourfulness ratio at or above --min-ratio. A gain is tried as the runtime's
+saturation, which is the same multiply of ab that ``tools.export --gain`` puts in the graph.
 
     python -m tools.tune runs/lite0/final.pt --photos ../shared/data/train/bsds500_train ...
 """
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n", type=int, default=150)
     ap.add_argument("--temperatures", default="0.3,0.38,0.46,0.55,0.65")
     ap.add_argument("--fallbacks", default="0", help="comma-separated fallback v0 values (0 = off)")
+    ap.add_argument("--gains", default="1", help="comma-separated chroma gains")
     ap.add_argument("--min-ratio", type=float, default=0.85)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -49,10 +51,12 @@ def main(argv: list[str] | None = None) -> None:
             for v0 in (float(x) for x in args.fallbacks.split(",")):
                 path = Path(tmp) / f"t{t}-f{v0}.onnx"
                 export(load_checkpoint(args.checkpoint, t, v0), path, contract_for("fp32"), simplify=False)
-                res = evaluate_arrays(Colorizer(model=str(path), backend="openvino").colorize, photos)
-                rows.append({"temperature": t, "fallback": v0,
-                             **{k: res[k] for k in ("psnr_gain", "colorfulness_ratio", "auc")}})
-                print(json.dumps(rows[-1]), flush=True)
+                for g in (float(x) for x in args.gains.split(",")):
+                    res = evaluate_arrays(Colorizer(model=str(path), backend="openvino", saturation=g).colorize,
+                                          photos)
+                    rows.append({"temperature": t, "fallback": v0, "gain": g,
+                                 **{k: res[k] for k in ("psnr_gain", "colorfulness_ratio", "auc")}})
+                    print(json.dumps(rows[-1]), flush=True)
     ok = [r for r in rows if r["colorfulness_ratio"] >= args.min_ratio]
     pick = max(ok, key=lambda r: r["psnr_gain"]) if ok else max(rows, key=lambda r: r["colorfulness_ratio"])
     print(json.dumps({"chosen": pick}))

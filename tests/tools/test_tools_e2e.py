@@ -234,6 +234,19 @@ def test_uncertainty_fallback_mutes_a_two_mode_prediction_and_keeps_a_peaked_one
     assert np.all(np.abs(got) <= np.abs(loud) + 1e-5)
 
 
+def test_gain_scales_the_colour_exactly():
+    """Known answer: the chroma gain multiplies the decoded ab, with and without the fallback."""
+    import torch
+
+    from tools.net import AnnealedMean
+
+    centres = np.array([[60, 20], [20, 60], [40, 40], [0, 0]], np.float32)
+    logits = torch.tensor([50.0, 50.0, -50.0, -50.0]).reshape(1, 4, 1, 1)
+    for v0, plain in ((0.0, [40.0, 40.0]), (800.0, [20.0, 20.0])):
+        np.testing.assert_allclose(AnnealedMean(centres, 1.0, v0, gain=1.5)(logits).flatten().numpy(),
+                                   np.array(plain) * 1.5, atol=1e-3)
+
+
 def test_recover_a_model_exported_with_the_fallback(tmp_path):
     """tools.from_onnx reads T and v0 back from a model with the fallback in its graph (there the
     exporter's 1/ab_scale stays a last Mul instead of being folded into the decode), so a shipped
@@ -244,9 +257,9 @@ def test_recover_a_model_exported_with_the_fallback(tmp_path):
     from tools.net import ColorNet, ab_bin_centres
 
     torch.manual_seed(1)
-    net = ColorNet(ab_bin_centres()[::2], pretrained=False, temperature=0.5, fallback=900.0).eval()
+    net = ColorNet(ab_bin_centres()[::2], pretrained=False, temperature=0.5, fallback=900.0, gain=1.25).eval()
     export.export(net, tmp_path / "fb.onnx", export.contract_for("fp32"))
     from_onnx.main([str(tmp_path / "fb.onnx"), str(tmp_path / "fb.pt")])  # refuses anything over 1e-4 off
     ckpt = torch.load(tmp_path / "fb.pt", weights_only=False)
-    assert (ckpt["temperature"], ckpt["fallback"]) == (0.5, 900.0)
+    assert (ckpt["temperature"], ckpt["fallback"], ckpt["gain"]) == (0.5, 900.0, 1.25)
     np.testing.assert_allclose(ckpt["centres"], ab_bin_centres()[::2], atol=1e-4)
