@@ -21,6 +21,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+from edgecolor.contract import PRECISIONS  # noqa: E402  (the one list of model variants)
+
 TARGET_S = 1.0
 
 # Timed stages inside one fresh process; prints a JSON line of cumulative seconds.
@@ -137,13 +142,11 @@ def measure(model: str = "default", precision: str = "fp32", runs: int = 5) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8"),
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
                         help="model variant [default: fp32, what `edgecolor colorize` runs]")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     result = measure(args.model, args.precision, args.runs)
     if args.json:
         print(json.dumps(result, indent=2))
