@@ -136,7 +136,7 @@ def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int 
         raise OutputError(f"{path}: unsupported output format {path.suffix!r} (use {', '.join(IMAGE_SUFFIXES)})")
     folder = path.parent
     if make_folder:
-        make_folder_for(path)
+        atomic.make_folder(path)
     if not folder.is_dir():
         raise OutputError(f"{path}: output folder {folder} does not exist")
     if path.is_dir():
@@ -174,20 +174,6 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return a.exists() and b.exists() and os.path.samefile(a, b)
     except (OSError, RuntimeError, ValueError):  # a symlink loop, a bad name: not provably the same
         return False
-
-
-def make_folder_for(path: str | os.PathLike) -> None:
-    """Create the folder a file is to be written into (with parents); a clear error when it cannot be."""
-    path = Path(path)
-    folder = path.parent
-    if folder.is_dir():
-        return
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except (NotADirectoryError, FileExistsError):
-        raise OutputError(f"{path}: cannot create output folder {folder} (a file is in the way)") from None
-    except OSError as e:
-        raise OutputError(f"{path}: cannot create output folder {folder} ({e.strerror})") from None
 
 
 def sniff(data: bytes) -> str | None:

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from edgecolor import atomic
+from edgecolor.errors import EdgecolorError, OutputError
 
 
 def _dead_pid() -> int:
@@ -78,3 +79,46 @@ def test_killed_writer_leaves_a_temporary_that_the_next_write_cleans(tmp_path):
     left = [p for p in tmp_path.iterdir()]
     assert [str(p) for p in left] == [proc.stdout.strip()]
     assert atomic.remove_stale(tmp_path) == left and not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no process probe on Windows: the age rule alone applies")
+def test_one_sweep_for_photo_and_video_temporaries_with_a_quiet_time_for_video_writers(tmp_path):
+    """Video writers (AtomicFile) name their files like photos, helpers included; their sweep waits QUIET_FOR."""
+    dead = _dead_pid()
+    video = _temp_of(tmp_path, "a.mkv", dead)
+    helper = atomic.temp_path(tmp_path / "a.mkv", atomic._OURS.match(video.name)["token"], "video")
+    helper = helper.with_name(helper.name.replace(f"-{os.getpid()}-", f"-{dead}-"))
+    helper.write_bytes(b"partial")
+    assert atomic.remove_stale(tmp_path, quiet_for=atomic.QUIET_FOR) == []  # its ffmpeg may still be finishing
+    minute_ago = time.time() - atomic.QUIET_FOR - 5
+    for path in (video, helper):
+        os.utime(path, (minute_ago, minute_ago))
+    said = []
+    assert atomic.remove_stale(tmp_path, said.append, quiet_for=atomic.QUIET_FOR) == sorted([video, helper])
+    assert said == [f"removed {p}: a temporary file left by an interrupted run (its writer, process {dead}, is gone)"
+                    for p in sorted([video, helper])]
+
+
+def test_atomic_file_commits_or_leaves_nothing_not_even_its_folders(tmp_path):
+    target = tmp_path / "new" / "deeper" / "v.mkv"
+    out = atomic.AtomicFile(target)
+    helper = out.helper("video")
+    helper.write_bytes(b"x")
+    assert out.path.parent == target.parent and atomic.is_stale(out.path, now=time.time() + 2 * atomic.STALE_AFTER_S)
+    assert atomic.stale_reason(helper) is None  # ours, but its writer (this process) is alive
+    out.discard()
+    assert not list(tmp_path.iterdir())
+    out = atomic.AtomicFile(target)
+    out.path.write_bytes(b"video")
+    out.commit()
+    assert [p.name for p in target.parent.iterdir()] == ["v.mkv"] and target.read_bytes() == b"video"
+
+
+def test_make_folder_says_what_is_in_the_way_and_returns_what_it_made(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for kind in (EdgecolorError, OutputError):
+        with pytest.raises(kind, match=r"cannot create output folder .*file/sub \(a file is in the way\)$"):
+            atomic.make_folder(blocker / "sub" / "x.png", kind=kind)
+    assert atomic.make_folder(tmp_path / "a" / "b" / "x.png") == [tmp_path / "a", tmp_path / "a" / "b"]
+    assert atomic.make_folder(tmp_path / "a" / "b" / "y.png") == []

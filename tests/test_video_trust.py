@@ -146,29 +146,32 @@ def test_kill_9_leftovers_are_removed_by_the_next_run_and_nothing_else(tmp_path,
                              "--model", str(model_files["onnx"])], env=cli_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (outdir.exists() and list(outdir.glob(".*.partial.*"))):
+    while time.monotonic() < deadline and not (outdir.exists() and list(outdir.glob(".*.tmp.*"))):
         time.sleep(0.05)
     time.sleep(0.5)
     proc.kill()  # kill -9: no cleanup runs
     proc.wait()
     time.sleep(1.0)  # its ffmpeg (own session) sees its input end and finishes by itself
     left = sorted(p.name for p in outdir.iterdir())
-    assert left and all(".partial." in name for name in left), left
+    assert left and all(".tmp." in name for name in left), left
     now = time.time()
     for name in left:  # a minute later (until then a dead writer's ffmpeg may still be finishing)
         os.utime(outdir / name, (now - 120, now - 120))
 
     host, alive, dead = host_tag(), os.getpid(), _dead_pid()
+    other = f"{'0' if host[0] != '0' else '1'}{host[1:]}"
     keep = {
-        f".b.{host}-{alive}-abcdef.partial.mkv": 0,  # a run still writing here (this process)
-        f".c.{'0' if host[0] != '0' else '1'}{host[1:]}-{dead}-abcdef.partial.mkv": 0,  # another machine's run
+        f".b.mkv.ec{host}-{alive}-abcdef01.tmp.mkv": 0,  # a run still writing here (this process)
+        f".c.mkv.ec{other}-{dead}-abcdef01.tmp.mkv": 0,  # another machine's run
         ".d.k3j_x9qa.partial.mkv": 0,  # an old-style name, recent: its writer may be running
-        f".i.{host}-{dead}-abcdef.partial.mkv": 5,  # writer gone seconds ago: its ffmpeg may still write
-        ".e.tmp": 3 * 86400,  # another kind of temp file (photos): not ours to remove
+        f".i.mkv.ec{host}-{dead}-abcdef01-video.tmp.mkv": 5,  # writer gone seconds ago: its ffmpeg may still write
+        f".j.{host}ab-{dead}-abcdef.partial.mkv": 5,  # the same, under the name videos had before
+        ".e.tmp": 3 * 86400,  # not our pattern
         "notes.partial.mkv": 3 * 86400,  # not hidden: a user's file
         ".f.partial.mkv": 3 * 86400,  # not our pattern
     }
-    remove = {f".g.{host}-{dead}-abcdef.partial.mkv": 120, ".h.qqqq_zzz.partial.mkv": 3 * 86400}
+    remove = {f".g.mkv.ec{host}-{dead}-abcdef01.tmp.mkv": 120, ".h.qqqq_zzz.partial.mkv": 3 * 86400,
+              f".k.{host}ab-{dead}-abcdef.partial.mkv": 120, f".l.jpg.ec{host}-{dead}-abcdef01.tmp.jpg": 120}
     for name, age in {**keep, **remove}.items():
         (outdir / name).write_bytes(b"x")
         os.utime(outdir / name, (now - age, now - age))
