@@ -18,6 +18,8 @@ import argparse
 import json
 import random
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -244,7 +246,8 @@ def load_sets(args: argparse.Namespace) -> tuple[PhotoSet, PhotoSet]:
     return photos, val
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line of ``python -m tools.train``."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", required=True, help="folder tree of colour photos (first folder = source)")
     ap.add_argument("--val", required=True, help="folder of validation photos")
@@ -268,99 +271,165 @@ def main(argv: list[str] | None = None) -> None:
                     help="class rebalancing: uniform-mix lambda (1 = no rebalancing)")
     ap.add_argument("--reg-weight", type=float, default=REG_WEIGHT, help="weight of the ab regression term")
     ap.add_argument("--temperature", type=float, default=None, help="annealed-mean temperature in training")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    out, emit, t0 = start_run(args)
-    photos, val = load_sets(args)
+
+@dataclass
+class Run:
+    """What both phases share: the options, the photos, the network and its loss, sampling, the log."""
+
+    args: argparse.Namespace
+    out: Path
+    emit: Callable[[dict], None]
+    photos: PhotoSet
+    val: PhotoSet
+    net: ColorNet
+    loss_fn: ColorLoss
+    sample_w: np.ndarray
+    device: torch.device
+    rng: np.random.Generator
+
+    @property
+    def ckpt(self) -> Path:
+        return self.out / "last.pt"
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, len(self.photos) // self.args.batch)
+
+    def batch(self) -> np.ndarray:
+        """Indices of one training batch, sources balanced by ``sample_w``."""
+        return np.sort(self.rng.choice(len(self.photos), self.args.batch, p=self.sample_w))
+
+
+def build_net(args: argparse.Namespace, photos: PhotoSet, val: PhotoSet, device: torch.device,
+              emit: Callable[[dict], None]) -> tuple[ColorNet, ColorLoss, np.ndarray]:
+    """The network (``--init``'s weights and bins when given), its loss, and the ab bin centres."""
     init = torch.load(args.init, map_location="cpu", weights_only=False) if args.init else None
     centres, weights = bins_and_weights(photos, lam=args.rebalance,
                                         keep_centres=None if init is None else np.asarray(init["centres"]))
-    emit({"event": "data", "train": len(photos), "val": len(val), "bins": len(centres), "sources": photos.sources})
-
+    emit({"event": "data", "train": len(photos), "val": len(val), "bins": len(centres),
+          "sources": photos.sources})
     net = ColorNet(centres, pretrained=not args.no_pretrained).to(device)
     if init is not None:
         net.load_state_dict(init["model"])
         del init
     if args.temperature:
         net.decode.temperature = args.temperature
-    loss_fn = ColorLoss(centres, weights, args.reg_weight).to(device)
-    sample_w = balanced_weights(photos.source, args.source_power)
-    rng = np.random.default_rng(args.seed)
-    steps_per_epoch = max(1, len(photos) // args.batch)
+    return net, ColorLoss(centres, weights, args.reg_weight).to(device), centres
 
-    ckpt = out / "last.pt"
-    state = {"phase": "decoder", "epoch": 0}
-    opt = torch.optim.AdamW(net.decoder.parameters(), lr=args.lr, weight_decay=1e-4)
-    if ckpt.exists():
-        z = torch.load(ckpt, map_location=device, weights_only=False)
-        net.load_state_dict(z["model"])
-        state = z["state"]
-        if state["phase"] == "decoder":
-            opt.load_state_dict(z["opt"])
-        rng = np.random.default_rng(args.seed + 1000 * state["epoch"] + (state["phase"] == "finetune"))
-        emit({"event": "resume", **state})
 
-    if state["phase"] == "decoder" and state["epoch"] < args.epochs:
-        fdir = Path(args.features) if args.features else out
-        feats = cached_features(fdir / "features-train.npz", net, photos, device)
-        vfeats = cached_features(fdir / "features-val.npz", net, val, device)
-        emit({"event": "encoded", "gb": round(sum(v.nbytes for v in feats.values()) / 1e9, 2)})
-        total = args.epochs * steps_per_epoch
-        grid = (args.size - args.crop) // 32
-        cells = args.crop // 32
-        while state["epoch"] < args.epochs:
-            net.decoder.train()
-            te, agg = time.time(), {"ce": 0.0, "reg": 0.0}
-            for s in range(steps_per_epoch):
-                lr = cosine_lr(args.lr, state["epoch"] * steps_per_epoch + s, total)
-                idx = np.sort(rng.choice(len(photos), args.batch, p=sample_w))
-                oy, ox = rng.integers(0, grid + 1, 2)
-                flip = bool(rng.integers(0, 2))
-                f = {k: v.to(device) for k, v in feature_crop(feats, idx, oy, ox, cells, flip).items()}
-                lab = lab_crop(photos, idx, oy * 32, ox * 32, args.crop, flip).to(device)
-                parts = optimise(opt, lr, loss_fn, net, net.decoder(f), lab)
-                for k in agg:
-                    agg[k] += parts[k] / steps_per_epoch
-            state["epoch"] += 1
-            vm = validate(net, val, vfeats, device)
-            rate = steps_per_epoch * args.batch / (time.time() - te)
-            emit({"event": "epoch", "phase": "decoder", "epoch": state["epoch"], **agg, "crops_per_s": round(rate, 1),
+def resume(args: argparse.Namespace, ckpt: Path, net: ColorNet, opt, device: torch.device,
+           emit: Callable[[dict], None]) -> tuple[dict, np.random.Generator]:
+    """The phase and epoch to go on from (``ckpt`` when there is one: weights and optimiser loaded) and
+    the crop sampler, seeded so a resumed run draws what an uninterrupted one would have."""
+    if not ckpt.exists():
+        return {"phase": "decoder", "epoch": 0}, np.random.default_rng(args.seed)
+    z = torch.load(ckpt, map_location=device, weights_only=False)
+    net.load_state_dict(z["model"])
+    state = z["state"]
+    if state["phase"] == "decoder":
+        opt.load_state_dict(z["opt"])
+    emit({"event": "resume", **state})
+    return state, np.random.default_rng(args.seed + 1000 * state["epoch"] + (state["phase"] == "finetune"))
+
+
+def train_decoder(run: Run, opt, state: dict) -> None:
+    """Phase 1: the decoder on cached encoder features, one epoch (validated, checkpointed) at a time."""
+    args, net, device = run.args, run.net, run.device
+    fdir = Path(args.features) if args.features else run.out
+    feats = cached_features(fdir / "features-train.npz", net, run.photos, device)
+    vfeats = cached_features(fdir / "features-val.npz", net, run.val, device)
+    run.emit({"event": "encoded", "gb": round(sum(v.nbytes for v in feats.values()) / 1e9, 2)})
+    steps = run.steps_per_epoch
+    while state["epoch"] < args.epochs:
+        te = time.time()
+        agg, lr = decoder_epoch(run, opt, feats, state["epoch"])
+        state["epoch"] += 1
+        vm = validate(net, run.val, vfeats, device)
+        rate = steps * args.batch / (time.time() - te)
+        run.emit({"event": "epoch", "phase": "decoder", "epoch": state["epoch"], **agg, "crops_per_s": round(rate, 1),
                   "lr": lr, **{f"val_{k}": v for k, v in vm.items()}})
-            save_ckpt(ckpt, net, opt, state)
-        del feats, vfeats
+        save_ckpt(run.ckpt, net, opt, state)
 
+
+def decoder_epoch(run: Run, opt, feats: dict[str, np.ndarray], epoch: int) -> tuple[dict, float]:
+    """One decoder epoch of random aligned crops; the mean loss parts and the last learning rate."""
+    args, net, device = run.args, run.net, run.device
+    steps = run.steps_per_epoch
+    total = args.epochs * steps
+    grid = (args.size - args.crop) // 32
+    cells = args.crop // 32
+    net.decoder.train()
+    agg = {"ce": 0.0, "reg": 0.0}
+    for s in range(steps):
+        lr = cosine_lr(args.lr, epoch * steps + s, total)
+        idx = run.batch()
+        oy, ox = run.rng.integers(0, grid + 1, 2)
+        flip = bool(run.rng.integers(0, 2))
+        f = {k: v.to(device) for k, v in feature_crop(feats, idx, oy, ox, cells, flip).items()}
+        lab = lab_crop(run.photos, idx, oy * 32, ox * 32, args.crop, flip).to(device)
+        parts = optimise(opt, lr, run.loss_fn, net, net.decoder(f), lab)
+        for k in agg:
+            agg[k] += parts[k] / steps
+    return agg, lr
+
+
+def finetune(run: Run, state: dict) -> dict:
+    """Phase 2: the whole network on fresh crops, in chunks of 1/10 epoch so a resume loses little."""
+    args, net = run.args, run.net
+    if state["phase"] == "decoder":
+        state = {"phase": "finetune", "epoch": 0}
+    opt = torch.optim.AdamW(net.parameters(), lr=args.finetune_lr, weight_decay=1e-4)
+    ft_steps = int(args.finetune_epochs * run.steps_per_epoch)
+    done = state["epoch"]
+    chunk = max(1, run.steps_per_epoch // 10)
+    while done < ft_steps:
+        te = time.time()
+        n = min(chunk, ft_steps - done)
+        agg = finetune_steps(run, opt, done, n, ft_steps)
+        done += n
+        state["epoch"] = done
+        rec = {"event": "finetune", "step": done, "of": ft_steps, **agg,
+               "crops_per_s": round(n * args.batch / (time.time() - te), 1)}
+        if done >= ft_steps or (done // chunk) % 5 == 0:
+            rec.update({f"val_{k}": v for k, v in validate(net, run.val, None, run.device).items()})
+        run.emit(rec)
+        save_ckpt(run.ckpt, net, opt, state)
+    return state
+
+
+def finetune_steps(run: Run, opt, done: int, n: int, ft_steps: int) -> dict:
+    """``n`` whole-network steps from step ``done`` (encoder batch norms frozen); the mean loss parts."""
+    args, net = run.args, run.net
+    net.train()
+    net.encoder.apply(lambda m: m.eval() if isinstance(m, torch.nn.BatchNorm2d) else None)
+    agg = {"ce": 0.0, "reg": 0.0}
+    for s in range(n):
+        lr = cosine_lr(args.finetune_lr, done + s, ft_steps, warmup=0)
+        idx = run.batch()
+        oy, ox = run.rng.integers(0, args.size - args.crop + 1, 2)
+        lab = lab_crop(run.photos, idx, oy, ox, args.crop, bool(run.rng.integers(0, 2))).to(run.device)
+        parts = optimise(opt, lr, run.loss_fn, net, net.logits(l_input(lab)), lab)
+        for k in agg:
+            agg[k] += parts[k] / n
+    return agg
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    out, emit, t0 = start_run(args)
+    photos, val = load_sets(args)
+    net, loss_fn, centres = build_net(args, photos, val, device, emit)
+    sample_w = balanced_weights(photos.source, args.source_power)
+    opt = torch.optim.AdamW(net.decoder.parameters(), lr=args.lr, weight_decay=1e-4)
+    state, rng = resume(args, out / "last.pt", net, opt, device, emit)
+    run = Run(args, out, emit, photos, val, net, loss_fn, sample_w, device, rng)
+    if state["phase"] == "decoder" and state["epoch"] < args.epochs:
+        train_decoder(run, opt, state)
     if args.finetune_epochs > 0:
-        if state["phase"] == "decoder":
-            state = {"phase": "finetune", "epoch": 0}
-        opt = torch.optim.AdamW(net.parameters(), lr=args.finetune_lr, weight_decay=1e-4)
-        ft_steps = int(args.finetune_epochs * steps_per_epoch)
-        done = state["epoch"]
-        # Epochs of the fine-tune are counted in chunks of 1/10 epoch so a resume loses little.
-        chunk = max(1, steps_per_epoch // 10)
-        while done < ft_steps:
-            net.train()
-            net.encoder.apply(lambda m: m.eval() if isinstance(m, torch.nn.BatchNorm2d) else None)
-            te = time.time()
-            n = min(chunk, ft_steps - done)
-            agg = {"ce": 0.0, "reg": 0.0}
-            for s in range(n):
-                lr = cosine_lr(args.finetune_lr, done + s, ft_steps, warmup=0)
-                idx = np.sort(rng.choice(len(photos), args.batch, p=sample_w))
-                oy, ox = rng.integers(0, args.size - args.crop + 1, 2)
-                lab = lab_crop(photos, idx, oy, ox, args.crop, bool(rng.integers(0, 2))).to(device)
-                parts = optimise(opt, lr, loss_fn, net, net.logits(l_input(lab)), lab)
-                for k in agg:
-                    agg[k] += parts[k] / n
-            done += n
-            state["epoch"] = done
-            rec = {"event": "finetune", "step": done, "of": ft_steps, **agg,
-                   "crops_per_s": round(n * args.batch / (time.time() - te), 1)}
-            if done >= ft_steps or (done // chunk) % 5 == 0:
-                rec.update({f"val_{k}": v for k, v in validate(net, val, None, device).items()})
-            emit(rec)
-            save_ckpt(ckpt, net, opt, state)
-
+        state = finetune(run, state)
     final = {
         "model": net.state_dict(),
         "centres": centres,
