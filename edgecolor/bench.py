@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -299,37 +300,49 @@ def bench_variant(
         return record
     record.model_path = str(c.model_path)
     try:
-        t0 = time.perf_counter()
-        c.colorize(frames[0])
-        first = time.perf_counter() - t0
-        for i in range(warmup):
-            c.colorize(frames[i % len(frames)])
-        prepared = c.prepare(frames[0])
-        net = timed(lambda: c.predict_ab(prepared), n)
-        ab = c.predict_ab(prepared)
-        feed = itertools.cycle(frames)
-        prep = timed(lambda: c.prepare(next(feed)), n)
-        merge = timed(lambda: c.merge(prepared, ab), n)
-        e2e = timed(lambda: c.colorize(next(feed)), n)
+        prepared, first, times = _time_stages(c, frames, n, warmup)
     except EdgecolorError as e:
         record.status, record.note = "failed", str(e)
         return record
     record.peak_rss_mb = peak_rss_mb()  # before anything below reads the model again
-    in_h, in_w = prepared.tensor.shape[-2:]
-    record.input_size = f"{in_w}x{in_h}"
-    record.runtime_precision, record.threads = runtime_facts(c)
-    record.gmacs = network_gmacs(c.model_path, in_h, in_w)
     record.load_ms = load * 1000.0
     record.first_frame_ms = first * 1000.0
-    record.net_median_ms, record.net_p90_ms, record.net_fps = _stats(net)
-    record.e2e_median_ms, record.e2e_p90_ms, record.e2e_fps = _stats(e2e)
-    record.prepare_ms, record.merge_ms = _stats(prep)[0], _stats(merge)[0]
-    if record.gmacs is not None:
-        record.net_gflops = 2.0 * record.gmacs * record.net_fps
+    _fill(record, c, prepared, times)
     record.precision = getattr(c, "precision", precision)
     contract = getattr(c, "contract", None)
     record.model = getattr(contract, "name", model) or model
     return record  # the colorizer is freed here; the next variant collects it before resetting the peak
+
+
+def _time_stages(c: Any, frames: Sequence[np.ndarray], n: int, warmup: int) -> tuple[Any, float, dict[str, list]]:
+    """The first frame's seconds, then ``n`` timed calls of each stage after ``warmup`` frames:
+    the network alone, prepare, merge, and the whole colorize."""
+    t0 = time.perf_counter()
+    c.colorize(frames[0])
+    first = time.perf_counter() - t0
+    for i in range(warmup):
+        c.colorize(frames[i % len(frames)])
+    prepared = c.prepare(frames[0])
+    times = {"net": timed(lambda: c.predict_ab(prepared), n)}
+    ab = c.predict_ab(prepared)
+    feed = itertools.cycle(frames)
+    times["prepare"] = timed(lambda: c.prepare(next(feed)), n)
+    times["merge"] = timed(lambda: c.merge(prepared, ab), n)
+    times["e2e"] = timed(lambda: c.colorize(next(feed)), n)
+    return prepared, first, times
+
+
+def _fill(record: BenchRecord, c: Any, prepared: Any, times: dict[str, list]) -> None:
+    """The record's sizes, runtime facts and timing statistics."""
+    in_h, in_w = prepared.tensor.shape[-2:]
+    record.input_size = f"{in_w}x{in_h}"
+    record.runtime_precision, record.threads = runtime_facts(c)
+    record.gmacs = network_gmacs(c.model_path, in_h, in_w)
+    record.net_median_ms, record.net_p90_ms, record.net_fps = _stats(times["net"])
+    record.e2e_median_ms, record.e2e_p90_ms, record.e2e_fps = _stats(times["e2e"])
+    record.prepare_ms, record.merge_ms = _stats(times["prepare"])[0], _stats(times["merge"])[0]
+    if record.gmacs is not None:
+        record.net_gflops = 2.0 * record.gmacs * record.net_fps
 
 
 def run(
