@@ -334,14 +334,7 @@ def colorize_video(
     with ctrl_c_sets(stop, warn) as ctrl:
         source = FileSource(src, start, end, ffmpeg=exe)
         try:
-            if isinstance(src, Path) and (src.resolve() == dst.resolve() or _same_file(src, dst)):
-                raise EdgecolorError(f"{dst}: output would overwrite the input")
-            muxer = choose_encoder(dst, codec, exe)[0]
-            audio = plan_audio(exe, src, muxer, start, end) if exe else None
-            if not exe:
-                warn(f"{src}: no ffmpeg found (pip install imageio-ffmpeg): the output has no sound")
-            if source.first_frame is not None and _is_colour(source.first_frame):
-                warn(f"{src}: is a colour video; it is colorized from its lightness, its own colours are replaced")
+            audio = _plan_output(src, dst, source, codec, exe, start, end, warn)
             out = AtomicFile(dst, note=warn)
             try:
                 writer = open_writer(out.path, source.size, source.fps, codec, audio, exe, target=dst,
@@ -349,28 +342,51 @@ def colorize_video(
             except BaseException:
                 out.discard()
                 raise
-            try:
-                expected = source.estimate
-                on_frame = (lambda s: progress(s.frames, expected, s)) if progress else None
-                stats = run(source, writer, colorizer, stabilize=stabilize, strength=strength, live=False,
-                            workers=workers, stop=stop, on_frame=on_frame)
-                stats.ctrl_c = stats.ctrl_c or ctrl.presses > 0
-                if stats.frames == 0:
-                    if stats.ctrl_c:
-                        raise KeyboardInterrupt
-                    why = "stopped before the first frame" if stats.interrupted else "no frames in the chosen range"
-                    raise EdgecolorError(f"{src}: {why}")
-                writer.close()
-            except BaseException:  # nothing usable: no partial file left behind
-                writer.abort()
-                out.discard()
-                raise
-            out.commit()
+            expected = source.estimate
+            on_frame = (lambda s: progress(s.frames, expected, s)) if progress else None
+            stats = _encode(src, source, writer, out, colorizer, ctrl, on_frame, stabilize=stabilize,
+                            strength=strength, workers=workers, stop=stop)
         finally:
             source.close()
     if not stats.interrupted and (note := count_mismatch(stats.frames, expected)):
         warn(f"{src}: {note}")
     return VideoReport(src, dst, stats.frames, expected, stats, writer.audio_note, stats.interrupted)
+
+
+def _plan_output(src: Path | str, dst: Path, source: FileSource, codec: str | None, exe: str | None,
+                 start: float | None, end: float | None, warn: Callable[[str], None]) -> AudioPlan | None:
+    """Refuse writing onto the input and an unknown codec before anything is written; the sound's plan
+    (None without ffmpeg or sound), and warnings for a silent output or a colour input."""
+    if isinstance(src, Path) and (src.resolve() == dst.resolve() or _same_file(src, dst)):
+        raise EdgecolorError(f"{dst}: output would overwrite the input")
+    muxer = choose_encoder(dst, codec, exe)[0]
+    audio = plan_audio(exe, src, muxer, start, end) if exe else None
+    if not exe:
+        warn(f"{src}: no ffmpeg found (pip install imageio-ffmpeg): the output has no sound")
+    if source.first_frame is not None and _is_colour(source.first_frame):
+        warn(f"{src}: is a colour video; it is colorized from its lightness, its own colours are replaced")
+    return audio
+
+
+def _encode(src: Path | str, source: FileSource, writer: Writer, out: AtomicFile, colorizer: Any, ctrl: CtrlC,
+            on_frame: Callable[[RunStats], None] | None, **options: Any) -> RunStats:
+    """Run the frames through ``writer`` and rename the finished file onto its target; on any failure
+    (no frames, an error, Ctrl-C before the first frame) nothing is left behind."""
+    try:
+        stats = run(source, writer, colorizer, live=False, on_frame=on_frame, **options)
+        stats.ctrl_c = stats.ctrl_c or ctrl.presses > 0
+        if stats.frames == 0:
+            if stats.ctrl_c:
+                raise KeyboardInterrupt
+            why = "stopped before the first frame" if stats.interrupted else "no frames in the chosen range"
+            raise EdgecolorError(f"{src}: {why}")
+        writer.close()
+    except BaseException:  # nothing usable: no partial file left behind
+        writer.abort()
+        out.discard()
+        raise
+    out.commit()
+    return stats
 
 
 def _same_file(a: Path, b: Path) -> bool:
