@@ -28,7 +28,9 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout without install
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import anchor  # noqa: E402  (benchmarks/anchor.py, beside this file)
+import anchor  # noqa: E402  (benchmarks/anchor.py, cold_start.py and memory.py, beside this file)
+import cold_start  # noqa: E402
+import memory  # noqa: E402
 
 from edgecolor import bench  # noqa: E402
 
@@ -250,8 +252,14 @@ def _f(value: float | None, digits: int = 1) -> str:
 
 def markdown(data: dict) -> str:
     """BENCHMARKS.md from one run's data."""
-    m = data["machine"]
-    lines = [
+    lines = _targets_md(data) + _machine_md(data) + _speed_md(data) + _versus_anchor_md(data)
+    lines += _cold_md(data.get("cold")) + _memory_md(data.get("memory")) + _edge_md(data)
+    return "\n".join(lines) + "\n"
+
+
+def _targets_md(data: dict) -> list[str]:
+    """How the run was made, and the issue's targets met or missed."""
+    return [
         "# edgecolor benchmarks",
         "",
         f"Measured {data['date']} by `{shlex.join(['python', 'benchmarks/compare.py', *data['argv']])}` in one run: "
@@ -265,6 +273,13 @@ def markdown(data: dict) -> str:
         "|---|---|---|---|",
         *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in data["verdicts"]],
         "",
+    ]
+
+
+def _machine_md(data: dict) -> list[str]:
+    """What the numbers were measured on, and how busy it was."""
+    m = data["machine"]
+    return [
         "## Machine",
         "",
         f"- CPU: {m['cpu']}, {m['usable_cores']} usable cores ({m['logical_cores']} logical)",
@@ -273,6 +288,12 @@ def markdown(data: dict) -> str:
         " (above 0.3 means something else was running: treat the numbers as lower bounds)",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
         "",
+    ]
+
+
+def _speed_md(data: dict) -> list[str]:
+    """The table of every variant's timings, with what its columns mean."""
+    lines = [
         "## Speed",
         "",
         f"Frames: {data['size']} grey BGR uint8, the bundled sample photos cropped and resized. "
@@ -305,7 +326,12 @@ def markdown(data: dict) -> str:
             f"| {_f(r['net_p90_ms'], 2)} | {_f(r['net_fps'])} | {_f(r['prepare_ms'], 2)} | {_f(r['merge_ms'], 2)} "
             f"| {_f(r['e2e_median_ms'], 2)} | {_f(r['e2e_p90_ms'], 2)} "
             f"| {_f(r['e2e_fps'])} | {_f(r['peak_rss_mb'], 0)} |")
-    lines += [
+    return lines
+
+
+def _versus_anchor_md(data: dict) -> list[str]:
+    """The plot, and edgecolor against the anchor network on the same runtime and frames."""
+    return [
         "",
         "The anchor's rows run it through the same pipeline at its own working size (224 on the long side, "
         f"{data['anchor_input']} for these frames): fewer pixels than OpenCV's sample, which squashes every frame "
@@ -330,8 +356,6 @@ def markdown(data: dict) -> str:
           for x in data["ratios"]],
         "",
     ]
-    lines += _cold_md(data.get("cold")) + _memory_md(data.get("memory")) + _edge_md(data)
-    return "\n".join(lines) + "\n"
 
 
 def _cold_md(colds: list[dict] | None) -> list[str]:
@@ -501,7 +525,8 @@ def plot(records: list[dict], path: Path) -> bool:
     return True
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line of ``python benchmarks/compare.py``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default", help="edgecolor model: bundled name or a .onnx/.xml path")
     parser.add_argument("--size", default=bench.DEFAULT_SIZE)
@@ -517,41 +542,58 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "images" / "bench_fps.png")
     parser.add_argument("--json", type=Path, default=None, help="also write all data as JSON here")
     parser.add_argument("--note", default="", help="a caveat printed at the top of BENCHMARKS.md")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    import cold_start
-    import memory
 
+def main() -> None:
+    args = parse_args()
     machine = bench.machine()
     width, height = bench.parse_size(args.size)
     images = bench.grey_frames(width, height)
     print(f"{machine['cpu']}, {machine['usable_cores']} cores, load {machine['load_avg_1m']:.2f}; {args.size} frames")
     ours, theirs, paired = run_variants(args.model, images, args.frames, args.anchor_frames, args.warmup,
                                         args.threads, args.repeats)
-    records = ours + theirs
     rat = ratios(ours, theirs, paired)
+    _say_ratios(rat)
+    data: dict = {"date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "machine": machine,
+                  "size": args.size, "frames": args.frames, "anchor_frames": args.anchor_frames,
+                  "repeats": args.repeats,
+                  "records": bench.as_dicts(ours + theirs), "ratios": rat,
+                  "argv": sys.argv[1:],
+                  "anchor_input": next((r.input_size for r in theirs if r.status == "ok"), "?"), "note": args.note,
+                  "model_file": next((_relative(r.model_path) for r in ours if r.status == "ok"), args.model)}
+    _add_efficiency(data, ours, args, machine)
+    _add_cold_and_memory(data, args)
+    data["verdicts"] = verdicts(ours, rat, data.get("cold"), data.get("memory"))
+    data["load_end"] = os.getloadavg()[0]
+    data["plot"] = plot(data["records"], args.plot)
+    _write(data, args)
+
+
+def _say_ratios(rat: list[dict]) -> None:
     print("edgecolor / anchor (same runtime):")
     for x in rat:
         print(f"  {x['backend']:8s} {x['precision']} vs {x['vs']}: network {x['net']:.1f}x "
               f"({x['ours_net_ms']:.2f} vs {x['anchor_net_ms']:.0f} ms at 224x224, alternating rounds), "
               f"end to end {x['e2e']:.1f}x")
 
-    data: dict = {"date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "machine": machine,
-                  "size": args.size, "frames": args.frames, "anchor_frames": args.anchor_frames,
-                  "repeats": args.repeats,
-                  "records": bench.as_dicts(records), "ratios": rat,
-                  "argv": sys.argv[1:],
-                  "anchor_input": next((r.input_size for r in theirs if r.status == "ok"), "?"), "note": args.note,
-                  "model_file": next((_relative(r.model_path) for r in ours if r.status == "ok"), args.model)}
+
+def _add_efficiency(data: dict, ours: list[bench.BenchRecord], args: argparse.Namespace, machine: dict) -> None:
+    """The fp32 network's share of this CPU's peak GFLOP/s, and what that projects for other machines."""
     fp32 = next((r for r in ours if r.status == "ok" and r.backend == "openvino" and r.precision == "fp32"), None)
-    if fp32 is not None and fp32.gmacs:
-        in_w, in_h = (int(v) for v in fp32.input_size.split("x"))
-        ms, gflops = raw_f32_gflops(fp32.model_path, in_h, in_w, max(20, args.frames // 4))
-        _, anchor_gflops = raw_f32_gflops(str(anchor.ensure()["fp32-ir"]), 224, 224, max(3, args.anchor_frames // 2))
-        peak, how = peak_here(machine)
-        data["efficiency"] = {"ms": ms, "gflops": gflops, "efficiency": gflops / peak, "peak": peak, "peak_how": how,
-                              "input": fp32.input_size, "gflop": 2 * fp32.gmacs, "anchor_gflops": anchor_gflops}
-        data["projection"] = projection(ours, gflops / peak)
+    if fp32 is None or not fp32.gmacs:
+        return
+    in_w, in_h = (int(v) for v in fp32.input_size.split("x"))
+    ms, gflops = raw_f32_gflops(fp32.model_path, in_h, in_w, max(20, args.frames // 4))
+    _, anchor_gflops = raw_f32_gflops(str(anchor.ensure()["fp32-ir"]), 224, 224, max(3, args.anchor_frames // 2))
+    peak, how = peak_here(machine)
+    data["efficiency"] = {"ms": ms, "gflops": gflops, "efficiency": gflops / peak, "peak": peak, "peak_how": how,
+                          "input": fp32.input_size, "gflop": 2 * fp32.gmacs, "anchor_gflops": anchor_gflops}
+    data["projection"] = projection(ours, gflops / peak)
+
+
+def _add_cold_and_memory(data: dict, args: argparse.Namespace) -> None:
+    """Cold start (benchmarks/cold_start.py) and the 12 MP memory peaks (benchmarks/memory.py), unless skipped."""
     if not args.no_cold:  # fp32 first: it is what `edgecolor colorize` runs by default, and the target's row
         data["cold"] = [cold_start.measure(args.model, p, args.cold_runs) for p in ("fp32", "int8")]
         for c in data["cold"]:
@@ -561,9 +603,10 @@ def main() -> None:
         for r in data["memory"]["rows"]:
             print(f"12 MP peak RSS {r['backend']} {r['precision']} {r.get('kind', 'grey')}: "
                   f"{_f(r['peak_mb'], 0)} MB")
-    data["verdicts"] = verdicts(ours, rat, data.get("cold"), data.get("memory"))
-    data["load_end"] = os.getloadavg()[0]
-    data["plot"] = plot(data["records"], args.plot)
+
+
+def _write(data: dict, args: argparse.Namespace) -> None:
+    """BENCHMARKS.md (keeping the sections other scripts own), the verdicts on stdout, the JSON if asked."""
     old = args.out.read_text() if args.out.is_file() else ""
     # sections other scripts own (<!-- begin NAME --> ... <!-- end NAME -->) survive a rerun
     kept = "".join(f"\n{m.group(0)}\n" for m in re.finditer(r"<!-- begin (\S+) -->.*?<!-- end \1 -->", old, re.S))
