@@ -56,8 +56,9 @@ def image_paths(folder: str | Path) -> list[Path]:
     return paths
 
 
-_EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
-_NO_ALPHA = (".jpg", ".jpeg")
+_JPEG = (".jpg", ".jpeg")
+_EIGHT_BIT_ONLY = (*_JPEG, ".webp", ".bmp")
+_NO_ALPHA = _JPEG
 _SIGNATURES = (
     (b"\xff\xd8\xff", "JPEG"),
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -141,7 +142,7 @@ def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int 
         raise OutputError(f"{path}: output folder {folder} does not exist")
     if path.is_dir():
         raise OutputError(f"{path}: is a folder")
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if suffix in (".jpg", ".jpeg") else []
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if suffix in _JPEG else []
     if suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
     image = _encodable_for(image, suffix)

@@ -357,7 +357,9 @@ def _plan_output(src: Path | str, dst: Path, source: FileSource, codec: str | No
                  start: float | None, end: float | None, warn: Callable[[str], None]) -> AudioPlan | None:
     """Refuse writing onto the input and an unknown codec before anything is written; the sound's plan
     (None without ffmpeg or sound), and warnings for a silent output or a colour input."""
-    if isinstance(src, Path) and (src.resolve() == dst.resolve() or _same_file(src, dst)):
+    from edgecolor.files import same_file  # late: files imports cv2
+
+    if isinstance(src, Path) and same_file(src, dst):
         raise EdgecolorError(f"{dst}: output would overwrite the input")
     muxer = choose_encoder(dst, codec, exe)[0]
     audio = plan_audio(exe, src, muxer, start, end) if exe else None
@@ -387,13 +389,6 @@ def _encode(src: Path | str, source: FileSource, writer: Writer, out: AtomicFile
         raise
     out.commit()
     return stats
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _is_colour(frame: np.ndarray) -> bool:

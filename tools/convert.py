@@ -13,13 +13,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from edgecolor.contract import PREFIX, RT_INFO_SECTION, ModelContract, metadata_of
+from edgecolor.contract import PRECISIONS, PREFIX, RT_INFO_SECTION, ModelContract, metadata_of
 
 
 def variant_path(onnx_path: Path, precision: str, suffix: str = ".xml") -> Path:
     """models/x/x-fp32.onnx → models/x/x-<precision>.xml."""
     stem = onnx_path.stem
-    base = stem.rsplit("-", 1)[0] if stem.endswith(("-fp32", "-fp16", "-int8")) else stem
+    head, dash, tail = stem.rpartition("-")
+    base = head if dash and tail in PRECISIONS else stem
     return onnx_path.with_name(f"{base}-{precision}{suffix}")
 
 
@@ -57,7 +58,7 @@ def convert(onnx_path: str | Path, precision: str = "fp16", out: str | Path | No
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("onnx")
-    ap.add_argument("--precision", choices=["fp32", "fp16"], default="fp16")
+    ap.add_argument("--precision", choices=[p for p in PRECISIONS if p != "int8"], default="fp16")  # int8: quantize
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     out = convert(args.onnx, args.precision, args.out)
