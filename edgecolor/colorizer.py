@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
 import warnings
 from pathlib import Path
@@ -12,7 +10,8 @@ import numpy as np
 
 from edgecolor import pipeline
 from edgecolor.errors import InputError, UsageError
-from edgecolor.limits import DEFAULT_MAX_PIXELS, MAX_SIZE
+from edgecolor.limits import DEFAULT_MAX_PIXELS
+from edgecolor.options import ColorizerOptions
 
 
 class ColourInputWarning(UserWarning):
@@ -38,6 +37,7 @@ class Colorizer:
     False gives plain bilinear upsampling.
     ``max_pixels``: ``colorize_file`` refuses a photo whose header states more pixels (None: no
     limit; default ``limits.DEFAULT_MAX_PIXELS``, sized for a 4 GB Raspberry Pi).
+    The keywords become a ``ColorizerOptions`` (checked once; ``c.options``); ``from_options`` takes one made earlier.
 
     Reuse one instance across frames. Thread safety: ``colorize`` may be called from several
     threads on one instance (inference is serialised by a lock); for parallel throughput, create
@@ -57,24 +57,54 @@ class Colorizer:
         guided: bool = True,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
     ):
+        # checked here, once, before loading anything: a bad value costs nothing
+        self._load(ColorizerOptions(model, backend, precision, device, threads, size, saturation, hint, guided,
+                                    max_pixels))
+
+    @classmethod
+    def from_options(cls, options: ColorizerOptions) -> Colorizer:
+        """A Colorizer made from options checked earlier (the CLI, a batch, a Ray worker).
+
+        Example::
+
+            opts = ColorizerOptions(precision="int8", saturation=1.2)
+            c = Colorizer.from_options(opts)
+        """
+        if not isinstance(options, ColorizerOptions):
+            raise UsageError(f"from_options needs a ColorizerOptions, got {type(options).__name__}")
+        self = cls.__new__(cls)
+        self._load(options)
+        return self
+
+    def _load(self, options: ColorizerOptions) -> None:
         from edgecolor import models
         from edgecolor.backends import get_backend
-        from edgecolor.files import check_max_pixels
 
-        self.size = size
-        self.saturation = saturation
-        self.guided = guided
-        self.max_pixels = check_max_pixels(max_pixels)
-        self._check_settings()  # before loading anything: a bad value costs nothing
-        backend_cls = get_backend(backend)
-        self.model_path: Path = models.resolve(model, precision, backend_cls.name)
+        self.options = options
+        backend_cls = get_backend(options.backend)
+        self.model_path: Path = models.resolve(options.model, options.precision, backend_cls.name)
         self.contract = models.read_contract(self.model_path)
         # a model file is used as is: its own precision counts, not the (default) argument
-        self.precision: str = self.contract.precision if models.is_model_path(model) else precision
-        self.backend = backend_cls(
-            self.model_path, self.contract, device=device, threads=threads, hint=hint, precision=self.precision
-        )
+        self.precision: str = self.contract.precision if models.is_model_path(options.model) else options.precision
+        self.backend = backend_cls(self.model_path, self.contract, device=options.device, threads=options.threads,
+                                   hint=options.hint, precision=self.precision)
         self._warned_colour = False
+
+    @property
+    def size(self) -> int | None:
+        return self.options.size
+
+    @property
+    def saturation(self) -> float:
+        return self.options.saturation
+
+    @property
+    def guided(self) -> bool:
+        return self.options.guided
+
+    @property
+    def max_pixels(self) -> int | None:
+        return self.options.max_pixels
 
     @property
     def backend_name(self) -> str:
@@ -173,16 +203,6 @@ class Colorizer:
             vivid = c.merge(p, ab * 1.2)
         """
         return pipeline.merge(prepared, ab, self.saturation, self.guided)
-
-    def _check_settings(self) -> None:
-        s = self.size
-        if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 1 <= s <= MAX_SIZE):
-            raise UsageError(f"size must be an integer 1..{MAX_SIZE} (pixels), got {s!r}")
-        if not isinstance(self.guided, bool):
-            raise UsageError(f"guided must be True or False, got {self.guided!r}")
-        sat = self.saturation
-        if isinstance(sat, bool) or not isinstance(sat, numbers.Real) or not sat >= 0 or not math.isfinite(sat):
-            raise UsageError(f"saturation must be a number >= 0, got {sat!r}")
 
     def __repr__(self) -> str:
         return (

@@ -26,6 +26,7 @@ import numpy as np
 from edgecolor import atomic, imageheader
 from edgecolor.errors import InputError, OutputError, UsageError
 from edgecolor.limits import DEFAULT_MAX_PIXELS
+from edgecolor.options import check_max_pixels
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")  # photos edgecolor reads and writes
 # Every still-image suffix: also the formats OpenCV reads that edgecolor does not take as photos; never a video.
@@ -36,14 +37,6 @@ JPEG_QUALITY = 95
 class ImageWarning(UserWarning):
     """The file decoded, but its decoder reported damage (e.g. libjpeg's "Corrupt JPEG data")."""
 
-
-def check_max_pixels(max_pixels: object) -> int | None:
-    """A pixel limit as given (None: none); anything but a positive integer is a UsageError."""
-    if max_pixels is None:
-        return None
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
-        raise UsageError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
-    return int(max_pixels)
 
 def image_paths(folder: str | Path) -> list[Path]:
     """Every image file below folder, sorted; a missing or image-less folder is a clear error."""

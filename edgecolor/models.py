@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecolor.contract import PRECISIONS, PREFIX, ModelContract
-from edgecolor.errors import EdgecolorError, ModelError, UsageError
+from edgecolor.errors import EdgecolorError, ModelError
 from edgecolor.modelfile import read_model_metadata
+from edgecolor.options import check_precision
 
 DEFAULT_MODEL = "edgecolor-lite0"
 ALIASES = {"default": DEFAULT_MODEL}
@@ -108,8 +109,7 @@ def resolve(model: str | os.PathLike = "default", precision: str = "fp32", backe
     its own metadata then says its precision). For a name, pick the ``precision`` variant that
     ``backend`` can run, in that backend's order of preference (see ``Backend.formats``).
     """
-    if precision not in PRECISIONS:
-        raise UsageError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
+    check_precision(precision)  # direct callers; a Colorizer's was checked in ColorizerOptions
     if is_model_path(model):
         return check_model_file(Path(model).expanduser())
     from edgecolor.backends import get_backend

@@ -9,8 +9,6 @@ converting a whole frame to float would cost more than the rest of the pipeline 
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 import threading
 from dataclasses import dataclass
 
@@ -20,6 +18,7 @@ import numpy as np
 from edgecolor.contract import ModelContract
 from edgecolor.errors import InputError, UsageError
 from edgecolor.limits import MAX_SIZE
+from edgecolor.options import check_saturation, is_size
 
 DTYPES = (np.uint8, np.uint16, np.float32)
 GREY_CHECK_PIXELS = 1 << 23  # up to 4K UHD frames: the grey-frame fast path's copy stays small
@@ -132,7 +131,7 @@ def prepare(image: np.ndarray, contract: ModelContract, size: int | None = None)
     """
     image = check_image(image)
     long_side = contract.working_size if size is None else size
-    if not isinstance(long_side, (int, np.integer)) or isinstance(long_side, bool) or not 1 <= long_side <= MAX_SIZE:
+    if not is_size(long_side):  # the model's own, or a direct caller's (a Colorizer's was checked already)
         raise UsageError(f"working size must be an integer 1..{MAX_SIZE}, got {long_side!r}")
     channels = 1 if image.ndim == 2 else image.shape[2]
     h, w = network_size(image.shape[0], image.shape[1], int(long_side), contract.size_multiple)
@@ -173,9 +172,7 @@ def merge(prepared: Prepared, ab: np.ndarray, saturation: float = 1.0, guided: b
         raise UsageError(f"ab must be a float (h, w, 2) array, got {type(ab).__name__}") from None
     if ab.ndim != 3 or ab.shape[2] != 2 or ab.shape[0] < 1 or ab.shape[1] < 1:
         raise UsageError(f"ab must be an (h, w, 2) array, got shape {ab.shape}")
-    if isinstance(saturation, bool) or not isinstance(saturation, numbers.Real) or not saturation >= 0 \
-            or not math.isfinite(saturation):
-        raise UsageError(f"saturation must be a number >= 0, got {saturation!r}")
+    check_saturation(saturation)  # a public function: direct callers get the Colorizer's rule
     ab = ab * np.float32(saturation) if saturation != 1.0 else ab
     if guided and ab.shape[:2] == prepared.ab_shape and min(prepared.valid) > 1:
         return _merge_guided(prepared, ab)

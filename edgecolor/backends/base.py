@@ -16,10 +16,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from edgecolor.contract import PRECISIONS, ModelContract
-from edgecolor.errors import BackendError, ModelError, UsageError
+from edgecolor.contract import ModelContract
+from edgecolor.errors import BackendError, ModelError
+from edgecolor.options import check_hint, check_precision, check_threads
 
-HINTS = ("LATENCY", "THROUGHPUT")
 AUTO_ORDER = ("openvino", "opencv")  # `--backend auto` takes the first available
 
 BACKENDS: dict[str, type[Backend]] = {}
@@ -49,15 +49,10 @@ class Backend(ABC):
         self.model_path = Path(model_path)
         self.contract = contract
         self.device = str(device).upper()
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise UsageError(f"threads must be a positive integer, got {threads!r}")
-        self.threads = threads
-        self.hint = str(hint).upper()
-        if self.hint not in HINTS:
-            raise UsageError(f"unknown performance hint {hint!r} (choose from {', '.join(HINTS)})")
-        if precision not in PRECISIONS:
-            raise UsageError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
-        self.precision = precision
+        # a Colorizer's values were checked in ColorizerOptions; the same rules guard direct callers
+        self.threads = check_threads(threads)
+        self.hint = check_hint(hint)
+        self.precision = check_precision(precision)
         self._lock = threading.Lock()
 
     @abstractmethod
