@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecolor import atomic
-from edgecolor.errors import EdgecolorError, InputError
+from edgecolor.errors import EdgecolorError, InputError, UsageError
+from edgecolor.options import ColorizerOptions
 
 DEFAULT_OUTDIR_NAME = "colorized"
 _GLOB_CHARS = set("*?[")
@@ -270,13 +271,18 @@ def run_batch(jobs: list[Job], make_colorizer: Callable[[], object], force: bool
     return summary
 
 
-def colorizer_factory(**options) -> Callable[[], object]:
-    """Deferred Colorizer construction, so nothing heavy loads when every input is skipped or missing."""
+def colorizer_factory(options: ColorizerOptions) -> Callable[[], object]:
+    """Deferred Colorizer construction, so nothing heavy loads when every input is skipped or missing.
+
+    The one factory of the jobs: photo batches, the video pool, live feeds and Ray workers.
+    """
+    if not isinstance(options, ColorizerOptions):
+        raise UsageError(f"colorizer_factory needs a ColorizerOptions, got {type(options).__name__}")
 
     def make():
         from edgecolor.colorizer import Colorizer
 
-        return Colorizer(**options)
+        return Colorizer.from_options(options)
 
     return make
 

@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edgecolor.batch import Job, Result, Summary
+from edgecolor.batch import Job, Result, Summary, colorizer_factory
 from edgecolor.errors import BackendError, EdgecolorError, UsageError
+from edgecolor.options import ColorizerOptions
 
 IN_FLIGHT_PER_WORKER = 2  # jobs queued per actor: keeps each busy without holding the whole archive in flight
 
@@ -42,8 +43,8 @@ class RaySummary:
 class _Worker:
     """One Ray actor: the Colorizer is made once, on the first job that needs it, and reused."""
 
-    def __init__(self, options: dict) -> None:
-        self.options = options
+    def __init__(self, options: ColorizerOptions) -> None:
+        self.make = colorizer_factory(options)
         self.colorizer = None
         self.name = f"{os.uname().nodename}:{os.getpid()}"
 
@@ -51,14 +52,12 @@ class _Worker:
         from edgecolor.batch import run_job
 
         if self.colorizer is None:
-            from edgecolor.colorizer import Colorizer
-
-            self.colorizer = Colorizer(**self.options)
+            self.colorizer = self.make()
         return self.name, run_job(self.colorizer, job, force)
 
 
-def run_on_ray(jobs: list[Job], options: dict, address: str, force: bool = False, workers: int | None = None,
-               on_result: Callable[[Result], None] | None = None) -> RaySummary:
+def run_on_ray(jobs: list[Job], options: ColorizerOptions, address: str, force: bool = False,
+               workers: int | None = None, on_result: Callable[[Result], None] | None = None) -> RaySummary:
     """Run ``jobs`` on Ray: ``address`` "local" starts Ray on this machine, else joins that cluster.
 
     ``workers``: actors to start (default: one per CPU Ray offers). An error that means nothing can run

@@ -8,7 +8,9 @@ from __future__ import annotations
 import sys
 
 from edgecolor.batch import Plan, Result, Summary, remove_stale_temps, run_batch
+from edgecolor.cli._progress import progress_bar
 from edgecolor.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, error, note, warning
+from edgecolor.options import ColorizerOptions
 
 
 def run_and_report(plan: Plan, make, force: bool) -> int:
@@ -16,7 +18,7 @@ def run_and_report(plan: Plan, make, force: bool) -> int:
     return report(plan, run_printing(plan, make, force))
 
 
-def run_on_ray_and_report(plan: Plan, options: dict, address: str, force: bool, workers: int | None) -> int:
+def run_on_ray_and_report(plan: Plan, options: ColorizerOptions, address: str, force: bool, workers: int | None) -> int:
     """`colorize --ray`: the same lines, summary and exit code as a local run, plus photos/s per worker."""
     from edgecolor.ray_batch import run_on_ray
 
@@ -74,30 +76,5 @@ def report(plan: Plan, summary: Summary) -> int:
 
 
 def _progress(total: int):
-    """A rich progress bar on stderr for batches on a terminal; None for a single file or no terminal."""
-    if total <= 1:
-        return None
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    console = Console(stderr=True)
-    if not console.is_terminal:  # logs and pipes get the summary line, not bar frames
-        return None
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
-    progress.start()
-    return progress
+    """The progress bar for batches on a terminal; None for a single file or no terminal."""
+    return progress_bar() if total > 1 else None

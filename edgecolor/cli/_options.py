@@ -1,16 +1,27 @@
 """Options that several commands share, declared once so their names, defaults and help agree.
 
+The colorizer's own options (``COLORIZER``) reach a command as one checked ``ColorizerOptions``:
+the command declares a parameter ``options: ColorizerOptions = colorizer(...)`` and is decorated
+with ``takes_colorizer_options``, which puts the Typer options in that place of the signature
+(so --help lists them where they always were) and builds the object with ``colorizer_options``.
+Adding a colorizer option: a field in edgecolor/options.py and one entry in ``COLORIZER``.
+
 (The leading underscore keeps cli/__init__.py from importing this as a command module.)
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from enum import Enum
+from typing import Any
 
 import typer
 
 from edgecolor.contract import PRECISIONS
 from edgecolor.limits import DEFAULT_MAX_PIXELS, MAX_SIZE
+from edgecolor.options import ColorizerOptions
 
 # The CLI's choices, made from the one list in the contract (adding a precision touches only that list).
 Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)
@@ -37,3 +48,65 @@ GUIDED = typer.Option(
 STABILIZE = typer.Option(True, "--stabilize/--no-stabilize", help="Steady colour over time (less flicker).")
 STRENGTH = typer.Option(0.75, "--strength", min=0.0, max=0.95, help="Stabilization: weight of history.")
 WORKERS = typer.Option(1, "--workers", min=1, max=8, help="Inference threads, each with its own model copy.")
+
+# The colorizer options of the command line, in --help order: name (a ColorizerOptions field) ->
+# (the Typer option, the type Typer parses). colorize, video and live offer all but the photo-file ones.
+COLORIZER: dict[str, tuple[Any, Any]] = {
+    "model": (MODEL, str),
+    "backend": (BACKEND, str),
+    "precision": (PRECISION, Precision),
+    "device": (DEVICE, str),
+    "threads": (THREADS, int | None),
+    "size": (SIZE, int | None),
+    "saturation": (SATURATION, float),
+    "guided": (GUIDED, bool),
+    "max_pixels": (MAX_PIXELS, int),
+}
+PHOTO_FILES_ONLY = ("max_pixels",)  # limits of colorize_file, meaningless for frames
+
+
+def colorizer_options(**values: Any) -> ColorizerOptions:
+    """Parsed command-line values -> the checked options object (a choice Enum gives its value)."""
+    return ColorizerOptions(**{k: v.value if isinstance(v, Enum) else v for k, v in values.items()})
+
+
+class _Colorizer:
+    """The default of a command's ``options`` parameter: which colorizer options stand in its place."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        unknown = set(names) - set(COLORIZER)
+        if unknown:
+            raise ValueError(f"not colorizer options: {sorted(unknown)}")
+        self.names = names
+
+
+def colorizer(*names: str, photos: bool = False) -> Any:
+    """Placeholder default: the named colorizer options (default: every one, photo-file limits only with ``photos``)."""
+    return _Colorizer(names or tuple(n for n in COLORIZER if photos or n not in PHOTO_FILES_ONLY))
+
+
+def takes_colorizer_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Typer sees the colorizer options in place of the ``options`` parameter; the command gets one ColorizerOptions.
+
+    Typer reads ``__signature__`` and the annotations, so --help is what it would be with the options
+    spelt out in the signature, in the same place.
+    """
+    signature = inspect.signature(command)
+    (slot,) = [p for p in signature.parameters.values() if isinstance(p.default, _Colorizer)]
+    names = slot.default.names
+    params = []
+    for p in signature.parameters.values():
+        if p is slot:
+            params += [inspect.Parameter(n, p.kind, default=COLORIZER[n][0], annotation=COLORIZER[n][1]) for n in names]
+        else:
+            params.append(p)
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        kwargs[slot.name] = colorizer_options(**{n: kwargs.pop(n) for n in names})
+        return command(**kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params)
+    annotations = {k: v for k, v in command.__annotations__.items() if k != slot.name}
+    wrapper.__annotations__ = annotations | {n: COLORIZER[n][1] for n in names}
+    return wrapper

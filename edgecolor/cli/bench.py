@@ -7,8 +7,10 @@ import sys
 
 import typer
 
+from edgecolor.cli import _options as opt
 from edgecolor.cli.app import app, warning
 from edgecolor.contract import PRECISIONS
+from edgecolor.options import ColorizerOptions
 
 
 def _cell(value: object, digits: int = 1) -> str:
@@ -46,6 +48,7 @@ def print_table(records: list, machine: dict) -> None:
 
 
 @app.command()
+@opt.takes_colorizer_options
 def bench(
     backend: str = typer.Option("all", "--backend", "-b", help="all, or one backend listed by `edgecolor info`."),
     precision: str = typer.Option("all", "--precision", "-p", help=f"all | {' | '.join(PRECISIONS)}."),
@@ -54,9 +57,7 @@ def bench(
     warmup: int = typer.Option(
         5, "--warmup", min=0, help="Untimed frames after the first (OpenVINO specialises to a frame size after 3)."
     ),
-    model: str = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="Inference threads (default: runtime's)."),
-    device: str = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO."),
+    options: ColorizerOptions = opt.colorizer("model", "threads", "device"),  # backend, precision: each or all
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of records instead of a table."),
 ) -> None:
     """Measure load time, first frame, network and end-to-end speed and peak memory of each variant."""
@@ -66,8 +67,8 @@ def bench(
         if not as_json and sys.stderr.isatty():
             print(f"  {record.backend} {record.precision}: {record.status}", file=sys.stderr, flush=True)
 
-    records = logic.run(model=model, backend=backend, precision=precision, size=size, frames=frames, warmup=warmup,
-                        threads=threads, device=device, on_record=progress)
+    records = logic.run(model=options.model, backend=backend, precision=precision, size=size, frames=frames,
+                        warmup=warmup, threads=options.threads, device=options.device, on_record=progress)
     if as_json:
         print(json.dumps(logic.as_dicts(records), indent=2))
     else:

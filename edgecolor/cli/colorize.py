@@ -14,26 +14,19 @@ import typer
 from edgecolor.batch import colorizer_factory, plan_batch
 from edgecolor.cli import _options as opt
 from edgecolor.cli._batch import run_and_report, run_on_ray_and_report
-from edgecolor.cli._options import Precision
 from edgecolor.cli.app import app
 from edgecolor.errors import UsageError
+from edgecolor.options import ColorizerOptions
 
 
 @app.command()
+@opt.takes_colorizer_options
 def colorize(
     inputs: list[str] = typer.Argument(..., metavar="INPUT", help="Image files, folders or glob patterns."),
     outdir: Path | None = typer.Option(
         None, "-o", "--outdir", help="Output folder (default: a 'colorized' folder next to each input)."
     ),
-    model: str = opt.MODEL,
-    backend: str = opt.BACKEND,
-    precision: Precision = opt.PRECISION,
-    device: str = opt.DEVICE,
-    threads: int | None = opt.THREADS,
-    size: int | None = opt.SIZE,
-    saturation: float = opt.SATURATION,
-    guided: bool = opt.GUIDED,
-    max_pixels: int = opt.MAX_PIXELS,
+    options: ColorizerOptions = opt.colorizer(photos=True),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Also subfolders (not hidden/'colorized' ones)."),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
     ray: str | None = typer.Option(
@@ -46,17 +39,6 @@ def colorize(
     if workers is not None and ray is None:
         raise UsageError("--workers needs --ray")
     plan = plan_batch(inputs, outdir, recursive)
-    options = dict(
-        model=model,
-        backend=backend,
-        precision=precision.value,
-        device=device,
-        threads=threads,
-        size=size,
-        saturation=saturation,
-        guided=guided,
-        max_pixels=max_pixels,
-    )
     if ray is not None:
         raise typer.Exit(run_on_ray_and_report(plan, options, ray, force, workers))
-    raise typer.Exit(run_and_report(plan, colorizer_factory(**options), force))
+    raise typer.Exit(run_and_report(plan, colorizer_factory(options), force))

@@ -13,20 +13,19 @@ import typer
 from edgecolor.batch import colorizer_factory, plan_batch
 from edgecolor.cli import _options as opt
 from edgecolor.cli._batch import report, run_printing
-from edgecolor.cli._options import Precision
 from edgecolor.cli.app import app, error
 from edgecolor.errors import EdgecolorError
+from edgecolor.options import ColorizerOptions
 from edgecolor.sheets import before_after_sheet, grey_of, samples_dir
 
 SHEET_NAME = "before_after.jpg"
 
 
 @app.command()
+@opt.takes_colorizer_options
 def demo(
     outdir: Path = typer.Option(Path("colorized"), "-o", "--outdir", help="Where the colorized samples go."),
-    model: str = typer.Option("default", "--model", "-m", help="Bundled model name, or a .onnx / .xml file."),
-    backend: str = opt.BACKEND,
-    precision: Precision = opt.PRECISION,
+    options: ColorizerOptions = opt.colorizer("model", "backend", "precision"),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
 ) -> None:
     """Colorize the bundled sample photos into OUTDIR and write OUTDIR/before_after.jpg."""
@@ -34,8 +33,7 @@ def demo(
 
     samples = sorted(samples_dir().glob("*.jpg"))
     plan = plan_batch(samples, outdir)
-    make = colorizer_factory(model=model, backend=backend, precision=precision.value)
-    summary = run_printing(plan, make, force)
+    summary = run_printing(plan, colorizer_factory(options), force)
     if summary.interrupted:
         raise typer.Exit(report(plan, summary))
     sheet = outdir / SHEET_NAME

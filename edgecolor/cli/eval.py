@@ -8,17 +8,15 @@ from pathlib import Path
 import typer
 
 from edgecolor.cli import _options as opt
-from edgecolor.cli._options import Precision
 from edgecolor.cli.app import app
+from edgecolor.options import ColorizerOptions
 
 
 @app.command("eval")
+@opt.takes_colorizer_options
 def eval_command(
     folder: Path = typer.Argument(..., help="Folder of colour photos (searched recursively)."),
-    model: str = typer.Option("default", "--model", "-m", help="Bundled model name or a model file."),
-    backend: str = opt.BACKEND,
-    precision: Precision = opt.PRECISION,
-    size: int = typer.Option(None, "--size", help="Working resolution (long side, px); default: the model's."),
+    options: ColorizerOptions = opt.colorizer("model", "backend", "precision", "size"),
     limit: int = typer.Option(0, "--limit", help="Score only the first N photos (0: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
@@ -26,7 +24,7 @@ def eval_command(
     from edgecolor.colorizer import Colorizer
     from edgecolor.evaluate import evaluate
 
-    colorizer = Colorizer(model=model, backend=backend, precision=precision.value, size=size)
+    colorizer = Colorizer.from_options(options)
     report = evaluate(folder, colorizer, limit=limit)
     if as_json:
         print(json.dumps(report.as_dict(), indent=1))

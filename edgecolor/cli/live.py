@@ -10,13 +10,15 @@ from pathlib import Path
 
 import typer
 
+from edgecolor.batch import colorizer_factory
 from edgecolor.cli import _options as opt
-from edgecolor.cli._options import Precision
-from edgecolor.cli.app import app, error
+from edgecolor.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, app, error
 from edgecolor.errors import EdgecolorError
+from edgecolor.options import ColorizerOptions
 
 
 @app.command()
+@opt.takes_colorizer_options
 def live(
     source: str = typer.Option("0", "--source", "-s", help="Camera index, video file, or URL (rtsp://, http://)."),
     show: bool = typer.Option(False, "--show", help="Open a window (q or Esc quits); needs opencv-python."),
@@ -38,14 +40,7 @@ def live(
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Give up after this many seconds without frames."),
     loop: bool = typer.Option(False, "--loop", help="Play a file source again from the start when it ends."),
     frames: int | None = typer.Option(None, "--frames", min=1, help="Stop after this many colorized frames."),
-    model: str = opt.MODEL,
-    backend: str = opt.BACKEND,
-    precision: Precision = opt.PRECISION,
-    device: str = opt.DEVICE,
-    threads: int | None = opt.THREADS,
-    size: int | None = opt.SIZE,
-    saturation: float = opt.SATURATION,
-    guided: bool = opt.GUIDED,
+    options: ColorizerOptions = opt.colorizer(),
     stabilize: bool = opt.STABILIZE,
     strength: float = opt.STRENGTH,
     workers: int = opt.WORKERS,
@@ -64,21 +59,13 @@ def live(
     except EdgecolorError as e:
         error(str(e))
         raise typer.Exit(1) from None
-    options = dict(model=model, backend=backend, precision=precision.value, device=device, threads=threads,
-                   size=size, saturation=saturation, guided=guided)
-
-    def factory():
-        from edgecolor.colorizer import Colorizer
-
-        return Colorizer(**options)
-
     stop = threading.Event()  # Ctrl-C sets it (any number of times): the recording is finished, not lost
     try:
         with ctrl_c_sets(stop, exiting=True) as ctrl:
             report = run_live(
-                src, factory, show=show, side_by_side=side_by_side, record=record, codec=codec, serve=serve,
-                host=host, allow_hosts=tuple(allow_host), virtual_cam=virtual_cam, timeout=timeout, loop=loop,
-                stabilize=stabilize, strength=strength, workers=workers, max_frames=frames, stop=stop,
+                src, colorizer_factory(options), show=show, side_by_side=side_by_side, record=record, codec=codec,
+                serve=serve, host=host, allow_hosts=tuple(allow_host), virtual_cam=virtual_cam, timeout=timeout,
+                loop=loop, stabilize=stabilize, strength=strength, workers=workers, max_frames=frames, stop=stop,
                 announce=lambda m: print(m, flush=True),
             )
     except KeyboardInterrupt:
@@ -87,6 +74,11 @@ def live(
     finally:
         src.close()
     report.stats.ctrl_c = report.stats.ctrl_c or ctrl.presses > 0
+    raise typer.Exit(_print_report(report))
+
+
+def _print_report(report) -> int:
+    """The closing lines of a live run; its exit code (1: the source was lost, 130: Ctrl-C)."""
     print(f"live: {report.stats.line()}", file=sys.stderr)
     if report.reconnects:
         print(f"live: source reopened {report.reconnects} times", file=sys.stderr)
@@ -94,6 +86,5 @@ def live(
         print(f"recorded {report.recorded}")
     if report.lost:
         error(report.ended)
-        raise typer.Exit(1)
-    if report.stats.ctrl_c:
-        raise typer.Exit(130)
+        return EXIT_SOME_FAILED
+    return EXIT_INTERRUPTED if report.stats.ctrl_c else EXIT_OK
