@@ -278,48 +278,71 @@ def live(
     if virtual_cam:
         check_virtual_cam()
     src = source if isinstance(source, LiveSource) else LiveSource(source, timeout=timeout, loop=loop)
-    meter = Meter()
-    outputs: list = []
-    recorder = server = None
-
-    def fps() -> float:  # a camera's rate is known once it is open
-        return src.fps or 25.0
-
+    outputs = _Outputs()
     try:
-        if record is not None:
-            recorder = Recorder(Path(record), fps, codec,
-                                note=lambda m: print(f"edgecolor: warning: {m}", file=sys.stderr, flush=True))
-        if serve is not None:
-            from edgecolor.mjpeg import MjpegServer
-
-            server = MjpegServer(serve, host, allow_hosts=allow_hosts)
-            announce(f"preview: {server.url}")
-        outputs.append(_MeterSink(meter))
-        if recorder:
-            outputs.append(recorder)
-        if server:
-            outputs.append(Preview(server, meter, side_by_side))
-        if virtual_cam:
-            outputs.append(VirtualCam(fps))
-        outputs.extend(sinks or [])
-        if show:
-            outputs.append(Window(f"edgecolor - {src.name}", meter, side_by_side))
-        stats = run(src, outputs, colorizer, stabilize=stabilize, strength=strength, live=True, workers=workers,
+        outputs.open(src, show=show, side_by_side=side_by_side, record=record, codec=codec, serve=serve, host=host,
+                     allow_hosts=allow_hosts, virtual_cam=virtual_cam, sinks=sinks, announce=announce)
+        stats = run(src, outputs.sinks, colorizer, stabilize=stabilize, strength=strength, live=True, workers=workers,
                     stop=stop, max_frames=max_frames)
     except BaseException:
-        if recorder:
-            recorder.abort()
+        outputs.abort_recording()
         raise
     finally:
         src.close()
-        for out in outputs:
-            if isinstance(out, (Window, VirtualCam)):
-                out.close()
-        if server:
-            server.close()
-    recorded = recorder.close() if recorder else None
+        outputs.close()
+    recorded = outputs.recorder.close() if outputs.recorder else None
     user_stop = stats.interrupted and not src.lost
     return LiveReport(stats, src.name, "" if user_stop else src.ended, src.lost, recorded, src.reconnects)
+
+
+class _Outputs:
+    """The sinks of a live run, opened in order and closed whatever happens (the recording only on success)."""
+
+    def __init__(self) -> None:
+        self.meter = Meter()
+        self.sinks: list = []
+        self.recorder: Recorder | None = None
+        self.server: Any = None
+
+    def open(self, src: LiveSource, *, show: bool, side_by_side: bool, record: Path | None, codec: str | None,
+             serve: int | None, host: str, allow_hosts: tuple[str, ...], virtual_cam: bool, sinks: list | None,
+             announce: Callable[[str], None]) -> None:
+        """Each output that was asked for; the meter first (it sees frames before slow sinks), the window last
+        (it runs in the calling thread)."""
+
+        def fps() -> float:  # a camera's rate is known once it is open
+            return src.fps or 25.0
+
+        if record is not None:
+            self.recorder = Recorder(Path(record), fps, codec,
+                                     note=lambda m: print(f"edgecolor: warning: {m}", file=sys.stderr, flush=True))
+        if serve is not None:
+            from edgecolor.mjpeg import MjpegServer
+
+            self.server = MjpegServer(serve, host, allow_hosts=allow_hosts)
+            announce(f"preview: {self.server.url}")
+        self.sinks.append(_MeterSink(self.meter))
+        if self.recorder:
+            self.sinks.append(self.recorder)
+        if self.server:
+            self.sinks.append(Preview(self.server, self.meter, side_by_side))
+        if virtual_cam:
+            self.sinks.append(VirtualCam(fps))
+        self.sinks.extend(sinks or [])
+        if show:
+            self.sinks.append(Window(f"edgecolor - {src.name}", self.meter, side_by_side))
+
+    def abort_recording(self) -> None:
+        if self.recorder:
+            self.recorder.abort()
+
+    def close(self) -> None:
+        """Windows, virtual cameras and the preview server (the recording is finished or aborted by the caller)."""
+        for out in self.sinks:
+            if isinstance(out, (Window, VirtualCam)):
+                out.close()
+        if self.server:
+            self.server.close()
 
 
 class _MeterSink:

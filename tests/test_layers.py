@@ -1,5 +1,6 @@
 """Imports of the video modules only go down the layers (issue 11): video/live -> stream -> sources ->
-ffmpeg -> errors. Function-level (lazy) imports count too: they close a circle just the same."""
+ffmpeg -> errors; options (ColorizerOptions) stays in the floor. Function-level (lazy) imports count too:
+they close a circle just the same."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ ABOVE = {
     "mjpeg": {"stream", "video", "live", "sources", "cli"},
     "cvlog": {"sources", "stream", "video", "live", "mjpeg", "ffmpeg", "atomic", "backends", "cli"},
     # the model-file reader is below the catalogue and the backends, which both read from it
+    "options": {"models", "backends", "colorizer", "pipeline", "files", "batch", "video", "video_batch", "live",
+                "stream", "sources", "cli"},
+    "video_batch": {"live", "cli"},
     "modelfile": {"models", "backends", "colorizer", "pipeline", "batch", "cli"},
 }
 
@@ -42,3 +46,8 @@ def test_video_modules_import_only_downwards():
     for module, forbidden in ABOVE.items():
         wrong = edgecolor_imports(PACKAGE / f"{module}.py") & forbidden
         assert not wrong, f"edgecolor/{module}.py imports {sorted(wrong)} from a layer above it"
+
+
+def test_options_is_in_the_floor():
+    """ColorizerOptions is checked before anything loads: it may read only the floor's choices and limits."""
+    assert edgecolor_imports(PACKAGE / "options.py") <= {"errors", "limits", "contract"}

@@ -1,0 +1,59 @@
+"""cli/_options.py: the colorizer options are declared once and reach each command as one ColorizerOptions."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import typer
+from cli_support import ERROR, invoke
+
+from edgecolor.cli import _options as opt
+from edgecolor.cli.app import app
+from edgecolor.errors import UsageError
+from edgecolor.options import ColorizerOptions
+
+COMMANDS = {c.callback.__name__: c.callback for c in app.registered_commands}
+
+
+@pytest.mark.parametrize(("command", "names"), [
+    ("colorize", list(opt.COLORIZER)),
+    ("video", [n for n in opt.COLORIZER if n != "max_pixels"]),
+    ("live", [n for n in opt.COLORIZER if n != "max_pixels"]),
+    ("demo", ["model", "backend", "precision"]),
+    ("eval_command", ["model", "backend", "precision", "size"]),
+    ("bench", ["model", "threads", "device"]),
+])
+def test_commands_take_the_shared_declarations(command, names):
+    params = inspect.signature(COMMANDS[command]).parameters
+    assert "options" not in params
+    # the one typer.Option of each, not a copy (bench's own --backend/--precision take "all")
+    assert [n for n in params if n in opt.COLORIZER and params[n].default is opt.COLORIZER[n][0]] == names
+
+
+def test_parsed_values_become_one_checked_object():
+    o = opt.colorizer_options(model="m", precision=opt.Precision("int8"), size=96)
+    assert o == ColorizerOptions(model="m", precision="int8", size=96) and type(o.precision) is str
+    with pytest.raises(UsageError, match="saturation"):
+        opt.colorizer_options(saturation=float("nan"))
+
+
+def test_the_command_gets_the_object():
+    seen = []
+
+    @opt.takes_colorizer_options
+    def command(first: int = typer.Option(1, "--first"), options: ColorizerOptions = opt.colorizer("size", "guided"),
+                last: int = typer.Option(2, "--last")) -> None:
+        seen.append((first, options, last))
+
+    assert list(inspect.signature(command).parameters) == ["first", "size", "guided", "last"]
+    command(first=3, size=64, guided=False, last=4)
+    assert seen == [(3, ColorizerOptions(size=64, guided=False), 4)]
+    with pytest.raises(ValueError, match="not colorizer options"):
+        opt.colorizer("colour")
+
+
+def test_a_value_typer_lets_through_is_one_line_exit_2(tmp_path):
+    result = invoke("colorize", tmp_path / "a.jpg", "--saturation", "inf")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"{ERROR}saturation must be a number >= 0, got inf"]
