@@ -114,7 +114,10 @@ def test_ctrl_c_prints_the_summary_and_exits_130(models_dir, tmp_path):
         write_image(folder / f"{i:02d}.png", photo(600, 800, seed=i))
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
-    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "colorize", folder, "-o", out], cwd=tmp_path,
+    # --size 1024: about 0.4 s a photo, so a test process starved by a busy machine still signals mid-batch
+    # (at the default size the 60 photos could all be done before it polls again).
+    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "colorize", folder, "-o", out, "--size", "1024"],
+                            cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (out.exists() and any(p.name[0] != "." for p in out.iterdir())) and time.monotonic() < deadline:
