@@ -187,7 +187,7 @@ def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files, long_clip,
                             preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:  # wait until frames are being written
-        temps = list(out.parent.glob(".*.partial.*")) if out.parent.exists() else []
+        temps = list(out.parent.glob(f".{out.name}.*")) if out.parent.exists() else []  # atomic's temporaries
         if temps and max(t.stat().st_size for t in temps if t.exists()) > 20000:
             break
         time.sleep(0.05)

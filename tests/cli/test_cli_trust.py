@@ -105,6 +105,12 @@ def test_stale_temporaries_of_killed_runs_are_removed_and_reported(models_dir, t
     assert not stale.exists() and live.exists() and (out / ".user-notes.tmp").exists()
 
 
+def _default_sigint() -> None:
+    """A shell starts background jobs with SIGINT ignored, and exec keeps that: give the child the
+    default disposition so Python installs its KeyboardInterrupt handler, as in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 @posix_only
 def test_ctrl_c_prints_the_summary_and_exits_130(models_dir, tmp_path):
@@ -117,8 +123,8 @@ def test_ctrl_c_prints_the_summary_and_exits_130(models_dir, tmp_path):
     # --size 1024: about 0.4 s a photo, so a test process starved by a busy machine still signals mid-batch
     # (at the default size the 60 photos could all be done before it polls again).
     proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "colorize", folder, "-o", out, "--size", "1024"],
-                            cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + 120
     while not (out.exists() and any(p.name[0] != "." for p in out.iterdir())) and time.monotonic() < deadline:
         time.sleep(0.05)
