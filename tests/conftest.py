@@ -8,6 +8,7 @@ working size is 64 to keep tests fast. Broken variants cover the error paths.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import cv2
@@ -212,3 +213,9 @@ def assert_l_kept(out: np.ndarray, reference: np.ndarray, min_in_gamut: float = 
     # 8-bit RGB rounding of a saturated colour can move L by 2 levels in rare pixels (seen: 1 in 243k).
     assert diff[in_gamut].max() <= 2
     assert (diff[in_gamut] <= 1).mean() >= 0.9999
+
+
+def default_sigint() -> None:
+    """preexec_fn for a child that must see Ctrl-C: a shell starts background jobs with SIGINT ignored,
+    and exec keeps that; the default disposition lets Python install its KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import default_sigint
 from video_fixtures import cli_env, errors, flicker, frames_of, invoke, mean_chroma, synthetic_clip, write_clip
 
 from edgecolor.video import FileSource, ffmpeg_probe, find_ffmpeg
@@ -158,12 +159,6 @@ def test_ffmpeg_reader_gives_the_same_frames_as_opencv(tmp_path, clip):
     assert max(np.abs(a.astype(int) - b).mean() for a, b in zip(got[False], got[True])) < 2.0
 
 
-def _default_sigint() -> None:
-    """A shell starts background jobs with SIGINT ignored, and exec keeps that: give the child the
-    default disposition so Python installs its KeyboardInterrupt handler, as in a terminal."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory) -> Path:
     """120 s of 640x480 with sound: long enough to be interrupted mid-way."""
@@ -184,7 +179,7 @@ def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files, long_clip,
     proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "video", str(long_clip), "-o", str(out),
                              "--model", str(model_files["onnx"])], env=cli_env(), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_sigint)
+                            preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:  # wait until frames are being written
         temps = list(out.parent.glob(f".{out.name}.*")) if out.parent.exists() else []  # atomic's temporaries

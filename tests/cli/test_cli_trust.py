@@ -11,7 +11,7 @@ import time
 
 import pytest
 from cli_support import ERROR, REPO, assert_no_traceback, errors, invoke, run_cli, write_image
-from conftest import photo
+from conftest import default_sigint, photo
 
 from edgecolor import atomic
 
@@ -105,12 +105,6 @@ def test_stale_temporaries_of_killed_runs_are_removed_and_reported(models_dir, t
     assert not stale.exists() and live.exists() and (out / ".user-notes.tmp").exists()
 
 
-def _default_sigint() -> None:
-    """A shell starts background jobs with SIGINT ignored, and exec keeps that: give the child the
-    default disposition so Python installs its KeyboardInterrupt handler, as in a terminal."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.slow
 @posix_only
 def test_ctrl_c_prints_the_summary_and_exits_130(models_dir, tmp_path):
@@ -120,11 +114,9 @@ def test_ctrl_c_prints_the_summary_and_exits_130(models_dir, tmp_path):
         write_image(folder / f"{i:02d}.png", photo(600, 800, seed=i))
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
-    # --size 1024: about 0.4 s a photo, so a test process starved by a busy machine still signals mid-batch
-    # (at the default size the 60 photos could all be done before it polls again).
-    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "colorize", folder, "-o", out, "--size", "1024"],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_sigint)
+    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "colorize", folder, "-o", out], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     deadline = time.monotonic() + 120
     while not (out.exists() and any(p.name[0] != "." for p in out.iterdir())) and time.monotonic() < deadline:
         time.sleep(0.05)
