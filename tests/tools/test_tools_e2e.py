@@ -263,3 +263,35 @@ def test_recover_a_model_exported_with_the_fallback(tmp_path):
     ckpt = torch.load(tmp_path / "fb.pt", weights_only=False)
     assert (ckpt["temperature"], ckpt["fallback"], ckpt["gain"]) == (0.5, 900.0, 1.25)
     np.testing.assert_allclose(ckpt["centres"], ab_bin_centres()[::2], atol=1e-4)
+
+
+def test_finetune_a_new_lite1_network_from_imagenet_then_export_and_recover_it(photos, tmp_path):
+    """Without --init, tools.finetune starts from the ImageNet EfficientNet-Lite1 encoder and a new decoder;
+    the cached head ends at Lite1's stride-8 tap (block 6, not Lite0's 4), the exported file is named
+    after its encoder, and tools.from_onnx tells the encoder from the graph."""
+    import torch
+
+    from tools import export, finetune, from_onnx
+    from tools.net import ENCODER_TAPS, ColorNet
+
+    train_dir, val_dir = photos
+    out = tmp_path / "l1"
+    finetune.main(["--encoder", "lite1", "--train", str(train_dir), "--val", str(val_dir), "--out", str(out),
+                   "--epochs", "1", "--batch", "8", "--cache", str(out / "cache"), "--val-every", "2",
+                   "--lr", "1e-3", "--encoder-lr-scale", "0.1", "--seed", "4"])
+    z = torch.load(out / "final.pt", weights_only=False)
+    assert z["variant"] == "lite1"
+    imagenet = ColorNet(z["centres"], pretrained=True, variant="lite1").state_dict()
+    moved = {k for k, v in z["model"].items() if v.is_floating_point() and not torch.equal(v, imagenet[k])}
+    s8 = ENCODER_TAPS["lite1"]["s8"]
+    head = ("encoder.stem.", "encoder.bn0.", *(f"encoder.blocks.{i}." for i in range(s8 + 1)))
+    assert not any(k.startswith(head) for k in moved)
+    assert any(k.startswith(f"encoder.blocks.{s8 + 1}.") for k in moved)
+    assert any(k.startswith("decoder.") and k.endswith("running_mean") for k in moved)  # a new decoder's BN learns
+
+    onnx_path = tmp_path / "edgecolor-lite1-fp32.onnx"
+    export.main([str(out / "final.pt"), str(onnx_path), "--temperature", "0.5", "--fallback", "2500"])
+    assert json.loads(onnx_path.with_suffix(".json").read_text())["name"] == "edgecolor-lite1"
+    from_onnx.main([str(onnx_path), str(tmp_path / "back.pt")])  # refuses anything over 1e-4 off
+    back = torch.load(tmp_path / "back.pt", weights_only=False)
+    assert (back["variant"], back["temperature"], back["fallback"]) == ("lite1", 0.5, 2500.0)
