@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from edgecolor import metrics
 from tools.data import PhotoSet, balanced_weights, load_photos
-from tools.net import ColorNet, ab_bin_centres
+from tools.net import ENCODER_TAPS, ColorNet, ab_bin_centres
 
 SIGMA = 5.0  # soft-encoding width in ab units
 REBALANCE_LAMBDA = 0.5
@@ -213,7 +213,8 @@ def validate(net: ColorNet, val: PhotoSet, feats: dict[str, np.ndarray] | None, 
 def save_ckpt(path: Path, net: ColorNet, opt, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "state": state,
-                "centres": net.decode.centres.cpu().numpy(), "temperature": net.decode.temperature}, tmp)
+                "centres": net.decode.centres.cpu().numpy(), "temperature": net.decode.temperature,
+                "variant": net.encoder.variant}, tmp)
     tmp.replace(path)
 
 
@@ -264,6 +265,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     ap.add_argument("--no-pretrained", action="store_true", help="random encoder (tests only)")
+    ap.add_argument("--encoder", default="lite0", choices=sorted(ENCODER_TAPS),
+                    help="ImageNet encoder of a new network (an --init checkpoint brings its own)")
     ap.add_argument("--cache", default=".cache", help="where decoded photos are cached")
     ap.add_argument("--features", default=None, help="folder of cached encoder features (default: --out)")
     ap.add_argument("--init", default=None, help="start from this checkpoint's weights (fresh schedule)")
@@ -310,7 +313,8 @@ def build_net(args: argparse.Namespace, photos: PhotoSet, val: PhotoSet, device:
                                         keep_centres=None if init is None else np.asarray(init["centres"]))
     emit({"event": "data", "train": len(photos), "val": len(val), "bins": len(centres),
           "sources": photos.sources})
-    net = ColorNet(centres, pretrained=not args.no_pretrained).to(device)
+    variant = init.get("variant", "lite0") if init is not None else args.encoder
+    net = ColorNet(centres, pretrained=not args.no_pretrained, variant=variant).to(device)
     if init is not None:
         net.load_state_dict(init["model"])
         del init
@@ -434,6 +438,7 @@ def main(argv: list[str] | None = None) -> None:
         "model": net.state_dict(),
         "centres": centres,
         "temperature": net.decode.temperature,
+        "variant": net.encoder.variant,
         "args": vars(args),
         "state": state,
         "wall_s": round(time.time() - t0, 1),

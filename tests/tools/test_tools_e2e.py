@@ -295,3 +295,23 @@ def test_finetune_a_new_lite1_network_from_imagenet_then_export_and_recover_it(p
     from_onnx.main([str(onnx_path), str(tmp_path / "back.pt")])  # refuses anything over 1e-4 off
     back = torch.load(tmp_path / "back.pt", weights_only=False)
     assert (back["variant"], back["temperature"], back["fallback"]) == ("lite1", 0.5, 2500.0)
+
+
+def test_train_builds_the_encoder_it_is_asked_for(photos, tmp_path):
+    """tools.train --encoder lite1 (whole-network training, e.g. on a GPU) keeps the encoder in its checkpoint,
+    so export and resume rebuild the same network."""
+    import torch
+
+    from tools import export, train
+    from tools.net import ENCODER_TAPS
+
+    train_dir, val_dir = photos
+    out = tmp_path / "run"
+    train.main(["--train", str(train_dir), "--val", str(val_dir), "--out", str(out), "--epochs", "1",
+                "--finetune-epochs", "0.3", "--batch", "8", "--cache", str(out / "cache"), "--seed", "1",
+                "--encoder", "lite1", "--no-pretrained"])
+    z = torch.load(out / "final.pt", weights_only=False)
+    assert z["variant"] == "lite1"
+    deepest = max(int(k.split(".")[2]) for k in z["model"] if k.startswith("encoder.blocks."))
+    assert deepest == ENCODER_TAPS["lite1"]["s32"]
+    assert export.load_checkpoint(out / "final.pt").encoder.variant == "lite1"
