@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--init", default="", help="checkpoint to start from (tools.from_onnx or tools.train); "
                     "without it: the ImageNet encoder (--encoder) and a new decoder")
-    ap.add_argument("--encoder", default="lite0", choices=sorted(ENCODER_TAPS), help="without --init only")
+    ap.add_argument("--encoder", default="lite0", choices=sorted(ENCODER_TAPS),
+                    help="the ImageNet encoder of a new network (an --init checkpoint brings its own)")
     ap.add_argument("--encoder-lr-scale", type=float, default=1 / 3, help="encoder tail lr / decoder lr")
     ap.add_argument("--train", required=True)
     ap.add_argument("--val", required=True, help="validation photos (reported only; choose on training photos)")
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     out, emit, _ = start_run(args)
     photos, val = load_sets(args)
     net, centres, weights, init = start_net(args, photos)
-    emit({"event": "data", "train": len(photos), "val": len(val), "args": vars(args)})
+    emit({"event": "data", "train": len(photos), "val": len(val), "encoder": net.encoder.variant, "args": vars(args)})
 
     feats = cache_head(out / "head-train.npz", net, photos, args)
     emit({"event": "cached", "gb": round(sum(v.nbytes for v in feats.values()) / 1e9, 2)})
