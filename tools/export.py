@@ -20,7 +20,7 @@ import onnx
 import torch
 
 from edgecolor.contract import ModelContract
-from tools.net import OUTPUT_STRIDE, STRIDE, ColorNet
+from tools.net import OUTPUT_STRIDE, STRIDE, ColorNet, checkpoint_encoder
 from tools.sidecar import write_contract_json
 
 MODEL_NAME = "edgecolor-lite0"  # the default network's name; another encoder gives edgecolor-<encoder>
@@ -48,7 +48,7 @@ def load_checkpoint(path: str | Path, temperature: float | None = None, fallback
     AnnealedMean."""
     z = torch.load(path, map_location="cpu", weights_only=False)
     net = ColorNet(np.asarray(z["centres"]), pretrained=False, fallback=fallback, gain=gain,
-                   variant=z.get("variant", "lite0"))
+                   variant=checkpoint_encoder(z))
     net.load_state_dict(z["model"])
     if temperature is not None:
         net.decode.temperature = temperature

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from tools.data import PhotoSet, balanced_weights
-from tools.net import ENCODER_TAPS, ColorNet
+from tools.net import ENCODER_TAPS, ColorNet, checkpoint_encoder
 from tools.train import (
     ColorLoss,
     ab_targets,
@@ -45,9 +45,6 @@ from tools.train import (
 def head_last(net: ColorNet) -> int:
     """Blocks 0..head_last(net) (up to the stride-8 tap) are frozen and cached."""
     return net.encoder.taps["s8"]
-
-
-HEAD_LAST = ENCODER_TAPS["lite0"]["s8"]  # Lite0's, for callers that know the default network
 
 
 def recompress_l(l8: np.ndarray, rng: np.random.Generator, prob: float, qmin: int, qmax: int) -> np.ndarray:
@@ -115,7 +112,7 @@ def start_net(args, photos: PhotoSet) -> tuple[ColorNet, np.ndarray, np.ndarray,
         return net, centres, weights, {}
     init = torch.load(args.init, map_location="cpu", weights_only=False)
     centres, weights = bins_and_weights(photos, lam=args.rebalance, keep_centres=np.asarray(init["centres"]))
-    net = ColorNet(centres, pretrained=False, temperature=args.temperature, variant=init.get("variant", "lite0"))
+    net = ColorNet(centres, pretrained=False, temperature=args.temperature, variant=checkpoint_encoder(init))
     net.load_state_dict(init["model"])
     return net, centres, weights, init
 
@@ -183,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     if step == 0:
         emit({"event": "val", "step": 0, **{f"val_{k}": v for k, v in validate(net, val, None, "cpu").items()}})
     agg, te, n = {"ce": 0.0, "reg": 0.0}, time.time(), 0
+    # what export and tune need to rebuild the network, in last.pt and final.pt alike
+    meta = {"centres": centres, "temperature": args.temperature, "variant": net.encoder.variant}
     while step < total:
         net.eval()  # BatchNorm frozen (see module docstring); dropout-free network
         if not init:  # a new decoder learns its BatchNorm statistics (batch x 32 x 32 positions at s4)
@@ -208,13 +207,12 @@ def main(argv: list[str] | None = None) -> None:
             rec = {"event": "step", "step": step, "of": total, "lr": lr, **{k: v / n for k, v in agg.items()},
                    "crops_per_s": round(n * args.batch / (time.time() - te), 1)}
             rec.update({f"val_{k}": v for k, v in validate(net, val, None, "cpu").items()})
-            torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "centres": centres,
-                        "temperature": args.temperature, "variant": net.encoder.variant}, ckpt.with_suffix(".tmp"))
+            torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, **meta},
+                       ckpt.with_suffix(".tmp"))
             ckpt.with_suffix(".tmp").replace(ckpt)
             emit(rec)
             agg, te, n = {"ce": 0.0, "reg": 0.0}, time.time(), 0
-    torch.save({"model": net.state_dict(), "centres": centres, "temperature": args.temperature,
-                "variant": net.encoder.variant, "args": vars(args), "step": step,
+    torch.save({"model": net.state_dict(), **meta, "args": vars(args), "step": step,
                 "bn_folded": bool(init.get("bn_folded"))}, out / "final.pt")
     emit({"event": "done", "final": str(out / "final.pt")})
 

@@ -21,7 +21,6 @@ ENCODER_TAPS = {
     "lite0": {"s4": 2, "s8": 4, "s16": 10, "s32": 14},
     "lite1": {"s4": 3, "s8": 6, "s16": 14, "s32": 19},
 }
-TAPS = ENCODER_TAPS["lite0"]
 TAP_CHANNELS = {"s4": 24, "s8": 40, "s16": 112, "s32": 192}  # the same for Lite0 and Lite1 (width 1.0)
 STRIDE = 32
 OUTPUT_STRIDE = 4
@@ -67,6 +66,11 @@ def _staticize(module: nn.Module) -> None:
             setattr(module, name, StaticSamePad(child))
         else:
             _staticize(child)
+
+
+def checkpoint_encoder(ckpt: dict) -> str:
+    """The encoder a checkpoint was trained with (checkpoints from before Lite1 have no key: Lite0)."""
+    return ckpt.get("variant", "lite0")
 
 
 def _imagenet_weights(variant: str) -> str:

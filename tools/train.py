@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from edgecolor import metrics
 from tools.data import PhotoSet, balanced_weights, load_photos
-from tools.net import ENCODER_TAPS, ColorNet, ab_bin_centres
+from tools.net import ENCODER_TAPS, ColorNet, ab_bin_centres, checkpoint_encoder
 
 SIGMA = 5.0  # soft-encoding width in ab units
 REBALANCE_LAMBDA = 0.5
@@ -313,7 +313,7 @@ def build_net(args: argparse.Namespace, photos: PhotoSet, val: PhotoSet, device:
                                         keep_centres=None if init is None else np.asarray(init["centres"]))
     emit({"event": "data", "train": len(photos), "val": len(val), "bins": len(centres),
           "sources": photos.sources})
-    variant = init.get("variant", "lite0") if init is not None else args.encoder
+    variant = checkpoint_encoder(init) if init is not None else args.encoder
     net = ColorNet(centres, pretrained=not args.no_pretrained, variant=variant).to(device)
     if init is not None:
         net.load_state_dict(init["model"])
