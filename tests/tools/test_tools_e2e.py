@@ -202,6 +202,51 @@ def test_recover_the_exported_model_then_finetune_its_late_stages(model_dir, pho
     assert (out / "head-train.npz").exists()  # cached for a resume
 
 
+def test_finetune_whole_trains_the_early_stages_too_and_caches_nothing(model_dir, photos, tmp_path):
+    """--whole trains every layer, the stem included, on fresh crops whose L is re-compressed per step."""
+    import torch
+
+    from tools import finetune, from_onnx
+
+    train_dir, val_dir = photos
+    ckpt = tmp_path / "recovered.pt"
+    from_onnx.main([str(model_dir / f"{NAME}-fp32.onnx"), str(ckpt)])
+    out = tmp_path / "whole"
+    finetune.main(["--init", str(ckpt), "--train", str(train_dir), "--val", str(val_dir), "--out", str(out),
+                   "--whole", "--epochs", "1", "--batch", "8", "--cache", str(out / "cache"), "--val-every", "2",
+                   "--jpeg-prob", "1", "--seed", "4"])
+    before = torch.load(ckpt, weights_only=False)["model"]
+    after = torch.load(out / "final.pt", weights_only=False)["model"]
+    moved = {k for k, v in after.items() if v.is_floating_point() and not torch.equal(v, before[k])}
+    assert any(k.startswith("encoder.stem.") for k in moved)
+    assert any(k.startswith("encoder.blocks.0.") for k in moved)
+    assert any(k.startswith("decoder.") for k in moved)
+    assert not (out / "head-train.npz").exists()
+
+
+def test_whole_batch_recompresses_l_and_keeps_the_colour_targets():
+    """The network input is the crop's L after a JPEG round trip (so it differs from the plain L), while
+    the Lab crop the targets come from is untouched; a flip mirrors both."""
+    from argparse import Namespace
+
+    from tools.data import PhotoSet
+    from tools.finetune import whole_batch
+
+    rng = np.random.default_rng(0)
+    lab = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    photos = PhotoSet(lab, np.zeros(3, int), ["s"], ["a", "b", "c"])
+    args = Namespace(jpeg_prob=1.0, jpeg_min=30, jpeg_max=30)
+    x, crop = whole_batch(photos, np.array([0, 2]), 8, 4, 32, True, rng, args)
+    assert x.shape == (2, 1, 32, 32) and crop.shape == (2, 3, 32, 32)
+    plain = lab[[0, 2], 8:40, 4:36, 0][..., ::-1].astype(np.float32) * (100.0 / 255.0)
+    np.testing.assert_allclose(crop[:, 0].numpy(), plain, atol=1e-4)  # targets: the photo itself, mirrored
+    seen = (x[:, 0].numpy() + 1.0) / 0.02
+    assert np.abs(seen - plain).mean() > 1.0  # noise through JPEG q30 is not passed on unchanged
+    x2, _ = whole_batch(photos, np.array([0, 2]), 8, 4, 32, True, rng, Namespace(jpeg_prob=0.0, jpeg_min=30,
+                                                                                   jpeg_max=30))
+    np.testing.assert_allclose((x2[:, 0].numpy() + 1.0) / 0.02, plain, atol=1e-3)
+
+
 def test_uncertainty_fallback_mutes_a_two_mode_prediction_and_keeps_a_peaked_one(tmp_path):
     """Known answer: modes at ab (60, 20) and (20, 60) with equal weight have mean (40, 40) and variance
     800; with v0 = 800 the output is halved to (20, 20). One peaked mode at (40, 40) keeps its colour.
