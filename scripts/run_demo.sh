@@ -9,7 +9,9 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # shellcheck disable=SC1091
 . .venv/bin/activate
-python -m pip install --quiet .
+# shellcheck disable=SC1091
+. scripts/pip_retry.sh
+pip_install --quiet .
 # A regular install replaces a developer's editable one; scripts/setup_env.sh notices and restores it.
 rm -f .venv/.edgecolor-setup-done
 edgecolor demo -o colorized "$@"

@@ -22,6 +22,8 @@ if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] \
 fi
 
 # torch pinned to the CPU build (2.13.0); anything looser makes pip fetch a multi-GB CUDA build.
-python -m pip install -e ".[dev,convert,train,video,plot,ray]" "torch==2.13.0"
+# shellcheck disable=SC1091
+. scripts/pip_retry.sh
+pip_install -e ".[dev,convert,train,video,plot,ray]" "torch==2.13.0"
 touch "$stamp"
 echo "setup_env: done ($(python -c 'import edgecolor; print("edgecolor", edgecolor.__version__)'))"

@@ -14,8 +14,8 @@ dpkg -s libopencv-dev >/dev/null 2>&1 || missing+=(libopencv-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    apt-get -o Acquire::Retries=5 update -q
+    apt-get -o Acquire::Retries=5 install -y -q --no-install-recommends "${missing[@]}"
   else
     echo "test.sh: not root, so not installing ${missing[*]}; tests that need them will be skipped" >&2
   fi
