@@ -1,0 +1,48 @@
+"""tools.chroma_trade: the shapes do to chroma what they say, and the scoring is edgecolor eval's."""
+
+import cv2
+import numpy as np
+import pytest
+
+from edgecolor.evaluate import evaluate_arrays
+from tools.chroma_trade import apply_chroma, shapes, trade
+
+
+def patch(bgr: tuple[int, int, int]) -> np.ndarray:
+    return np.full((8, 8, 3), bgr, np.uint8)
+
+
+def chroma(img: np.ndarray) -> float:
+    lab = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)
+    return float(np.linalg.norm(lab[0, 0, 1:]))
+
+
+def test_unit_multiply_keeps_the_image_and_a_gain_scales_chroma_but_not_l():
+    img = patch((60, 120, 200))
+    assert np.abs(apply_chroma(img, lambda c: np.ones_like(c)).astype(int) - img).max() <= 1
+    out = apply_chroma(img, lambda c: np.full_like(c, 1.2))
+    assert chroma(out) == pytest.approx(1.2 * chroma(img), rel=0.03)
+    l_in = cv2.cvtColor(img, cv2.COLOR_BGR2Lab)[0, 0, 0]
+    assert abs(int(cv2.cvtColor(out, cv2.COLOR_BGR2Lab)[0, 0, 0]) - int(l_in)) <= 1
+
+
+def test_additive_shape_adds_chroma_and_the_ramp_leaves_grey_grey():
+    add = {(n, k): f for n, k, f in shapes()}
+    img = patch((90, 110, 130))
+    assert chroma(apply_chroma(img, add[("add", 4.0)])) == pytest.approx(chroma(img) + 4, abs=0.5)
+    grey = patch((128, 128, 128))
+    assert chroma(apply_chroma(grey, add[("add_ramp5", 12.0)])) < 0.5
+
+
+def test_trade_scores_like_eval_and_more_gain_means_more_colour():
+    rng = np.random.default_rng(0)
+    originals = [cv2.GaussianBlur(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), (9, 9), 3) for _ in range(3)]
+    outputs = [cv2.addWeighted(o, 0.5, cv2.cvtColor(cv2.cvtColor(o, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR), 0.5, 0)
+               for o in originals]
+    rows = {(r["shape"], r["strength"]): r for r in trade(outputs, originals)}
+    it = iter(outputs)  # eval calls colorize once per photo, in order
+    by_eval = evaluate_arrays(lambda grey: next(it), originals)
+    assert rows[("mul", 1.0)]["psnr_gain"] == pytest.approx(by_eval["psnr_gain"], abs=0.05)
+    assert rows[("mul", 1.0)]["colorfulness_ratio"] == pytest.approx(by_eval["colorfulness_ratio"], abs=0.01)
+    muls = [rows[("mul", g)]["colorfulness_ratio"] for g in (1.0, 1.1, 1.2, 1.3)]
+    assert muls == sorted(muls) and muls[-1] > muls[0] * 1.2
