@@ -4,7 +4,9 @@ The decode constants (temperature, fallback, gain) buy colourfulness ratio at ab
 unit on unseen photos. This asks whether another shape of chroma boost, applied to the same outputs,
 buys it cheaper: a multiply (what ``tools.export --gain`` does), an additive chroma along the
 predicted hue (the MSE-cheapest boost if the model were calibrated), the same ramped in from grey,
-and a power curve around a pivot chroma. One JSON line per shape and strength, on training photos.
+and a power curve around a pivot chroma. One JSON line per shape and strength, on training photos,
+then a ceiling: the photos' own ab at the network's output resolution, upsampled bilinearly (what
+colourfulness a perfect network could reach through a pipeline that predicts colour at 1/4 of 256 px).
 
     python -m tools.chroma_trade runs/ft2r/final.pt --photos ../shared/data/train/bsds500_train \
         ../shared/data/train/sunhays80 --n 300 --temperature 0.5 --fallback 2500
@@ -49,6 +51,16 @@ def apply_chroma(bgr: np.ndarray, curve: Curve) -> np.ndarray:
     return np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2BGR) * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
+def lowres_truth(bgr: np.ndarray, working: int = 256, stride: int = 4) -> np.ndarray:
+    """The photo with its own ab shrunk to the network's output size and resized back bilinearly."""
+    h, w = bgr.shape[:2]
+    s = working / max(h, w) / stride
+    lab = cv2.cvtColor(bgr.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)
+    small = cv2.resize(lab[..., 1:], (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    lab[..., 1:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2BGR) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
 def trade(outputs: list[np.ndarray], originals: list[np.ndarray]) -> list[dict]:
     """PSNR gain over grey and colourfulness ratio of every shape, on the same network outputs."""
     grey = float(np.mean([metrics.psnr(metrics.to_grey_bgr(p), p) for p in originals]))
@@ -84,6 +96,12 @@ def main(argv: list[str] | None = None) -> None:
         outputs = [col.colorize(metrics.to_grey_bgr(p)) for p in photos]
     for r in trade(outputs, photos):
         print(json.dumps(r), flush=True)
+    ceiling = [lowres_truth(p) for p in photos]
+    grey = float(np.mean([metrics.psnr(metrics.to_grey_bgr(p), p) for p in photos]))
+    print(json.dumps({"shape": "ceiling: true ab at 1/4 of 256 px, bilinear", "strength": None,
+                      "psnr_gain": float(np.mean([metrics.psnr(c, p) for c, p in zip(ceiling, photos)])) - grey,
+                      "colorfulness_ratio": float(np.mean([metrics.colorfulness(c) for c in ceiling]))
+                      / float(np.mean([metrics.colorfulness(p) for p in photos]))}), flush=True)
 
 
 if __name__ == "__main__":

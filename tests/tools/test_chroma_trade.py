@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from edgecolor.evaluate import evaluate_arrays
-from tools.chroma_trade import apply_chroma, shapes, trade
+from tools.chroma_trade import apply_chroma, lowres_truth, shapes, trade
 
 
 def patch(bgr: tuple[int, int, int]) -> np.ndarray:
@@ -46,3 +46,16 @@ def test_trade_scores_like_eval_and_more_gain_means_more_colour():
     assert rows[("mul", 1.0)]["colorfulness_ratio"] == pytest.approx(by_eval["colorfulness_ratio"], abs=0.01)
     muls = [rows[("mul", g)]["colorfulness_ratio"] for g in (1.0, 1.1, 1.2, 1.3)]
     assert muls == sorted(muls) and muls[-1] > muls[0] * 1.2
+
+
+def test_lowres_truth_keeps_flat_colour_and_l_but_loses_fine_colour_texture():
+    flat = np.full((120, 180, 3), (40, 140, 200), np.uint8)
+    assert np.abs(lowres_truth(flat).astype(int) - flat).max() <= 1
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, ::2] = (0, 0, 255)
+    stripes[:, 1::2] = (255, 0, 0)  # 1-px red/blue stripes: colour detail far below 1/4 of the working size
+    out = lowres_truth(stripes, working=64)
+    assert np.abs(out.astype(int) - stripes).max() > 40
+    def l_of(im):
+        return cv2.cvtColor(im.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)[..., 0]
+    assert np.abs(l_of(out) - l_of(stripes)).mean() < 3
