@@ -5,6 +5,8 @@ All take 8-bit BGR images of the same size, as OpenCV reads them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -65,9 +67,14 @@ def auc(output: np.ndarray, reference: np.ndarray, max_error: int = AUC_MAX_ERRO
     return float(cdf.mean())
 
 
-def to_grey_bgr(image: np.ndarray) -> np.ndarray:
-    """The greyscale baseline: the photo's own L with a = b = 0, back to 8-bit BGR."""
+def with_ab(image: np.ndarray, new_ab: Callable[[np.ndarray], np.ndarray | float]) -> np.ndarray:
+    """An 8-bit BGR image with its own L and new_ab(its ab) as colour (float Lab), back to 8-bit BGR."""
     lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
-    lab[..., 1:] = 0
+    lab[..., 1:] = new_ab(lab[..., 1:])
     out = cv2.cvtColor(lab, cv2.COLOR_Lab2BGR)
     return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def to_grey_bgr(image: np.ndarray) -> np.ndarray:
+    """The greyscale baseline: the photo's own L with a = b = 0, back to 8-bit BGR."""
+    return with_ab(image, lambda ab: 0.0)

@@ -44,33 +44,34 @@ def shapes() -> list[tuple[str, float, Curve]]:
 
 def apply_chroma(bgr: np.ndarray, curve: Curve) -> np.ndarray:
     """Scale each pixel's ab (float Lab) by curve(chroma); L and hue stay."""
-    lab = cv2.cvtColor(bgr.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)
-    ab = lab[..., 1:]
-    chroma = np.linalg.norm(ab, axis=-1, keepdims=True)
-    lab[..., 1:] = ab * curve(chroma)
-    return np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2BGR) * 255 + 0.5, 0, 255).astype(np.uint8)
+    return metrics.with_ab(bgr, lambda ab: ab * curve(np.linalg.norm(ab, axis=-1, keepdims=True)))
 
 
 def lowres_truth(bgr: np.ndarray, working: int = 256, stride: int = 4) -> np.ndarray:
     """The photo with its own ab shrunk to the network's output size and resized back bilinearly."""
     h, w = bgr.shape[:2]
     s = working / max(h, w) / stride
-    lab = cv2.cvtColor(bgr.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)
-    small = cv2.resize(lab[..., 1:], (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    lab[..., 1:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2BGR) * 255 + 0.5, 0, 255).astype(np.uint8)
+    small = (max(1, round(w * s)), max(1, round(h * s)))
+    return metrics.with_ab(bgr, lambda ab: cv2.resize(cv2.resize(ab, small, interpolation=cv2.INTER_AREA), (w, h),
+                                                       interpolation=cv2.INTER_LINEAR))
+
+
+CEILING = "ceiling: true ab at 1/4 of 256 px, bilinear"
 
 
 def trade(outputs: list[np.ndarray], originals: list[np.ndarray]) -> list[dict]:
-    """PSNR gain over grey and colourfulness ratio of every shape, on the same network outputs."""
+    """PSNR gain over grey and colourfulness ratio of every shape on the same network outputs, then the
+    ceiling (the originals' own colour through lowres_truth)."""
     grey = float(np.mean([metrics.psnr(metrics.to_grey_bgr(p), p) for p in originals]))
     ref_cf = float(np.mean([metrics.colorfulness(p) for p in originals]))
-    rows = []
-    for name, k, curve in shapes():
-        shaped = [apply_chroma(o, curve) for o in outputs]
-        rows.append({"shape": name, "strength": k,
-                     "psnr_gain": float(np.mean([metrics.psnr(s, p) for s, p in zip(shaped, originals)])) - grey,
-                     "colorfulness_ratio": float(np.mean([metrics.colorfulness(s) for s in shaped])) / ref_cf})
+
+    def row(shape: str, strength: float | None, images: list[np.ndarray]) -> dict:
+        return {"shape": shape, "strength": strength,
+                "psnr_gain": float(np.mean([metrics.psnr(i, p) for i, p in zip(images, originals)])) - grey,
+                "colorfulness_ratio": float(np.mean([metrics.colorfulness(i) for i in images])) / ref_cf}
+
+    rows = [row(name, k, [apply_chroma(o, curve) for o in outputs]) for name, k, curve in shapes()]
+    rows.append(row(CEILING, None, [lowres_truth(p) for p in originals]))
     return rows
 
 
@@ -96,13 +97,6 @@ def main(argv: list[str] | None = None) -> None:
         outputs = [col.colorize(metrics.to_grey_bgr(p)) for p in photos]
     for r in trade(outputs, photos):
         print(json.dumps(r), flush=True)
-    ceiling = [lowres_truth(p) for p in photos]
-    grey = float(np.mean([metrics.psnr(metrics.to_grey_bgr(p), p) for p in photos]))
-    print(json.dumps({"shape": "ceiling: true ab at 1/4 of 256 px, bilinear", "strength": None,
-                      "psnr_gain": float(np.mean([metrics.psnr(c, p) for c, p in zip(ceiling, photos)])) - grey,
-                      "colorfulness_ratio": float(np.mean([metrics.colorfulness(c) for c in ceiling]))
-                      / float(np.mean([metrics.colorfulness(p) for p in photos]))}), flush=True)
-
 
 if __name__ == "__main__":
     main()

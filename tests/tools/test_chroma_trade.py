@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from edgecolor.evaluate import evaluate_arrays
-from tools.chroma_trade import apply_chroma, lowres_truth, shapes, trade
+from tools.chroma_trade import CEILING, apply_chroma, lowres_truth, shapes, trade
 
 
 def patch(bgr: tuple[int, int, int]) -> np.ndarray:
@@ -46,6 +46,8 @@ def test_trade_scores_like_eval_and_more_gain_means_more_colour():
     assert rows[("mul", 1.0)]["colorfulness_ratio"] == pytest.approx(by_eval["colorfulness_ratio"], abs=0.01)
     muls = [rows[("mul", g)]["colorfulness_ratio"] for g in (1.0, 1.1, 1.2, 1.3)]
     assert muls == sorted(muls) and muls[-1] > muls[0] * 1.2
+    # 64 px wide at a working size of 256: the network's output grid is as fine as the photo, so no loss
+    assert rows[(CEILING, None)]["colorfulness_ratio"] == pytest.approx(1.0, abs=0.02)
 
 
 def test_lowres_truth_keeps_flat_colour_and_l_but_loses_fine_colour_texture():
