@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from edgecolor import pipeline
-from edgecolor.errors import InputError, UsageError
+from edgecolor.errors import InputError, ModelError, UsageError
 from edgecolor.limits import DEFAULT_MAX_PIXELS
 from edgecolor.options import ColorizerOptions
+
+MAX_AB = 1000.0  # a predicted |a| or |b| above this is no colour (CIELAB's own range is about +-128)
 
 
 class ColourInputWarning(UserWarning):
@@ -192,6 +194,10 @@ class Colorizer:
         ab = out[0, :, :h, :w].transpose(1, 2, 0)
         if self.contract.ab_scale != 1.0:
             ab = ab * np.float32(self.contract.ab_scale)
+        # A broken network (NaN weights, an overflowing conversion; cv2.dnn turns NaN into 3.4e38) is not
+        # this photo's fault and would give garbage colour: CIELAB a, b lie within about +-128.
+        if not float(np.abs(ab).max(initial=0.0)) <= MAX_AB:  # NaN fails the comparison too
+            raise ModelError(f"{self.model_path}: the model gave NaN, infinite or out-of-range colour values")
         return np.ascontiguousarray(ab, dtype=np.float32)
 
     def merge(self, prepared: pipeline.Prepared, ab: np.ndarray) -> np.ndarray:

@@ -11,11 +11,18 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from edgecolor.errors import ModelError
+from edgecolor.limits import MAX_SIZE
 
 PREFIX = "edgecolor."
 CONTRACT_VERSION = 1
 RT_INFO_SECTION = "framework"
 PRECISIONS = ("fp32", "fp16", "int8")
+# Bounds a model's own numbers must keep. A network input side is at least two size multiples and a
+# panorama's long side at most four working sizes, so with these the input never exceeds MAX_SIZE² pixels
+# (a contract saying size_multiple=2048 made a 160x120 photo ask for 10 GB). The scales leave any
+# sensible normalisation room (ECCV16's is 1/100 and 110) while refusing ones that overflow float32.
+MAX_SIZE_MULTIPLE = MAX_SIZE // 8
+MAX_SCALE = 1e4
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,21 @@ class ModelContract:
             raise ModelError(f"{source}: inconsistent sizes in model metadata")
         if self.size_multiple % self.output_stride:
             raise ModelError(f"{source}: size_multiple must be a multiple of output_stride")
+        if self.size_multiple > MAX_SIZE_MULTIPLE:
+            raise ModelError(f"{source}: model metadata 'edgecolor.size_multiple' is {self.size_multiple}, "
+                             f"above the limit of {MAX_SIZE_MULTIPLE}")
+        if self.working_size > MAX_SIZE:
+            raise ModelError(f"{source}: model metadata 'edgecolor.working_size' is {self.working_size}, "
+                             f"above the limit of {MAX_SIZE}")
+        positive = "a positive number up to 1e4"
+        for name, ok, want in (
+            ("l_scale", 0 < self.l_scale <= MAX_SCALE, positive),  # 0 would divide by zero, < 0 invert L
+            ("ab_scale", 0 < self.ab_scale <= MAX_SCALE, positive),
+            ("l_shift", -MAX_SCALE <= self.l_shift <= MAX_SCALE, "a number within -1e4..1e4"),
+        ):
+            if not ok:  # NaN fails every comparison, so it lands here too
+                raise ModelError(f"{source}: model metadata '{PREFIX}{name}' is {getattr(self, name)!r}; "
+                                 f"it must be {want}")
 
 
 def _parse(type_name: str | type, raw: str):

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from edgecolor import atomic, imageheader
-from edgecolor.errors import InputError, OutputError, UsageError
+from edgecolor.errors import InputError, OutputError, UsageError, file_kind  # noqa: F401 - files.file_kind
 from edgecolor.limits import DEFAULT_MAX_PIXELS
 from edgecolor.options import check_max_pixels
 
@@ -141,9 +141,10 @@ def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int 
     image = _encodable_for(image, suffix)
     try:
         # The encoder writes into the temporary as it goes, so the encoded file is never held in
-        # memory as well (a 16-bit TIFF of 300 MP is 1.8 GB). Windows: OpenCV's file names are
-        # ANSI there, so a non-ASCII name goes through an in-memory encode instead.
-        if os.name != "nt" and atomic.write_with(path, lambda tmp: bool(cv2.imwrite(str(tmp), image, params))):
+        # memory as well (a 16-bit TIFF of 300 MP is 1.8 GB). A name OpenCV cannot take (Windows:
+        # its file names are ANSI; a name that is not UTF-8, which crashes OpenCV's Python binding)
+        # goes through an in-memory encode and Python's own file writing instead.
+        if opencv_can_name(path) and atomic.write_with(path, lambda tmp: bool(cv2.imwrite(str(tmp), image, params))):
             return path
         ok, encoded = cv2.imencode(suffix, image, params)  # also says why when writing in place failed
         if not ok:
@@ -156,6 +157,19 @@ def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int 
     except OSError as e:
         raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
     return path
+
+
+def opencv_can_name(path: str | os.PathLike) -> bool:
+    """Whether OpenCV may be handed this path as a file name: on POSIX, one that is valid UTF-8 (a
+    byte that is not, such as ``\\xff``, reaches Python as a lone surrogate, and OpenCV's binding
+    then crashes the process with a segmentation fault); on Windows, never (OpenCV's names are ANSI)."""
+    if os.name == "nt":
+        return False
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -248,19 +262,6 @@ def _read_bytes(path: Path) -> bytes:
     if not data:
         raise InputError(f"{path}: empty file (0 bytes)")
     return data
-
-
-def file_kind(mode: int) -> str:
-    """A file type (``st_mode``) in words, for messages."""
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    return "not a plain file"
 
 
 _stderr_lock = threading.Lock()

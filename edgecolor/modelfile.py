@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from edgecolor.contract import PREFIX, RT_INFO_SECTION
-from edgecolor.errors import ModelError
+from edgecolor.errors import ModelError, file_kind
+
+# The largest model file of each kind edgecolor opens: ONNX stops at protobuf's 2 GiB, an IR's .xml is
+# its layer list (a few MB), the .bin its weights; a model card is a few numbers.
+MAX_BYTES = {".onnx": 2 << 30, ".xml": 256 << 20, ".bin": 4 << 30, ".json": 1 << 20}
 
 
 def read_model_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -30,6 +35,36 @@ def read_model_metadata(path: str | os.PathLike) -> dict[str, str]:
         raise ModelError(f"{path}: corrupt or not a model file ({e})") from None
 
 
+def check_regular(path: Path) -> int:
+    """The size of ``path``, a model file (.onnx, .xml, .bin, .json) that is a regular file within its
+    ``MAX_BYTES``; a ModelError naming it otherwise. Decided by ``stat`` without opening it: a FIFO
+    would block its reader (and OpenVINO's) for ever, a device would never end."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model file not found") from None
+    except OSError as e:
+        raise ModelError(f"{path}: cannot read model file ({e.strerror or e})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelError(f"{path}: not a regular file ({file_kind(st.st_mode)}); refused without opening it")
+    limit = MAX_BYTES.get(path.suffix.lower(), MAX_BYTES[".bin"])
+    if st.st_size > limit:
+        raise ModelError(f"{path}: {st.st_size / 2**20:.0f} MiB, larger than any {path.suffix or 'model'} file "
+                         f"edgecolor reads ({limit / 2**20:.0f} MiB)")
+    return st.st_size
+
+
+def open_model_file(path: Path):
+    """``path`` opened for reading if it is a regular file: opened without blocking and checked on the
+    open descriptor (a FIFO swapped in after ``check_regular`` is refused too). OSError otherwise."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OSError(f"not a regular file ({file_kind(mode)})")
+    return os.fdopen(fd, "rb")
+
+
 # -- metadata readers --------------------------------------------------------------------------
 
 _ONNX_GRAPH = 7  # ModelProto.graph
@@ -43,7 +78,7 @@ def onnx_metadata(path: Path) -> dict[str, str]:
     """``edgecolor.*`` entries of an ONNX file's metadata_props. Only top-level protobuf fields are
     read; the graph is skipped with a seek, so this is fast for any model size."""
     meta: dict[str, str] = {}
-    with open(path, "rb") as f:
+    with open_model_file(path) as f:
         graph = None
         for field, wire, value in _fields(f, os.fstat(f.fileno()).st_size):
             if wire == 2 and field == _ONNX_METADATA:
@@ -62,7 +97,7 @@ def onnx_io(path: Path) -> tuple[list[tuple[str, Dims | None]], list[tuple[str, 
     is an int, a symbolic name, or None; dims is None when the file does not say. cv2.dnn cannot
     report these, so the OpenCV backend checks the model with this."""
     inputs, outputs, initializers = [], [], set()
-    with open(path, "rb") as f:
+    with open_model_file(path) as f:
         graph = None
         for field, wire, value in _fields(f, os.fstat(f.fileno()).st_size):
             if wire == 2 and field == _ONNX_GRAPH:
@@ -174,18 +209,19 @@ def ir_metadata(path: Path) -> dict[str, str]:
     stack: list[str] = []
     want = ["net", "rt_info", RT_INFO_SECTION]
     root = None
-    for event, elem in ET.iterparse(path, events=("start", "end")):
-        if event == "start":
-            root = root or elem.tag
-            if root != "net":
-                raise ValueError("not an OpenVINO IR file")
-            stack.append(elem.tag)
-            if stack[:-1] == want and elem.tag.startswith(PREFIX):
-                meta[elem.tag] = elem.get("value", "")
-        else:
-            stack.pop()
-            if len(stack) == 2 and elem.tag == "layer":
-                elem.clear()  # the layer list can be large; keep memory flat
+    with open_model_file(path) as f:
+        for event, elem in ET.iterparse(f, events=("start", "end")):
+            if event == "start":
+                root = root or elem.tag
+                if root != "net":
+                    raise ValueError("not an OpenVINO IR file")
+                stack.append(elem.tag)
+                if stack[:-1] == want and elem.tag.startswith(PREFIX):
+                    meta[elem.tag] = elem.get("value", "")
+            else:
+                stack.pop()
+                if len(stack) == 2 and elem.tag == "layer":
+                    elem.clear()  # the layer list can be large; keep memory flat
     return meta
 
 
@@ -194,7 +230,7 @@ def ir_metadata(path: Path) -> dict[str, str]:
 
 def _ir_tail_metadata(path: Path, tail_bytes: int = 1 << 16) -> dict[str, str]:
     """The metadata from the last ``<rt_info>`` block of an IR file's tail; {} when it is not there."""
-    with open(path, "rb") as f:
+    with open_model_file(path) as f:
         f.seek(0, os.SEEK_END)
         f.seek(max(0, f.tell() - tail_bytes))
         tail = f.read()

@@ -15,12 +15,13 @@ without OpenVINO; ``contract.read_metadata`` (OpenVINO) is the fallback and the 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgecolor.contract import PRECISIONS, PREFIX, ModelContract
 from edgecolor.errors import EdgecolorError, ModelError
-from edgecolor.modelfile import read_model_metadata
+from edgecolor.modelfile import check_regular, read_model_metadata
 from edgecolor.options import check_precision
 
 DEFAULT_MODEL = "edgecolor-lite0"
@@ -28,6 +29,10 @@ ALIASES = {"default": DEFAULT_MODEL}
 ENV_MODELS_DIR = "EDGECOLOR_MODELS_DIR"
 ENV_USER_MODELS = "EDGECOLOR_MODELS"
 FORMATS = {".onnx": "onnx", ".xml": "ir"}
+
+
+class ModelFolderWarning(UserWarning):
+    """A models folder (or one model's folder in it) could not be read: it is skipped, the others still serve."""
 
 
 @dataclass(frozen=True)
@@ -92,14 +97,32 @@ def list_models() -> list[ModelEntry]:
 
 
 def _scan(folder: Path | None, imported: bool) -> list[ModelEntry]:
-    if folder is None or not folder.is_dir():
+    """The models in ``folder``; a folder that cannot be read (permissions, a file in its path) is skipped with
+    a ``ModelFolderWarning``, so one unreadable imported model never stops the bundled ones."""
+    if folder is None:
+        return []
+    try:
+        if not folder.is_dir():
+            return []
+        subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    except OSError as e:
+        _skipped(folder, e)
         return []
     entries = []
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
-        variants = [v for f in sorted(sub.iterdir()) if (v := _variant(f)) is not None]
+    for sub in subs:
+        try:
+            variants = [v for f in sorted(sub.iterdir()) if (v := _variant(f)) is not None]
+        except OSError as e:
+            _skipped(sub, e)
+            continue
         if variants:
             entries.append(ModelEntry(sub.name, sub, tuple(variants), imported))
     return entries
+
+
+def _skipped(folder: Path, e: OSError) -> None:
+    warnings.warn(ModelFolderWarning(f"{folder}: cannot read this models folder ({e.strerror or e}); skipped"),
+                  stacklevel=3)
 
 
 def resolve(model: str | os.PathLike = "default", precision: str = "fp32", backend: str = "auto") -> Path:
@@ -132,7 +155,7 @@ def resolve(model: str | os.PathLike = "default", precision: str = "fp32", backe
     for fmt in backend_cls.formats(precision):
         for v in entry.variants:
             if v.precision == precision and v.format == fmt:
-                return v.path
+                return check_model_file(v.path)  # its .bin too: a FIFO there would hang the runtime
     readable = ", ".join(f".{f}" if f == "onnx" else ".xml" for f in backend_cls.formats(precision))
     raise ModelError(
         f"model {name} has no {precision} variant the {backend_cls.name} backend can run ({readable}); "
@@ -141,15 +164,21 @@ def resolve(model: str | os.PathLike = "default", precision: str = "fp32", backe
 
 
 def check_model_file(path: Path) -> Path:
-    """A user-given model file: exists, is .onnx or .xml, and an .xml has its .bin."""
-    if path.is_dir():
-        raise ModelError(f"{path}: is a folder; give an .onnx or .xml model file or a model name")
-    if not path.is_file():
-        raise ModelError(f"{path}: model file not found")
+    """A model file about to be loaded: .onnx or .xml, a regular file of sane size, and an .xml has its .bin
+    (likewise checked), all from ``stat`` (``modelfile.check_regular``) before anything opens them."""
+    try:
+        if path.is_dir():
+            raise ModelError(f"{path}: is a folder; give an .onnx or .xml model file or a model name")
+    except OSError as e:
+        raise ModelError(f"{path}: cannot read model file ({e.strerror or e})") from None
+    check_regular(path)
     if path.suffix.lower() not in FORMATS:
         raise ModelError(f"{path}: not a model file (expected .onnx or OpenVINO .xml)")
-    if path.suffix.lower() == ".xml" and not path.with_suffix(".bin").is_file():
-        raise ModelError(f"{path}: its weights file {path.with_suffix('.bin').name} is missing")
+    if path.suffix.lower() == ".xml":
+        weights = path.with_suffix(".bin")
+        if not os.path.lexists(weights):
+            raise ModelError(f"{path}: its weights file {weights.name} is missing")
+        check_regular(weights)
     return path
 
 
@@ -168,7 +197,7 @@ def is_model_path(model: str | os.PathLike) -> bool:
 
 def _variant(path: Path) -> Variant | None:
     fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None or not path.is_file():
+    if fmt is None or not path.is_file():  # a FIFO is not listed (resolve checks the chosen file again)
         return None
     try:
         precision = read_model_metadata(path).get(PREFIX + "precision")

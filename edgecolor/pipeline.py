@@ -172,6 +172,8 @@ def merge(prepared: Prepared, ab: np.ndarray, saturation: float = 1.0, guided: b
         raise UsageError(f"ab must be a float (h, w, 2) array, got {type(ab).__name__}") from None
     if ab.ndim != 3 or ab.shape[2] != 2 or ab.shape[0] < 1 or ab.shape[1] < 1:
         raise UsageError(f"ab must be an (h, w, 2) array, got shape {ab.shape}")
+    if not np.isfinite(ab).all():  # NaN or inf would come out as garbage colour; refused, not repaired
+        raise UsageError("ab holds NaN or infinite values; give finite CIELAB a, b")
     check_saturation(saturation)  # a public function: direct callers get the Colorizer's rule
     ab = ab * np.float32(saturation) if saturation != 1.0 else ab
     if guided and ab.shape[:2] == prepared.ab_shape and min(prepared.valid) > 1:

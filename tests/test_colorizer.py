@@ -258,3 +258,22 @@ def test_bad_api_arguments_are_edgecolor_errors_of_the_right_kind(models_dir, tm
             c.colorize(img)
     out = c.colorize(bgra)
     assert out.shape == (40, 60, 4) and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("backend", ["opencv", "openvino"])
+def test_a_model_giving_nan_is_a_model_error(model_files, tmp_path, backend):
+    """A network whose weights are NaN (a broken conversion) must not turn into garbage photos with exit 0."""
+    import onnx
+    from onnx import numpy_helper
+
+    from edgecolor.errors import ModelError
+
+    model = onnx.load(str(model_files["onnx"]))
+    for i, init in enumerate(model.graph.initializer):
+        if init.name == "w":
+            model.graph.initializer[i].CopyFrom(
+                numpy_helper.from_array(np.full(numpy_helper.to_array(init).shape, np.nan, np.float32), "w"))
+    onnx.save(model, str(tmp_path / "nan.onnx"))
+    c = Colorizer(model=tmp_path / "nan.onnx", backend=backend)
+    with pytest.raises(ModelError, match=r"nan\.onnx: the model gave NaN, infinite or out-of-range colour values"):
+        c.colorize(photo())

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import tiny_contract
 
-from edgecolor.contract import PREFIX, ModelContract, read_metadata
-from edgecolor.errors import EdgecolorError
+from edgecolor.contract import MAX_SIZE_MULTIPLE, PREFIX, ModelContract, read_metadata
+from edgecolor.errors import EdgecolorError, ModelError
+from edgecolor.limits import MAX_SIZE
 from edgecolor.models import read_contract, read_model_metadata
 
 
@@ -47,6 +50,54 @@ def test_bad_metadata_is_a_clear_error(change, message):
     with pytest.raises(EdgecolorError, match=message) as err:
         ModelContract.from_metadata(meta, source="m.onnx")
     assert str(err.value).startswith("m.onnx: ")
+
+
+@pytest.mark.parametrize("key", ["l_scale", "ab_scale"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-0.02", "0", "1e30"])
+def test_scales_must_be_finite_and_positive(key, value):
+    """NaN or inf gave garbage colour with exit 0, 0 a ZeroDivisionError on every photo: refused at load."""
+    meta = {**tiny_contract().to_metadata(), PREFIX + key: value}
+    with pytest.raises(ModelError, match=rf"^m\.onnx: model metadata 'edgecolor\.{key}' is .*; it must be a positive"):
+        ModelContract.from_metadata(meta, source="m.onnx")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1e9"])
+def test_l_shift_must_be_finite(value):
+    meta = {**tiny_contract().to_metadata(), PREFIX + "l_shift": value}
+    with pytest.raises(ModelError, match=r"'edgecolor\.l_shift' is .*; it must be a number within"):
+        ModelContract.from_metadata(meta, source="m.onnx")
+
+
+def test_sane_numbers_still_load():
+    """ECCV16's own normalisation (L/100 - 0.5, ab x 110) and a negative shift are fine."""
+    c = ModelContract.from_metadata({**tiny_contract(l_scale=0.01, l_shift=-0.5, ab_scale=110.0).to_metadata()})
+    assert (c.l_scale, c.l_shift, c.ab_scale) == (0.01, -0.5, 110.0)
+    edge = tiny_contract(working_size=MAX_SIZE, size_multiple=MAX_SIZE_MULTIPLE, output_stride=4)
+    assert ModelContract.from_metadata(edge.to_metadata()) == edge
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"size_multiple": 2048, "working_size": 2048}, "'edgecolor.size_multiple' is 2048, above the limit of 256"),
+        ({"size_multiple": 16384, "working_size": 16384}, "'edgecolor.size_multiple' is 16384"),
+        ({"working_size": 16000}, "'edgecolor.working_size' is 16000, above the limit of 2048"),
+    ],
+)
+def test_sizes_that_would_allocate_gigabytes_are_refused(fields, message):
+    """size_multiple=2048 made a 160x120 photo a 4096x4096+ network input (10 GB): the input is bounded by
+    MAX_SIZE² pixels for any photo through these two limits."""
+    with pytest.raises(ModelError, match=re.escape(message)):
+        ModelContract.from_metadata(tiny_contract(**fields).to_metadata(), source="m.onnx")
+
+
+def test_the_bounds_keep_every_network_input_within_max_size_squared():
+    """network_size's worst cases (square, panorama, a strip of one pixel) at the largest contract allowed."""
+    from edgecolor.pipeline import network_size
+
+    for h, w in [(1, 1), (120, 160), (5000, 5000), (1, 100000), (100000, 1), (300, 9000), (2, 3)]:
+        nh, nw = network_size(h, w, MAX_SIZE, MAX_SIZE_MULTIPLE)
+        assert nh * nw <= MAX_SIZE * MAX_SIZE, (h, w, nh, nw)
 
 
 @pytest.mark.parametrize("kind", ["onnx", "ir16", "ir32"])

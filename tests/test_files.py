@@ -387,3 +387,30 @@ def test_api_arguments_are_edgecolor_errors(tmp_path):
     with pytest.raises(UsageError, match="quality"):
         write_image_atomic(tmp_path / "x.jpg", photo(), quality=101)
     assert list(tmp_path.iterdir()) == []
+
+
+def _bytes_name(folder, name: bytes):
+    """``folder/name`` for a name that is not UTF-8 (Python holds its bytes as lone surrogates); skips where
+    the file system refuses such names (some refuse any name that is not UTF-8)."""
+    path = os.path.join(os.fsencode(folder), name)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+        os.unlink(path)
+    except OSError as e:
+        pytest.skip(f"this file system refuses names that are not UTF-8 ({e.strerror})")
+    return os.fsdecode(path)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
+def test_a_file_name_that_is_not_utf8_is_written_and_read(tmp_path, suffix):
+    """OpenCV's binding crashes (SIGSEGV) when handed such a name: the bytes go through Python's file writing."""
+    from edgecolor.files import opencv_can_name
+
+    dst = _bytes_name(tmp_path, b"\xff\xfe grey" + suffix.encode())
+    assert not opencv_can_name(dst) and opencv_can_name(tmp_path / "Großvater.png")
+    write_image_atomic(dst, photo())
+    assert os.listdir(os.fsencode(tmp_path)) == [b"\xff\xfe grey" + suffix.encode()]  # no temporary left
+    back = read_image(dst)
+    assert back.shape == photo().shape
+    if suffix != ".jpg":
+        np.testing.assert_array_equal(back, photo())

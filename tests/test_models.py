@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from conftest import build_onnx, bundled_model, needs_bundled_model
 
 from edgecolor import models
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import EdgecolorError, ModelError
 from edgecolor.models import DEFAULT_MODEL, list_models, models_dir, read_contract, resolve
 
 
@@ -134,3 +135,54 @@ def test_ir_tail_metadata_matches_the_full_parse(tmp_path):
     plain.write_text('<?xml version="1.0"?>\n<net name="x"><layers><layer id="0"><rt_info><framework>'
                      '<edgecolor.precision value="fp32"/></framework></rt_info></layer></layers>\n</net>\n')
     assert _ir_tail_metadata(plain) == {}
+
+
+posix_only = pytest.mark.skipif(os.name == "nt", reason="FIFOs are POSIX")
+
+
+def _user_model_with_fifo(root: Path, model_files) -> Path:
+    """A user-folder model "piped" (fp16 IR) whose .bin is a FIFO: loading it would block for ever."""
+    folder = root / "piped"
+    folder.mkdir(parents=True)
+    shutil.copy(model_files["ir16"], folder / "piped-fp16.xml")
+    os.mkfifo(folder / "piped-fp16.bin")
+    return folder
+
+
+@posix_only
+def test_a_fifo_in_a_user_model_is_refused_before_loading(tmp_path, monkeypatch, models_dir, model_files):
+    """By name the .bin was never checked (given as a path it was): OpenVINO then blocked on the FIFO."""
+    monkeypatch.setenv(models.ENV_USER_MODELS, str(tmp_path / "user"))
+    folder = _user_model_with_fifo(tmp_path / "user", model_files)
+    for model in ("piped", folder / "piped-fp16.xml"):
+        with pytest.raises(ModelError, match=r"piped-fp16\.bin: not a regular file \(a FIFO\); refused"):
+            resolve(model, "fp16", "openvino")
+
+
+@posix_only
+def test_a_fifo_given_as_the_model_is_called_a_fifo_not_missing(tmp_path):
+    os.mkfifo(tmp_path / "m.onnx")
+    with pytest.raises(ModelError, match=r"m\.onnx: not a regular file \(a FIFO\)"):
+        resolve(str(tmp_path / "m.onnx"))
+    assert read_model_metadata_refuses(tmp_path / "m.onnx")
+
+
+def read_model_metadata_refuses(path: Path) -> bool:
+    """The metadata reader (listing, `models`) opens without blocking and refuses what is not a regular file."""
+    from edgecolor.modelfile import read_model_metadata
+
+    with pytest.raises(ModelError, match="cannot read model file .*not a regular file"):
+        read_model_metadata(path)
+    return True
+
+
+def test_a_model_file_larger_than_any_model_is_refused_unread(tmp_path, model_files):
+    """A sparse 3 GiB .bin (no disk used) beside a real IR: refused from its size, before OpenVINO maps it."""
+    from edgecolor.modelfile import MAX_BYTES
+
+    shutil.copy(model_files["ir16"], tmp_path / "big.xml")
+    with open(tmp_path / "big.bin", "wb") as f:
+        f.truncate(MAX_BYTES[".bin"] + 1)
+    with pytest.raises(ModelError, match=r"big\.bin: 4096 MiB, larger than any \.bin file edgecolor reads"):
+        resolve(tmp_path / "big.xml")
+

@@ -10,7 +10,7 @@ import pytest
 from conftest import chroma, lab_l8, photo, tiny_contract
 
 from edgecolor import pipeline
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import EdgecolorError, UsageError
 from edgecolor.pipeline import Prepared, is_colour, mean_chroma, merge, prepare
 
 CONTRACT = tiny_contract(working_size=256)
@@ -233,6 +233,20 @@ def test_bad_ab():
     p = prepare(photo(), CONTRACT)
     with pytest.raises(EdgecolorError, match="ab must be"):
         merge(p, np.zeros((4, 4, 3), np.float32))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("guided", [True, False])
+def test_non_finite_ab_is_refused_not_merged(bad, guided):
+    """NaN or inf ab came out as garbage colour: refused (not repaired), whatever the merge path."""
+    p = prepare(photo(), CONTRACT)
+    ab = np.zeros((*p.ab_shape, 2), np.float32)
+    ab[3, 5, 1] = bad
+    with pytest.raises(UsageError, match="ab holds NaN or infinite values"):
+        merge(p, ab, guided=guided)
+    with pytest.raises(UsageError, match="ab holds NaN or infinite values"):
+        merge(p, np.full((7, 9, 2), bad, np.float64))  # any size, any float type
+    assert merge(p, np.nan_to_num(ab, posinf=0.0, neginf=0.0), guided=guided).shape == (*photo().shape[:2], 3)
 
 
 def test_colour_detection():

@@ -10,6 +10,7 @@ import sys
 from edgecolor.batch import Plan, Result, Summary, remove_stale_temps, run_batch
 from edgecolor.cli._progress import progress_bar
 from edgecolor.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, error, note, warning
+from edgecolor.errors import printable
 from edgecolor.options import ColorizerOptions
 
 
@@ -36,7 +37,7 @@ def _print_result(result: Result, progress=None, task=None) -> None:
     for line in result.warnings:
         warning(line)
     if result.status == "skipped":
-        print(f"edgecolor: skipped {result.message}", file=sys.stderr)
+        print(f"edgecolor: skipped {printable(result.message)}", file=sys.stderr)
     elif result.status == "failed":
         error(result.message)
     elif result.colour:
@@ -68,7 +69,7 @@ def report(plan: Plan, summary: Summary) -> int:
     """Print the summary line and return the exit code: 0 all good, 1 if any input failed, 130 on Ctrl-C."""
     summary.failed += len(plan.problems)
     if len(summary.written) == 1 and summary.failed == 0 and not summary.interrupted:
-        print(f"wrote {summary.written[0]}")
+        print(f"wrote {printable(str(summary.written[0]))}")
     print(summary.line(), flush=True)
     if summary.interrupted:
         return EXIT_INTERRUPTED

@@ -7,11 +7,12 @@ functions, so `edgecolor --help` does not pay for them.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 from typer.core import TyperGroup
 
-from edgecolor.errors import EdgecolorError, InputError
+from edgecolor.errors import EdgecolorError, InputError, printable
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_NOTHING_RAN, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -25,17 +26,27 @@ def exit_code(e: BaseException) -> int:
 
 
 def error(message: str) -> None:
-    """One-line error on stderr, the format every command uses."""
-    print(f"edgecolor: error: {message}", file=sys.stderr, flush=True)
+    """One-line error on stderr, the format every command uses (a file name's newline or escape
+    sequence is shown escaped: ``errors.printable``)."""
+    print(f"edgecolor: error: {printable(message)}", file=sys.stderr, flush=True)
 
 
 def warning(message: str) -> None:
-    print(f"edgecolor: warning: {message}", file=sys.stderr, flush=True)
+    print(f"edgecolor: warning: {printable(message)}", file=sys.stderr, flush=True)
 
 
 def note(message: str) -> None:
     """Something edgecolor did that the user did not ask for (e.g. tidying a killed run's temporary)."""
-    print(f"edgecolor: note: {message}", file=sys.stderr, flush=True)
+    print(f"edgecolor: note: {printable(message)}", file=sys.stderr, flush=True)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A Python warning that reaches the command line (a damaged photo in `eval`, numpy's RuntimeWarning) as
+    one ``edgecolor: warning:`` line; numpy's own text names no file, so its category says where it came from."""
+    text = " ".join(str(message).split())
+    if not issubclass(category, UserWarning) or category is UserWarning:
+        text = f"{text} ({category.__name__})"
+    warning(text)
 
 
 class _Group(TyperGroup):
@@ -44,7 +55,9 @@ class _Group(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         """Click's usage errors (a bad option value, an unknown option) as one line, not Typer's box; exit 2."""
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with warnings.catch_warnings():  # Python's two-line "file:line: Category: ..." format, as one line
+                warnings.showwarning = _show_warning
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.Abort:  # end of input at a prompt
             error("aborted")
             rv = EXIT_SOME_FAILED

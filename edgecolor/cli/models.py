@@ -7,6 +7,7 @@ Cost and quality come from an optional ``models/<name>/card.json`` written with 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -18,11 +19,19 @@ CARD_KEYS = ("gflops_256", "psnr_gain_db", "colorfulness_ratio")
 
 def read_card(folder: Path) -> dict[str, float]:
     """The numeric card.json entries edgecolor shows; a missing or broken card gives {}."""
+    from edgecolor.errors import ModelError
+    from edgecolor.modelfile import check_regular, open_model_file
+
     path = folder / "card.json"
-    if not path.is_file():
+    if not os.path.lexists(path):
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        check_regular(path)  # a FIFO would hang the listing, /dev/zero fill the memory
+        with open_model_file(path) as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except ModelError as e:
+        warning(f"{e}; model card skipped")
+        return {}
     except (OSError, ValueError) as e:
         warning(f"{path}: unreadable model card ({e})")
         return {}

@@ -128,3 +128,96 @@ def test_ctrl_c_prints_the_summary_and_exits_130(models_dir, tmp_path):
     assert m and m[1] == "interrupted: ", stdout
     done = int(m[2])
     assert 1 <= done < 60 and sorted(p.name for p in out.iterdir()) == [f"{i:02d}.png" for i in range(done)]
+
+
+# -- issue 21: names, model files and model contracts ---------------------------------------------
+
+
+@pytest.mark.slow
+@posix_only
+def test_names_that_are_not_utf8_or_hold_controls_run_and_print_as_one_line(models_dir, tmp_path):
+    """A name that is not UTF-8 crashed OpenCV (SIGSEGV: no later file, no summary); a newline or an escape
+    sequence in a name split or recoloured the one-line error. Every file is colorized or reported, on one line."""
+    folder = tmp_path / "in"
+    write_image(folder / "b.png", photo())
+    named = {b"\xff grey.png": "\\xff grey.png", b"c\nd.png": "c\\nd.png"}
+    try:
+        for name in named:
+            with open(os.path.join(os.fsencode(folder), name), "wb") as f:
+                f.write((folder / "b.png").read_bytes())
+        os.mkfifo(os.path.join(os.fsencode(folder), b"e\x1b[31m.png"))
+    except OSError as e:
+        pytest.skip(f"this file system refuses such names ({e.strerror})")
+    out = tmp_path / "out"
+    proc = run_cli("colorize", folder, "-o", out, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1, proc.stderr  # the FIFO failed, the rest was done
+    assert_no_traceback(proc.stdout, proc.stderr)
+    assert proc.stderr.splitlines() == [
+        f"{ERROR}{folder}/e\\x1b[31m.png: not a regular file (a FIFO); refused without opening it"]
+    assert "done 3, skipped 0, failed 1" in proc.stdout
+    assert sorted(os.listdir(os.fsencode(out))) == sorted([b"b.png", *named])
+    proc = run_cli("colorize", folder, "-o", out, cwd=tmp_path, timeout=120)
+    skipped = sorted(line for line in proc.stderr.splitlines() if line.startswith("edgecolor: skipped"))
+    assert skipped == sorted(f"edgecolor: skipped {out}/{shown}: exists (use --force to overwrite)"
+                             for shown in ["b.png", *named.values()])
+    one = run_cli("colorize", os.fsdecode(os.path.join(os.fsencode(folder), b"\xff grey.png")), "-o", tmp_path / "one",
+                  cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8:strict"}, timeout=120)
+    assert one.returncode == 0 and one.stdout.splitlines()[0] == f"wrote {tmp_path}/one/\\xff grey.png", one.stderr
+
+
+def test_python_warnings_reach_the_terminal_as_one_line(models_dir, tmp_path):
+    """`eval` on a damaged JPEG printed Python's own two lines (file:line: ImageWarning, then the source line)."""
+    import cv2
+    import numpy as np
+
+    noise = (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8)
+    data = bytearray(cv2.imencode(".jpg", noise)[1].tobytes())
+    data[len(data) // 2:len(data) // 2 + 20] = b"\x00" * 20
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "damaged.jpg").write_bytes(bytes(data))
+    proc = run_cli("eval", tmp_path / "photos", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"edgecolor: warning: {tmp_path / 'photos' / 'damaged.jpg'}: damaged JPEG data (Corrupt JPEG"), lines
+
+
+@pytest.mark.slow
+@posix_only
+def test_a_user_model_whose_weights_are_a_fifo_fails_at_once(models_dir, model_files, tmp_path):
+    """`colorize -m NAME` hung for ever on a FIFO .bin in the user model folder (a path was refused)."""
+    import shutil
+
+    folder = tmp_path / "user" / "piped"
+    folder.mkdir(parents=True)
+    shutil.copy(model_files["ir16"], folder / "piped-fp16.xml")
+    os.mkfifo(folder / "piped-fp16.bin")
+    src = write_image(tmp_path / "a.png", photo())
+    proc = run_cli("colorize", src, "-m", "piped", "-p", "fp16", "-b", "openvino", cwd=tmp_path,
+                   env={"EDGECOLOR_MODELS": str(tmp_path / "user")}, timeout=60)
+    assert proc.returncode == 2
+    assert errors(proc.stderr) == [
+        f"{ERROR}{folder / 'piped-fp16.bin'}: not a regular file (a FIFO); refused without opening it"]
+    assert not (tmp_path / "colorized").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"l_scale": 0.0}, "'edgecolor.l_scale' is 0.0; it must be a positive number up to 1e4"),
+        ({"ab_scale": float("nan")}, "'edgecolor.ab_scale' is nan; it must be a positive number up to 1e4"),
+        ({"l_shift": float("inf")}, "'edgecolor.l_shift' is inf; it must be a number within -1e4..1e4"),
+        ({"size_multiple": 2048, "working_size": 2048}, "'edgecolor.size_multiple' is 2048, above the limit of 256"),
+    ],
+)
+def test_a_model_with_an_insane_contract_stops_before_any_photo(models_dir, tmp_path, change, reason):
+    """l_scale=0 failed every photo with ZeroDivisionError (exit 1), NaN scales gave garbage with exit 0, and
+    size_multiple=2048 made a 160x120 photo take 10 GB: a bad model is refused at load, exit 2."""
+    from conftest import build_onnx, tiny_contract
+
+    model = build_onnx(tmp_path / "bad.onnx", tiny_contract(**change))
+    src = write_image(tmp_path / "a.png", photo())
+    result = invoke("colorize", src, "-m", model)
+    assert result.exit_code == 2, result.output
+    assert errors(result.stderr) == [f"{ERROR}{model}: model metadata {reason}"]
+    assert not (tmp_path / "colorized").exists()
