@@ -57,3 +57,58 @@ def test_no_models(tmp_path, monkeypatch):
     result = invoke("models")
     assert result.exit_code == 0 and "no bundled models found" in result.stdout
     assert invoke("models", "--json").stdout.strip() == "[]"
+
+
+def _without_root_override() -> list[str]:
+    """A command prefix under which a mode-000 folder is unreadable: nothing for a normal user; for root
+    (tests often run as root, who reads anything) setpriv drops the two capabilities that let root past
+    file permissions. Skips where neither works."""
+    import os
+    import subprocess
+
+    if os.name == "nt":
+        pytest.skip("POSIX permissions")
+    if os.geteuid() != 0:
+        return []
+    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    try:
+        ok = subprocess.run([*prefix, "true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    if not ok:
+        pytest.skip("running as root without setpriv: cannot make a folder unreadable")
+    return prefix
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("locked", ["user", "user/broken"])
+def test_an_unreadable_user_model_folder_is_skipped_with_one_warning(models_dir, model_files, tmp_path, locked):
+    """A PermissionError traceback (exit 1) from `models` and from every `colorize`, even with the bundled model."""
+    import os
+    import subprocess
+    import sys
+
+    from cli_support import REPO, write_image
+    from conftest import photo
+
+    user = tmp_path / "user"
+    for name in ("fine", "broken"):
+        (user / name).mkdir(parents=True)
+        shutil.copy(model_files["onnx"], user / name / f"{name}-fp32.onnx")
+    src = write_image(tmp_path / "a.png", photo())
+    env = dict(os.environ, EDGECOLOR_MODELS=str(user),
+               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
+    (tmp_path / locked).chmod(0)
+    try:
+        runs = {args[0]: subprocess.run([*_without_root_override(), sys.executable, "-m", "edgecolor", *args],
+                                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+                for args in (["models", "--json"], ["colorize", str(src)])}
+    finally:
+        (tmp_path / locked).chmod(0o755)
+    warning = f"edgecolor: warning: {tmp_path / locked}: cannot read this models folder (Permission denied); skipped"
+    for proc in runs.values():
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr.splitlines() == [warning]
+    listed = {r["model"] for r in json.loads(runs["models"].stdout)}
+    assert listed == {"edgecolor-lite0", "other"} | ({"fine"} if locked == "user/broken" else set())
+    assert (tmp_path / "colorized" / "a.png").is_file()
