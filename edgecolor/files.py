@@ -144,9 +144,12 @@ def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int 
         # memory as well (a 16-bit TIFF of 300 MP is 1.8 GB). A name OpenCV cannot take (Windows:
         # its file names are ANSI; a name that is not UTF-8, which crashes OpenCV's Python binding)
         # goes through an in-memory encode and Python's own file writing instead.
-        if opencv_can_name(path) and atomic.write_with(path, lambda tmp: bool(cv2.imwrite(str(tmp), image, params))):
-            return path
-        ok, encoded = cv2.imencode(suffix, image, params)  # also says why when writing in place failed
+        # What the encoder libraries print when a write fails (libpng's "Write Error", OpenCV's [ERROR]
+        # lines on a full disk) is kept off stderr: the OSError of the in-memory route below says why.
+        with quiet_stderr():
+            if opencv_can_name(path) and atomic.write_with(path, lambda tmp: cv2.imwrite(str(tmp), image, params)):
+                return path
+            ok, encoded = cv2.imencode(suffix, image, params)  # also says why when writing in place failed
         if not ok:
             raise OutputError(f"{path}: cannot encode the image as {suffix}")
         atomic.write_bytes(path, encoded)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from cli_support import ERROR, REPO, assert_no_traceback, errors, invoke, run_cli, write_image
 from conftest import default_sigint, photo
@@ -221,3 +222,27 @@ def test_a_model_with_an_insane_contract_stops_before_any_photo(models_dir, tmp_
     assert result.exit_code == 2, result.output
     assert errors(result.stderr) == [f"{ERROR}{model}: model metadata {reason}"]
     assert not (tmp_path / "colorized").exists()
+
+
+@pytest.mark.slow
+@posix_only
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".webp", ".jpg"])
+def test_a_failed_write_is_one_line_without_the_encoders_own_messages(models_dir, tmp_path, suffix):
+    """A full disk (here: a file size limit, RLIMIT_FSIZE) made libpng print "libpng error: Write Error" and
+    OpenCV its [ERROR]/[ WARN ] lines beside edgecolor's own error."""
+    import resource
+
+    noise = (np.random.default_rng(0).random((300, 400)) * 255).astype(np.uint8)  # ~120 KB as PNG
+    src = write_image(tmp_path / f"noise{suffix}", noise)
+    limit = 16384
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.run([sys.executable, "-m", "edgecolor", "colorize", src, "-o", tmp_path / "out"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=180, preexec_fn=small_files)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [f"{ERROR}{tmp_path / 'out' / src.name}: cannot write (File too large)"]
+    assert os.listdir(tmp_path / "out") == []  # no temporary, no partial file
