@@ -234,7 +234,7 @@ def run_job(colorizer, job: Job, force: bool = False) -> Result:
             return Result(job, "failed", message, seconds=time.perf_counter() - t0)
         message = f"{job.src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)"
         return Result(job, "failed", " ".join(message.split()), seconds=time.perf_counter() - t0)
-    said = tuple(" ".join(str(w.message).split()) for w in caught)
+    said = tuple(_warning_line(job.src, w) for w in caught)
     return Result(job, "done", colour=colour, seconds=time.perf_counter() - t0, warnings=said)
 
 
@@ -288,6 +288,15 @@ def colorizer_factory(options: ColorizerOptions) -> Callable[[], object]:
 
 
 # -- internals ---------------------------------------------------------------------------------
+
+
+def _warning_line(src: Path, w: warnings.WarningMessage) -> str:
+    """One line for a warning raised while colorizing ``src``; numpy's ("overflow encountered in ...") names no
+    file, so the file and the warning's category are added."""
+    text = " ".join(str(w.message).split())
+    if text.startswith(str(src)):
+        return text
+    return f"{src}: {text} ({w.category.__name__})"
 
 
 class _FileKeys:

@@ -67,3 +67,18 @@ def test_run_batch_loads_nothing_when_every_output_exists(model_files, tmp_path)
     again = run_batch(jobs, make)
     assert (again.done, again.skipped, len(made)) == (0, 2, 1)
     assert sorted(os.listdir(tmp_path / "out")) == ["0.png", "1.png"]
+
+
+def test_a_numpy_warning_during_a_job_becomes_one_line_naming_the_file(model_files, tmp_path):
+    """numpy's RuntimeWarning says "overflow encountered in exp" and no file: the job's line adds which one."""
+    import numpy as np
+
+    class Overflowing(Colorizer):  # the real model; its own step overflows a float32, as a bad boost would
+        def predict_ab(self, prepared):
+            np.exp(np.float32(100.0))
+            return super().predict_ab(prepared)
+
+    good = _write(tmp_path / "good.png", photo())
+    result = run_job(Overflowing(model=model_files["onnx"]), Job(good, tmp_path / "out" / "good.png"))
+    assert result.status == "done"
+    assert result.warnings == (f"{good}: overflow encountered in exp (RuntimeWarning)",)
