@@ -4,6 +4,7 @@ Callers decide by type, never by message: an ``InputError`` (this file or array 
 too large, would overwrite an input, cannot be written) is counted and a batch goes on; every other
 ``EdgecolorError`` (a bad model, a missing backend, a bad option value) means nothing can run. The
 command line maps them to exit codes in one place (``edgecolor.cli.app.exit_code``): 1 and 2.
+Two helpers word messages: ``printable`` (one line whatever a file is called) and ``file_kind``.
 """
 
 import stat
