@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecolor import atomic
-from edgecolor.errors import EdgecolorError, InputError, UsageError
+from edgecolor.errors import EdgecolorError, InputError, UsageError, file_kind
 from edgecolor.options import ColorizerOptions
 
 DEFAULT_OUTDIR_NAME = "colorized"
@@ -190,8 +190,6 @@ def not_regular(path: Path) -> str | None:
         return "no such file (a broken link?)"
     except OSError as e:
         return f"cannot read ({e.strerror or e})"
-    from edgecolor.files import file_kind
-
     return None if stat.S_ISREG(mode) else f"not a regular file ({file_kind(mode)}); refused without opening it"
 
 

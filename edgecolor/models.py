@@ -65,8 +65,11 @@ def models_dir() -> Path | None:
     env = os.environ.get(ENV_MODELS_DIR)
     if env:
         folder = Path(env).expanduser()
-        if not folder.is_dir():
-            raise ModelError(f"{ENV_MODELS_DIR}={env}: not a folder")
+        try:
+            if not folder.is_dir():
+                raise ModelError(f"{ENV_MODELS_DIR}={env}: not a folder")
+        except OSError as e:  # a folder on its way that may not be searched
+            raise ModelError(f"{ENV_MODELS_DIR}={env}: cannot read this folder ({e.strerror or e})") from None
         return folder
     package_data = Path(__file__).resolve().parent / "_models"
     if package_data.is_dir():
