@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from edgecolor.cli.app import app, warning
+from edgecolor.errors import printable
 
 CARD_KEYS = ("gflops_256", "psnr_gain_db", "colorfulness_ratio")
 
@@ -87,12 +88,13 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"models in {models_dir()} (imported: {user_models_dir()})", title_justify="left")
+    title = printable(f"models in {models_dir()} (imported: {user_models_dir()})")
+    table = Table(title=title, title_justify="left")
     for name in ("model", "precision", "format", "size MB", "working px", "GFLOPs@256²", "PSNR gain dB", "colourful"):
         table.add_column(name, justify="left" if name in ("model", "precision", "format") else "right")
     for r in data:
         table.add_row(
-            f"{r['model']}{' (default)' if r['default'] else ''}{' (imported)' if r['imported'] else ''}",
+            printable(f"{r['model']}{' (default)' if r['default'] else ''}{' (imported)' if r['imported'] else ''}"),
             str(r["precision"]),
             str(r["format"]),
             f"{r['size_mb']:.2f}",

@@ -112,3 +112,14 @@ def test_an_unreadable_user_model_folder_is_skipped_with_one_warning(models_dir,
     listed = {r["model"] for r in json.loads(runs["models"].stdout)}
     assert listed == {"edgecolor-lite0", "other"} | ({"fine"} if locked == "user/broken" else set())
     assert (tmp_path / "colorized" / "a.png").is_file()
+
+
+def test_a_model_named_with_a_newline_is_listed_on_one_line(models_copy, model_files, tmp_path, monkeypatch):
+    user = tmp_path / "user"
+    (user / "two\nlines").mkdir(parents=True)
+    shutil.copy(model_files["onnx"], user / "two\nlines" / "two\nlines-fp32.onnx")
+    monkeypatch.setenv("EDGECOLOR_MODELS", str(user))
+    result = invoke("models")
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.stdout.splitlines() if "two" in line or "lines" in line] == [
+        next(line for line in result.stdout.splitlines() if "two\\nlines (imported)" in line)]
