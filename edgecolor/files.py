@@ -306,17 +306,26 @@ def quiet_stderr():
             os.close(saved)
             capture.seek(0)
             other = []
-            for raw in capture.read().decode("utf-8", "replace").splitlines():
-                line = raw.strip()
+            for raw in capture.read().splitlines(keepends=True):
+                line = raw.decode("utf-8", "replace").strip()
                 m = _OPENCV_LOG.match(line)
                 if m:
                     said.lines.append(m[1].strip())
                 elif _LIBRARY_LINE.match(line):
                     said.lines.append(line)
-                elif line:
+                else:
                     other.append(raw)
-            if other:
-                print("\n".join(other), file=sys.stderr)
+            # the rest goes back byte for byte: a progress bar's frames (carriage returns, escape
+            # sequences) redraw as they were, only late
+            _write_all(2, b"".join(other))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:  # stderr closed: nowhere to say it
+        pass
 
 
 def opencv_reason(e: Exception) -> str:

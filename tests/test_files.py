@@ -414,3 +414,17 @@ def test_a_file_name_that_is_not_utf8_is_written_and_read(tmp_path, suffix):
     assert back.shape == photo().shape
     if suffix != ".jpg":
         np.testing.assert_array_equal(back, photo())
+
+
+def test_what_others_write_to_stderr_meanwhile_goes_back_byte_for_byte(capfd):
+    """A decode or encode captures fd 2; a progress bar's frames drawn meanwhile (carriage returns, escape
+    sequences) came back split into lines, leaving stray bar lines on the terminal."""
+    from edgecolor.files import quiet_stderr
+
+    frames = b"\r\x1b[2Kcolorizing 1/3\r\x1b[2Kcolorizing 2/3"
+    with quiet_stderr() as said:
+        os.write(2, frames[:20])
+        os.write(2, b"libpng warning: iCCP: known incorrect sRGB profile\n")
+        os.write(2, frames[20:])
+    assert said.lines == ["libpng warning: iCCP: known incorrect sRGB profile"]
+    assert capfd.readouterr().err == frames.decode()
