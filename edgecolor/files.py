@@ -313,7 +313,7 @@ def quiet_stderr():
                     said.lines.append(m[1].strip())
                 elif _LIBRARY_LINE.match(line):
                     said.lines.append(line)
-                else:
+                elif raw.strip(b" \t\n"):  # blank lines (OpenCV ends its messages with one) go; a bare \r stays
                     other.append(raw)
             # the rest goes back byte for byte: a progress bar's frames (carriage returns, escape
             # sequences) redraw as they were, only late
