@@ -69,7 +69,7 @@ def require_framework() -> None:
     """The serve extra is installed, or one line saying how to install it (a UsageError: exit 2)."""
     try:
         import fastapi  # noqa: F401
-        import multipart  # noqa: F401  (python-multipart: form uploads)
+        import python_multipart  # noqa: F401  (form uploads)
         import uvicorn  # noqa: F401
     except ImportError as e:
         raise UsageError(f"edgecolor serve needs the 'serve' extra ({e.name} is missing): {INSTALL}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 
 import typer
@@ -11,6 +12,14 @@ from edgecolor.cli.app import EXIT_INTERRUPTED, app, note
 from edgecolor.options import ColorizerOptions
 
 TOKEN_ENV = "EDGECOLOR_TOKEN"
+
+
+def loopback(host: str) -> bool:
+    """Only this machine can connect to ``host`` (a loopback address or localhost)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
 
 
 @app.command()
@@ -35,8 +44,7 @@ def serve(
 
     def ready(server: PhotoServer) -> None:
         print(f"edgecolor: serving on {server.url} (Ctrl-C stops)", flush=True)
-        wild = host in ("", "0.0.0.0", "::")
-        if (wild or host not in ("127.0.0.1", "::1", "localhost")) and token is None:
+        if token is None and not loopback(host):
             note(f"listening on {host} without --token: anyone who can reach this port can use it")
 
     server = run_server(options, host, port, on_ready=ready, workers=workers, queue=queue, max_bytes=max_bytes,
