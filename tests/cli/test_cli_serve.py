@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_support import REPO, assert_no_traceback, errors, run_cli, run_python, write_image
 from conftest import photo
@@ -85,3 +86,39 @@ def test_serve_runs_and_stops_with_a_summary(tmp_path, how, code):
     assert_no_traceback(out, err)
     assert not errors(err)
     assert list(tmp_path.iterdir()) == [tmp_path / "old.jpg"]  # nothing written beside the work folder
+
+
+@pytest.mark.slow
+def test_a_stop_lets_the_running_photo_finish(tmp_path):
+    """SIGTERM while a photo is being colorized: its client still gets the whole result, then the server exits."""
+    import threading
+
+    import cv2
+
+    image = write_image(tmp_path / "big.jpg", cv2.resize(photo(300, 400), (1600, 1200)))
+    proc, url = start(tmp_path)
+    got = {}
+
+    def post() -> None:
+        with httpx.Client(base_url=url, timeout=120) as c:
+            got["r"] = c.post("/colorize", files={"file": ("big.jpg", image.read_bytes())}, params={"size": "1024"})
+
+    try:
+        client = threading.Thread(target=post)
+        client.start()
+        with httpx.Client(base_url=url, timeout=30) as c:
+            deadline = time.monotonic() + 60
+            while c.get("/health").json()["in_flight"] == 0:
+                assert time.monotonic() < deadline and client.is_alive()
+                time.sleep(0.002)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+        client.join(120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert got["r"].status_code == 200
+    result = cv2.imdecode(np.frombuffer(got["r"].content, np.uint8), cv2.IMREAD_COLOR)
+    assert result.shape == (1200, 1600, 3)
+    assert "served 1 photos" in out
