@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -227,6 +228,22 @@ def test_503_when_the_queue_is_full(options, photos, tmp_path):
         assert first["r"].status_code == 200  # the photo that held the worker was not disturbed
         assert post(c, photos["a.jpg"]).status_code == 200  # and the worker is free again
         assert s.service.counts.busy == 1
+
+
+def test_a_slow_upload_holds_no_worker_and_a_stalled_one_is_dropped(options, photos):
+    """One worker, no queue: a client that stalls half-way through its upload does not block the next photo,
+    and after the idle timeout it gets 408."""
+    with PhotoServer(options, "127.0.0.1", 0, workers=1, queue=0, upload_timeout=1.5).start() as s, \
+            httpx.Client(base_url=s.url, timeout=60) as c, socket.create_connection(("127.0.0.1", s.port)) as slow:
+        slow.sendall(b"POST /colorize?name=slow.jpg HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n" + b"\xff\xd8" + b"\0" * 500)
+        t0 = time.perf_counter()
+        assert post(c, photos["a.jpg"]).status_code == 200
+        slow.settimeout(30)
+        answer = slow.recv(65536).decode("latin-1")
+        assert answer.startswith("HTTP/1.1 408"), answer
+        assert "slow.jpg: the upload stalled" in answer
+        assert time.perf_counter() - t0 >= 1.0
 
 
 def test_token_401_403_and_open_health(options, photos, expected):
