@@ -262,6 +262,7 @@ def make_app(service: Service, *, token: str | None = None, allow_hosts: Iterabl
     from starlette.datastructures import Headers, UploadFile
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.formparsers import MultiPartException, MultiPartParser
+    from starlette.requests import ClientDisconnect
 
     from edgecolor import __version__
 
@@ -288,7 +289,13 @@ def make_app(service: Service, *, token: str | None = None, allow_hosts: Iterabl
         local = request.scope.get("server") or ("",)
         if not ("*" in allowed or name in allowed or name.endswith(".localhost") or name == host_name(str(local[0]))):
             return error(403, f"host not allowed: {name or '(none)'} (start edgecolor serve with --allow-host {name})")
-        return await call_next(request)
+        try:
+            return await call_next(request)
+        except ClientDisconnect:  # the client went away mid-upload: nobody to answer
+            return error(400, "upload: the client went away before the upload ended")
+        except Exception as e:  # noqa: BLE001 - one line on stderr and in the answer, never a traceback
+            print(f"edgecolor: warning: serve: {request.url.path}: {type(e).__name__}: {e}", file=sys.stderr)
+            return error(500, f"{request.url.path}: unexpected {type(e).__name__}")
 
     @app.exception_handler(HttpError)
     async def on_http_error(_request: Request, e: HttpError):
@@ -303,11 +310,6 @@ def make_app(service: Service, *, token: str | None = None, allow_hosts: Iterabl
         first = e.errors()[0] if e.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
         return error(400, f"{where}: {first.get('msg', 'invalid value')}")
-
-    @app.exception_handler(Exception)
-    async def on_anything(request: Request, e: Exception):
-        print(f"edgecolor: warning: serve: {request.url.path}: {type(e).__name__}: {e}", file=sys.stderr)
-        return error(500, f"{request.url.path}: unexpected {type(e).__name__}")
 
     def authorised(request: Request) -> None:
         if token is None:
