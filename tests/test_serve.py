@@ -211,11 +211,11 @@ def test_415_unsupported_image_format(client):
 def test_503_when_the_queue_is_full(options, photos, tmp_path):
     """One worker, no queue: while a slow photo runs, the next request is turned away at once with Retry-After."""
     slow = tmp_path / "slow.png"
-    cv2.imwrite(str(slow), cv2.resize(cv2.imread(str(photos["detroit.jpg"])), (2000, 1106)))
+    cv2.imwrite(str(slow), cv2.resize(cv2.imread(str(photos["detroit.jpg"])), (1600, 885)))
     with PhotoServer(options, "127.0.0.1", 0, workers=1, queue=0).start() as s, \
             httpx.Client(base_url=s.url, timeout=120) as c:
         first = {}
-        t = threading.Thread(target=lambda: first.update(r=post(c, slow, params={"size": "2048"})))
+        t = threading.Thread(target=lambda: first.update(r=post(c, slow, params={"size": "1024"})))
         t.start()
         deadline = time.monotonic() + 60
         while c.get("/health").json()["in_flight"] == 0:
@@ -300,7 +300,7 @@ def test_service_checks_its_bounds(options):
 
 @pytest.mark.slow
 def test_load_8_clients_no_failures_no_mix_ups(client, photos, expected):
-    """8 clients x 25 requests at once (a 2-core runner does ~40/s): every answer 200 and the bytes of ITS photo."""
+    """8 clients x 50 requests at once (~20/s on a shared 2-core box): every answer 200 and the bytes of ITS photo."""
     names = ["a.jpg", "b.png", "c.jpg", "e.tif"]
     datas = {n: photos[n].read_bytes() for n in names}
     wrong: list[str] = []
@@ -308,7 +308,7 @@ def test_load_8_clients_no_failures_no_mix_ups(client, photos, expected):
 
     def run_client(k: int) -> None:
         with httpx.Client(base_url=str(client.base_url), timeout=120) as c:
-            for j in range(25):
+            for j in range(50):
                 name = names[(k + j) % len(names)]
                 r = c.post("/colorize", files={"file": (name, datas[name])})
                 statuses.append(r.status_code)
@@ -320,7 +320,7 @@ def test_load_8_clients_no_failures_no_mix_ups(client, photos, expected):
         t.start()
     for t in threads:
         t.join()
-    assert len(statuses) == 200
+    assert len(statuses) == 400
     assert not wrong, wrong[:5]
 
 
