@@ -72,9 +72,15 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     before decoding (a decompression bomb). What the decoder libraries print about a damaged file
     (libjpeg, libpng, libtiff, OpenCV) is kept off stderr: a failure's reason, else an
     ``ImageWarning``. Every failure is an InputError naming the file and the reason."""
-    max_pixels = check_max_pixels(max_pixels)
     path = Path(path)
-    data = _read_bytes(path)
+    return decode_image(_read_bytes(path), path, max_pixels)
+
+
+def decode_image(data: bytes, path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """``read_image`` for bytes already in memory (an HTTP upload); ``path`` only names it in messages."""
+    max_pixels = check_max_pixels(max_pixels)
+    if not data:
+        raise InputError(f"{path}: empty file (0 bytes)")
     kind = sniff(data)
     if kind is None:
         raise InputError(f"{path}: not an image file (unrecognised content)")
@@ -103,7 +109,7 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
         raise InputError(f"{path}: corrupt or unsupported {kind} image (cannot decode it{why})")
     if said.lines:
         warnings.warn(ImageWarning(f"{path}: damaged {kind} data ({said.lines[0]}); decoded what could be"),
-                      stacklevel=2)
+                      stacklevel=3)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 3 and image.shape[2] not in (3, 4):
@@ -173,6 +179,25 @@ def opencv_can_name(path: str | os.PathLike) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def encode_image(image: np.ndarray, suffix: str, quality: int = JPEG_QUALITY) -> bytes:
+    """The bytes ``write_image_atomic`` would write for ``suffix`` (same depth, alpha and quality rules), in memory."""
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 0 <= quality <= 100:
+        raise UsageError(f"quality must be an integer 0..100, got {quality!r}")
+    suffix = suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise OutputError(f"unsupported output format {suffix!r} (use {', '.join(IMAGE_SUFFIXES)})")
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if suffix in _JPEG else []
+    if suffix == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+    try:
+        ok, encoded = cv2.imencode(suffix, _encodable_for(image, suffix), params)
+    except cv2.error as e:
+        raise OutputError(f"cannot encode the image as {suffix} ({opencv_reason(e)})") from None
+    if not ok:
+        raise OutputError(f"cannot encode the image as {suffix}")
+    return encoded.tobytes()
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:

@@ -428,3 +428,33 @@ def test_what_others_write_to_stderr_meanwhile_goes_back_byte_for_byte(capfd):
         os.write(2, frames[20:])
     assert said.lines == ["libpng warning: iCCP: known incorrect sRGB profile"]
     assert capfd.readouterr().err == frames.decode()
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif", ".webp", ".bmp"])
+@pytest.mark.parametrize("kind", ["grey8", "bgra16"])
+def test_encode_image_is_what_write_image_atomic_writes(tmp_path, suffix, kind):
+    """`edgecolor serve` answers with encode_image's bytes; they must be the file `colorize` writes."""
+    from edgecolor.files import encode_image
+
+    image = cv2.cvtColor(photo(30, 50), cv2.COLOR_BGR2GRAY)
+    if kind == "bgra16":
+        image = cv2.merge([image.astype(np.uint16) * 257] * 3 + [np.full(image.shape, 50000, np.uint16)])
+    written = write_image_atomic(tmp_path / f"out{suffix}", image).read_bytes()
+    assert encode_image(image, suffix) == written
+    with pytest.raises(UsageError):
+        encode_image(image, suffix, quality=101)
+
+
+def test_decode_image_reads_bytes_as_read_image_reads_the_file(tmp_path):
+    from edgecolor.files import decode_image
+
+    path = tmp_path / "in.jpg"
+    cv2.imwrite(str(path), colour_photo())
+    data = path.read_bytes()
+    np.testing.assert_array_equal(decode_image(data, "upload.jpg"), read_image(path))
+    with pytest.raises(InputError, match=r"^upload\.jpg: truncated JPEG"):
+        decode_image(data[: len(data) // 2], "upload.jpg")
+    with pytest.raises(InputError, match=r"^upload\.jpg: empty file"):
+        decode_image(b"", "upload.jpg")
+    with pytest.raises(InputError, match=r"^upload\.jpg: image too large"):
+        decode_image(data, "upload.jpg", max_pixels=100)
