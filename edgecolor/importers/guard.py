@@ -57,7 +57,8 @@ def check_regular(path: Path, what: str = "file") -> int:
 def read_capped(path: Path, limit: int, what: str = "file") -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; a larger one is refused, not read."""
     with open_regular(path, what) as f:
-        data = f.read(limit + 1)
+        size = os.fstat(f.fileno()).st_size  # read() sizes its buffer by the request: ask for what is there
+        data = f.read(min(size, limit) + 1)
     if len(data) > limit:
         raise EdgecolorError(f"{path}: larger than {limit >> 20} MB; not a {what}")
     return data

@@ -60,11 +60,16 @@ class ImportResult:
 
 def require_convert() -> None:
     """The one-line error when onnx/onnxsim are missing (the runtime install does not have them)."""
+    import importlib.util
+
     try:
         import onnx  # noqa: F401
-        import onnxsim  # noqa: F401
-    except ImportError:
-        raise EdgecolorError(CONVERT_HINT) from None
+
+        found = importlib.util.find_spec("onnxsim") is not None  # imported when used: it takes seconds
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise EdgecolorError(CONVERT_HINT)
 
 
 # -- telling the formats apart -----------------------------------------------------------------
