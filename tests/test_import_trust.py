@@ -142,6 +142,18 @@ def test_pickle_build_on_the_state_dict_is_one_line(tmp_path):
     assert_refused(res, r"d\.pth: ")
 
 
+@pytest.mark.parametrize("layout", ["zip", "legacy"])
+def test_pickle_opcodes_cannot_claim_memory(tmp_path, layout):
+    """The C unpickler sizes a bytearray8 and the memo by the number the opcode claims, before reading:
+    a 14-byte pickle could ask for a terabyte. The opcodes are walked first."""
+    claims = {"bytearray": (b"\x80\x05\x96" + (1 << 40).to_bytes(8, "little") + b"xx.", r"bytearray8"),
+              "memo": (b"\x80\x02K\x01r" + (2**32 - 1).to_bytes(4, "little") + b".", r"memo index 4294967295")}
+    for name, (pkl, reason) in claims.items():
+        path = tmp_path / f"{name}.pth"
+        H.zip_pth(path, pkl, {}) if layout == "zip" else path.write_bytes(pkl)
+        assert_refused(run_import(tmp_path, "eccv16", path), rf"{name}\.pth: .*{reason}")
+
+
 def _bomb(path: Path, inflated: int) -> Path:
     """A zip .pth whose storage entry inflates from about a thousandth of ``inflated`` bytes of zeros."""
     pkl = H.state_dict_pickle({"w": H.tensor_ops("0", 0, (1,), (1,), 1)})

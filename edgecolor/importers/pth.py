@@ -137,6 +137,30 @@ class _Unpickler(pickle.Unpickler):
         return _Storage(str(pid[2]), np.dtype(dtype), self._load_storage(str(pid[2]), np.dtype(dtype)))
 
 
+MAX_MEMO = 1 << 20  # memo slots of one pickle (a state dict's uses one or two per tensor)
+_BUFFER_OPS = {"BYTEARRAY8", "NEXT_BUFFER", "READONLY_BUFFER"}  # protocol 5: never in a state dict
+
+
+def _load(f, load_storage=None):
+    """One pickle from ``f`` through the allow-list unpickler, its opcodes walked first (pickletools,
+    pure Python: it allocates only what the file holds): the C unpickler sizes some things by the
+    number an opcode claims before reading (a bytearray's length, the memo index), so a few bytes
+    could ask for gigabytes."""
+    import pickletools
+
+    start = f.tell()
+    end = len(f.getbuffer())
+    for op, arg, pos in pickletools.genops(f):
+        if op.name in _BUFFER_OPS:
+            raise pickle.UnpicklingError(f"unexpected {op.name} in a state dict")
+        if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not 0 <= arg < MAX_MEMO:
+            raise pickle.UnpicklingError(f"memo index {arg} beyond {MAX_MEMO}")
+        if op.name == "FRAME" and arg > end - pos:
+            raise pickle.UnpicklingError(f"a frame of {arg} bytes; {end - pos} remain")
+    f.seek(start)
+    return _Unpickler(f, load_storage).load()
+
+
 def read_state_dict(path: Path) -> dict[str, np.ndarray]:
     """Name -> array of every tensor in a .pth state dict (zip or legacy layout).
 
@@ -210,7 +234,7 @@ def _read_zip(path: Path):
                 cache[key] = np.frombuffer(_read_entry(z, info), dtype=dtype)
             return lambda: cache[key]
 
-        return _Unpickler(io.BytesIO(_read_entry(z, pkl[0])), load).load()
+        return _load(io.BytesIO(_read_entry(z, pkl[0])), load)
 
 
 def _read_entry(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
@@ -225,10 +249,10 @@ def _read_entry(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 def _read_legacy(path: Path):
     data = guard.read_capped(path, guard.MAX_WEIGHTS_BYTES + guard.MAX_PICKLE_BYTES, "weights file")
     f = io.BytesIO(data)
-    if _Unpickler(f).load() != LEGACY_MAGIC:  # plain values only: no class is resolved in the header
+    if _load(f) != LEGACY_MAGIC:  # plain values only: no class is resolved in the header
         raise ValueError("no PyTorch magic number")
-    _Unpickler(f).load()  # protocol version
-    _Unpickler(f).load()  # sys info (a dict of ints and bools)
+    _load(f)  # protocol version
+    _load(f)  # sys info (a dict of ints and bools)
     blobs: dict[str, np.ndarray] = {}
     dtypes: dict[str, np.dtype] = {}
 
@@ -241,8 +265,8 @@ def _read_legacy(path: Path):
             return blobs[key]
         return data
 
-    obj = _Unpickler(f, load).load()
-    keys = _Unpickler(f, load).load()
+    obj = _load(f, load)
+    keys = _load(f, load)
     if not isinstance(keys, list) or len(keys) > guard.MAX_TENSORS:
         raise ValueError("no storage list after the state dict")
     for key in keys:
