@@ -2,7 +2,8 @@
 
 Every file is a few hundred bytes written here (tests/hostile_weights.py). The command runs in a
 child process under a 2 GB address-space limit and a timeout, so a regression shows up as a failed
-assertion (a traceback, a segfault's -11, a timeout), never as a dead test run.
+assertion (a traceback, a segfault's -11, a timeout), never as a dead test run; those runs are
+marked slow (a few seconds each).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def nothing_installed(tmp_path: Path) -> bool:
 # -- 1. no code from a pickle ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_legacy_pickle_header_never_runs_code(tmp_path):
     marker = tmp_path / "MARKER"
     evil = tmp_path / "x.pth"
@@ -73,6 +75,7 @@ def test_legacy_pickle_header_never_runs_code(tmp_path):
     assert nothing_installed(tmp_path)
 
 
+@pytest.mark.slow
 def test_legacy_state_dict_pickle_never_runs_code(tmp_path):
     """The code sits in the state dict's pickle, after a valid legacy header."""
     marker = tmp_path / "MARKER"
@@ -82,6 +85,7 @@ def test_legacy_state_dict_pickle_never_runs_code(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_zip_pickle_never_runs_code(tmp_path):
     marker = tmp_path / "MARKER"
     evil = H.zip_pth(tmp_path / "z.pth", H.code_running_pickle(f"touch {marker}"), {})
@@ -105,6 +109,7 @@ GEOMETRY = {  # name: (size, stride, offset, storage values) -> the reason in th
 
 
 @pytest.mark.parametrize("case", list(GEOMETRY))
+@pytest.mark.slow
 def test_tensor_geometry_is_checked_against_the_storage(tmp_path, case):
     size, stride, offset, numel, reason = GEOMETRY[case]
     path = H.tensor_pth(tmp_path / "t.pth", size, stride, offset, b"\0" * 4 * numel)
@@ -114,6 +119,7 @@ def test_tensor_geometry_is_checked_against_the_storage(tmp_path, case):
     assert nothing_installed(tmp_path)
 
 
+@pytest.mark.slow
 def test_legacy_tensor_geometry_and_storage_counts_are_checked(tmp_path):
     pkl = H.state_dict_pickle({"w": H.tensor_ops("0", 0, (10,), (10**9,), 10, legacy=True)})
     res = run_import(tmp_path, "eccv16", H.legacy_pth(tmp_path / "a.pth", pkl, ["0"], [(10, b"\0" * 40)]))
@@ -126,6 +132,7 @@ def test_legacy_tensor_geometry_and_storage_counts_are_checked(tmp_path):
 
 
 @pytest.mark.parametrize("attr", ["storage", "offset", "size", "stride", "array", "numel"])
+@pytest.mark.slow
 def test_pickle_build_cannot_swap_a_tensors_fields(tmp_path, attr):
     build = b"}" + H._str(attr) + b"ccollections\nOrderedDict\n)R" + b"s" + b"b"  # BUILD {attr: OrderedDict()}
     pkl = H.state_dict_pickle({"w": H.tensor_ops("0", 0, (1,), (1,), 1) + build})
@@ -133,6 +140,7 @@ def test_pickle_build_cannot_swap_a_tensors_fields(tmp_path, attr):
     assert_refused(res, r"b\.pth: .*unexpected BUILD")
 
 
+@pytest.mark.slow
 def test_pickle_build_on_the_state_dict_is_one_line(tmp_path):
     """BUILD on the OrderedDict itself (torch uses it for ``_metadata``): harmless state is read; a state
     that cannot apply is one line."""
@@ -143,6 +151,7 @@ def test_pickle_build_on_the_state_dict_is_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("layout", ["zip", "legacy"])
+@pytest.mark.slow
 def test_pickle_opcodes_cannot_claim_memory(tmp_path, layout):
     """The C unpickler sizes a bytearray8 and the memo by the number the opcode claims, before reading:
     a 14-byte pickle could ask for a terabyte. The opcodes are walked first."""
@@ -167,6 +176,7 @@ def _bomb(path: Path, inflated: int) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_zip_bomb_is_refused_before_inflating(tmp_path):
     path = _bomb(tmp_path / "bomb.pth", 1536 << 20)
     assert path.stat().st_size < 3 << 20
@@ -174,6 +184,7 @@ def test_zip_bomb_is_refused_before_inflating(tmp_path):
     assert_refused(res, r"bomb\.pth: .*inflates to 1610612736 bytes")
 
 
+@pytest.mark.slow
 def test_zip_entry_sizes_are_checked_against_the_archive(tmp_path):
     path = H.tensor_pth(tmp_path / "t.pth", (1,), (1,), 0, b"\0" * 4)
     data = bytearray(path.read_bytes())
@@ -187,6 +198,7 @@ def test_zip_entry_sizes_are_checked_against_the_archive(tmp_path):
 # -- 4, 5, 12. ONNX -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_onnx_with_a_loop_is_refused_unrun(tmp_path):
     path = H.loop_onnx(tmp_path / "loop.onnx")
     assert path.stat().st_size < 600
@@ -203,6 +215,7 @@ def test_onnx_with_a_loop_is_refused_unrun(tmp_path):
     ((1, 1, -5, 32), r"a dimension of -5"),
     ((7, 1, 32, 32), r"a batch of 7"),
 ])
+@pytest.mark.slow
 def test_onnx_input_sizes_are_bounded_before_the_graph_runs(tmp_path, dims, reason):
     from onnx import helper
 
@@ -216,6 +229,7 @@ def test_onnx_input_sizes_are_bounded_before_the_graph_runs(tmp_path, dims, reas
     assert_refused(res, r"big\.onnx: .*" + reason)
 
 
+@pytest.mark.slow
 def test_onnx_tensors_that_outgrow_the_check_are_refused(tmp_path):
     """A Resize by 10^4 (800 TB at the check size) and an initializer claiming 10^10 values it does not hold."""
     import onnx
@@ -236,6 +250,7 @@ def test_onnx_tensors_that_outgrow_the_check_are_refused(tmp_path):
     assert_refused(res, r"claim\.onnx: tensor w claims 10000000000 values")
 
 
+@pytest.mark.slow
 def test_onnx_external_data_is_never_read(tmp_path):
     import onnx
     from onnx import TensorProto, helper
@@ -251,6 +266,7 @@ def test_onnx_external_data_is_never_read(tmp_path):
     assert_refused(res, r"ext\.onnx: tensor w is in an external data file")
 
 
+@pytest.mark.slow
 def test_tiny_eccv_like_onnx_still_imports(tmp_path):
     """The checks refuse hostile graphs, not the export's shape: a 32x32 conv + x4 Resize imports."""
     res = run_import(tmp_path, "eccv16", H.eccv_like_onnx(tmp_path / "ok.onnx"), "--name", "tiny")
@@ -263,6 +279,7 @@ def test_tiny_eccv_like_onnx_still_imports(tmp_path):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 @pytest.mark.parametrize("option", ["weights", "--prototxt", "--hull"])
+@pytest.mark.slow
 def test_fifo_is_refused_unopened(tmp_path, option):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
@@ -273,6 +290,7 @@ def test_fifo_is_refused_unopened(tmp_path, option):
 
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+@pytest.mark.slow
 def test_endless_device_as_prototxt_is_refused(tmp_path):
     res = run_import(tmp_path, "eccv16", H.tensor_pth(tmp_path / "w.pth", (1,), (1,)), "--prototxt", "/dev/zero",
                      timeout=60)
@@ -291,6 +309,7 @@ def caffemodel(tmp_path_factory) -> Path:
     return S.write_caffemodel(S.eccv16_state(8, seed=2, affine_bn=False), d / "small.caffemodel")
 
 
+@pytest.mark.slow
 def test_deeply_nested_or_huge_prototxt_is_one_line(tmp_path, caffemodel):
     deep = tmp_path / "deep.prototxt"
     deep.write_text("layer { " * 20000 + "}" * 20000)
@@ -301,6 +320,7 @@ def test_deeply_nested_or_huge_prototxt_is_one_line(tmp_path, caffemodel):
     assert_refused(run_import(tmp_path, "eccv16", caffemodel, "--prototxt", big), r"big\.prototxt: larger than 4 MB")
 
 
+@pytest.mark.slow
 def test_wrong_length_anneal_blob_is_one_line(tmp_path, caffemodel):
     from edgecolor.importers.caffe import messages
 
@@ -315,6 +335,7 @@ def test_wrong_length_anneal_blob_is_one_line(tmp_path, caffemodel):
     assert_refused(run_import(tmp_path, "eccv16", path), r"anneal\.caffemodel: layer conv8_313_rh holds 5 values")
 
 
+@pytest.mark.slow
 def test_hull_header_is_checked_before_reading(tmp_path, caffemodel):
     hull = tmp_path / "hull.npy"
     with open(hull, "wb") as f:
@@ -325,6 +346,7 @@ def test_hull_header_is_checked_before_reading(tmp_path, caffemodel):
     assert_refused(res, r"hull\.npy: shape \(1000000000000, 2\); pts_in_hull\.npy holds 313")
 
 
+@pytest.mark.slow
 def test_caffe_blob_with_negative_dims_is_one_line(tmp_path, caffemodel):
     from edgecolor.importers.caffe import messages
 
@@ -343,6 +365,7 @@ def test_caffe_blob_with_negative_dims_is_one_line(tmp_path, caffemodel):
 
 
 @pytest.mark.parametrize("name", ["x" * 300, "a/b", ".hidden", "-dash", "two words", "new\nline", "é"])
+@pytest.mark.slow
 def test_unusable_name_is_one_line(tmp_path, name):
     res = run_import(tmp_path, "eccv16", H.tensor_pth(tmp_path / "w.pth", (1,), (1,)), "--name", name)
     assert_refused(res, r"not a usable model name")
@@ -384,6 +407,7 @@ def test_stale_staging_folders_of_killed_imports_are_swept(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["kill", "interrupt"])
+@pytest.mark.slow
 def test_killed_or_interrupted_import(tmp_path, how):
     """kill -9 while the staging folder is written: the next import sweeps it. Ctrl-C: exit 130, one line,
     no staging folder left."""
