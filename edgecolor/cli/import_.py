@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from edgecolor.cli.app import app, error
+from edgecolor.cli.app import EXIT_INTERRUPTED, app, error
 
 
 class Network(str, Enum):
@@ -46,9 +46,13 @@ def import_command(
         if not as_json:
             print(f"  {msg}", flush=True)
 
-    r = import_model(network.value, weights, name=name, prototxt=prototxt, hull=hull, int8=int8, calib=calib,
-                     eval_dir=eval_dir, calib_size=calib_size, eval_limit=eval_limit, max_drop=max_drop, force=force,
-                     progress=say)
+    try:
+        r = import_model(network.value, weights, name=name, prototxt=prototxt, hull=hull, int8=int8, calib=calib,
+                         eval_dir=eval_dir, calib_size=calib_size, eval_limit=eval_limit, max_drop=max_drop,
+                         force=force, progress=say)
+    except KeyboardInterrupt:  # the staging folder is gone already; an earlier import of the name is untouched
+        error(f"{weights}: interrupted; nothing was imported")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
         print(json.dumps({"name": r.name, "folder": str(r.folder), "format": r.source_format,
                           "files": [str(p) for p in r.files], "contract": r.contract.to_metadata(),

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecolor.errors import EdgecolorError
+from edgecolor.importers import guard
 
 # (message, [(field name, number, type, label, message type name)]); label 1 optional, 3 repeated.
 _F, _I32, _I64, _U32, _BOOL, _STR, _MSG = 2, 5, 3, 13, 8, 9, 11  # FieldDescriptorProto.Type values
@@ -92,7 +93,9 @@ def blob_array(blob) -> np.ndarray:
         shape = tuple(int(d) for d in blob.shape.dim)
     else:
         shape = tuple(int(d) for d in (blob.num, blob.channels, blob.height, blob.width))
-    if int(np.prod(shape)) != data.size:
+    if len(shape) > guard.MAX_NDIM:
+        raise ValueError(f"blob of {len(shape)} dimensions")
+    if guard.count(shape, "blob dimension") != data.size:  # Python ints: no overflow, no negative dims
         raise ValueError(f"blob holds {data.size} values for shape {shape}")
     return data.reshape(shape)
 
@@ -102,10 +105,12 @@ def read_caffemodel(path: Path) -> dict[str, list[np.ndarray]]:
     from google.protobuf.message import DecodeError
 
     net = messages()["NetParameter"]()
+    data = guard.read_capped(path, guard.MAX_WEIGHTS_BYTES, "weights file")
     try:
-        net.ParseFromString(path.read_bytes())
-    except DecodeError:
+        net.ParseFromString(data)
+    except (DecodeError, RecursionError, ValueError):
         raise EdgecolorError(f"{path}: truncated or not a Caffe model (protobuf cannot parse it)") from None
+    del data
     layers: dict[str, list[np.ndarray]] = {}
     for layer in list(net.layer) + list(net.layers):
         try:
@@ -122,13 +127,25 @@ def read_prototxt(path: Path):
     from google.protobuf import text_format
 
     net = messages()["NetParameter"]()
+    data = guard.read_capped(path, guard.MAX_TEXT_BYTES, "prototxt")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EdgecolorError(f"{path}: not a Caffe prototxt (not UTF-8 text)") from None
+    depth = deepest = 0
+    for ch in text:  # protobuf's text parser recurses per brace: bound it before parsing
+        if ch in "{<":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "}>":
+            depth -= 1
+    if deepest > guard.MAX_NESTING:
+        raise EdgecolorError(f"{path}: not a Caffe prototxt (nested {deepest} deep; a deploy prototxt is 3)")
+    try:
         text_format.Parse(text, net, allow_unknown_field=True)
-    except (OSError, UnicodeDecodeError) as e:
-        raise EdgecolorError(f"{path}: cannot read the prototxt ({e})") from None
-    except text_format.ParseError as e:
-        raise EdgecolorError(f"{path}: not a Caffe prototxt ({str(e).splitlines()[0]})") from None
+    except (text_format.ParseError, RecursionError, ValueError) as e:
+        reason = (str(e).splitlines() or [type(e).__name__])[0][:160]
+        raise EdgecolorError(f"{path}: not a Caffe prototxt ({reason})") from None
     return net
 
 
@@ -167,7 +184,10 @@ def eccv16_weights(layers: dict[str, list[np.ndarray]], source: str,
         names[f"bn{i}.mean"] = names[f"bn{i}.var"] = f"layer {caffe} (batch norm statistics)"
         blobs = layers.get(caffe, [])
         if len(blobs) >= 3:
-            f = float(np.asarray(blobs[2]).reshape(-1)[0])
+            if blobs[2].size != 1:
+                raise EdgecolorError(f"{source}: layer {caffe} holds {blobs[2].size} scale factors; Caffe's "
+                                     "BatchNorm holds one")
+            f = float(blobs[2].reshape(-1)[0])
             f = 0.0 if f == 0 else 1.0 / f
             out[f"bn{i}.mean"] = blobs[0] * f
             out[f"bn{i}.var"] = blobs[1] * f
@@ -177,18 +197,26 @@ def eccv16_weights(layers: dict[str, list[np.ndarray]], source: str,
     return out, names
 
 
-def eccv16_anneal(layers: dict[str, list[np.ndarray]], prototxt=None) -> np.ndarray | float:
+def eccv16_anneal(layers: dict[str, list[np.ndarray]], prototxt=None, source: str = "") -> np.ndarray | float:
     """The annealing scale of conv8_313_rh: its blob when the model holds a non-zero one, else the
     prototxt's constant filler, else the published 2.606 (T = 0.38)."""
-    from edgecolor.importers.nets import ANNEAL
+    from edgecolor.importers.nets import ANNEAL, N_BINS
 
     blobs = layers.get("conv8_313_rh", [])
     if blobs and np.any(blobs[0]):
-        return blobs[0].reshape(-1)
+        anneal = blobs[0].reshape(-1)
+        if anneal.size not in (1, N_BINS) or not np.isfinite(anneal).all():
+            raise EdgecolorError(f"{source}: layer conv8_313_rh holds {anneal.size} values"
+                                 f"{'' if np.isfinite(anneal).all() else ' (not all finite)'}; the annealing "
+                                 f"scale is one value or one per bin ({N_BINS})")
+        return anneal
     if prototxt is not None:
         for layer in prototxt.layer:
             if layer.name == "conv8_313_rh" and layer.scale_param.HasField("filler"):
-                return float(layer.scale_param.filler.value)
+                value = float(layer.scale_param.filler.value)
+                if not np.isfinite(value):
+                    raise EdgecolorError(f"{source}: the prototxt's conv8_313_rh scale is {value}; not a number")
+                return value
     return ANNEAL
 
 

@@ -9,18 +9,24 @@ the destination and renamed into place at the end, so a failure leaves nothing b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from edgecolor.atomic import host_tag
 from edgecolor.contract import ModelContract
 from edgecolor.errors import EdgecolorError
+from edgecolor.importers import guard
 
 ARCHS = ("eccv16", "siggraph17")
 SIZE_MULTIPLE = 8  # three stride-2 steps
@@ -34,6 +40,8 @@ PUBLISHED = {
     "df00044c0a4d7c3edcecf6f75437ce346a66e7a42612d9b968e1a7e17dbc6f66": "siggraph17-df00044c.pth",
 }
 FORMAT_NAMES = {"pth": "a PyTorch state dict", "onnx": "an ONNX model", "caffe": "a Caffe model"}
+MAX_NAME = 64  # characters of a model name (a folder name: file systems allow 255 bytes)
+_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{0,{MAX_NAME - 1}}}", re.ASCII)
 CONVERT_HINT = "edgecolor import needs the convert extra: pip install 'edgecolor[convert]' (onnx, onnxsim, nncf)"
 
 
@@ -52,11 +60,16 @@ class ImportResult:
 
 def require_convert() -> None:
     """The one-line error when onnx/onnxsim are missing (the runtime install does not have them)."""
+    import importlib.util
+
     try:
         import onnx  # noqa: F401
-        import onnxsim  # noqa: F401
-    except ImportError:
-        raise EdgecolorError(CONVERT_HINT) from None
+
+        found = importlib.util.find_spec("onnxsim") is not None  # imported when used: it takes seconds
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise EdgecolorError(CONVERT_HINT)
 
 
 # -- telling the formats apart -----------------------------------------------------------------
@@ -64,10 +77,8 @@ def require_convert() -> None:
 
 def sniff(path: Path) -> str:
     """'pth', 'onnx' or 'caffe', from the file's bytes (never its name)."""
-    if not path.is_file():
-        raise EdgecolorError(f"{path}: weights file not found")
-    size = path.stat().st_size
-    with open(path, "rb") as f:
+    with guard.open_regular(path, "weights file") as f:
+        size = os.fstat(f.fileno()).st_size
         head = f.read(64)
     if size == 0:
         raise EdgecolorError(f"{path}: empty file")
@@ -85,7 +96,7 @@ def sniff(path: Path) -> str:
 
     seen: set[tuple[int, int]] = set()
     try:
-        with open(path, "rb") as f:
+        with guard.open_regular(path, "weights file") as f:
             for number, wire, _value in _fields(f, size):
                 seen.add((number, wire))
     except ValueError:
@@ -108,12 +119,26 @@ def _contract(name: str, arch: str, **fields) -> ModelContract:
 
 
 def _load_hull(path: Path) -> np.ndarray:
-    try:
-        hull = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise EdgecolorError(f"{path}: not a .npy array ({e})") from None
-    if hull.shape != (313, 2):
-        raise EdgecolorError(f"{path}: shape {hull.shape}; pts_in_hull.npy holds 313 ab bin centres (313, 2)")
+    """pts_in_hull.npy: its header (shape, type) is checked before the array is read; never a pickle."""
+    fmt = np.lib.format
+    with guard.open_regular(path, "hull file") as f:
+        try:
+            version = fmt.read_magic(f)
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _fortran, dtype = read_header(f)
+            if shape != (313, 2):
+                raise EdgecolorError(f"{path}: shape {shape}; pts_in_hull.npy holds 313 ab bin centres (313, 2)")
+            if dtype.kind not in "fiu":
+                raise EdgecolorError(f"{path}: holds {dtype}; pts_in_hull.npy holds numbers")
+            f.seek(0)
+            hull = np.load(f, allow_pickle=False)
+        except EdgecolorError:
+            raise
+        except (OSError, ValueError, EOFError, TypeError, SyntaxError) as e:
+            reason = (str(e).splitlines() or [type(e).__name__])[0][:120]
+            raise EdgecolorError(f"{path}: not a .npy array ({reason})") from None
+    if not np.isfinite(hull).all():
+        raise EdgecolorError(f"{path}: holds NaN or infinite bin centres")
     return hull.astype(np.float32)
 
 
@@ -122,6 +147,10 @@ def build(arch: str, weights: Path, name: str, prototxt: Path | None = None,
     """(onnx model, contract, source format, notes) for ``arch`` from a weights file."""
     from edgecolor.importers import nets
 
+    if prototxt is not None:  # before the weights are read: a FIFO or a device is refused now, unopened
+        guard.check_regular(prototxt, "prototxt")
+    if hull is not None:
+        guard.check_regular(hull, "hull file")
     fmt = sniff(weights)
     source = str(weights)
     notes: list[str] = []
@@ -162,7 +191,7 @@ def build(arch: str, weights: Path, name: str, prototxt: Path | None = None,
         w, names = caffe.eccv16_weights(layers, source, _load_hull(hull) if hull else None)
         nets.check_weights(arch, w, source, names)
         _note_width(w, notes)
-        anneal = caffe.eccv16_anneal(layers, proto)
+        anneal = caffe.eccv16_anneal(layers, proto, source)
         notes.append(f"Caffe deploy net: annealed mean (scale {np.mean(anneal):.3f} = 1/T) and the bin-centre "
                      "decode folded into the graph")
         model = nets.build_eccv16(w, anneal)
@@ -260,8 +289,10 @@ def sha256(path: Path) -> str:
 def _check_name(name: str, dest: Path, force: bool) -> None:
     from edgecolor.models import list_models
 
-    if not name or name.startswith((".", "_")) or any(c in name for c in "/\\:") or name in ("default",):
-        raise EdgecolorError(f"{name!r}: not a usable model name (letters, digits, '-', '_')")
+    if not _NAME.fullmatch(name) or name in ("default",):
+        shown = repr(name[:40] + ("..." if len(name) > 40 else ""))
+        raise EdgecolorError(f"{shown}: not a usable model name (letters, digits, '-', '_'; at most "
+                             f"{MAX_NAME} characters, starting with a letter or digit)")
     bundled = {e.name for e in list_models() if not e.imported}
     if name in bundled:
         raise EdgecolorError(f"{name}: a bundled model has this name; choose another with --name")
@@ -284,6 +315,7 @@ def import_model(arch: str, weights: str | os.PathLike, *, name: str | None = No
     weights = Path(weights).expanduser()
     name = name or arch
     dest = Path(dest).expanduser() if dest else user_models_dir()
+    remove_stale_imports(dest, say)
     _check_name(name, dest, force)
     if int8 and calib is None:
         raise EdgecolorError("--int8 needs --calib DIR (photos to calibrate on)")
@@ -292,13 +324,14 @@ def import_model(arch: str, weights: str | os.PathLike, *, name: str | None = No
 
         image_paths(calib)  # a missing or empty folder fails now, not after the conversion
     say(f"reading {weights}")
-    model, contract, fmt, notes = build(arch, weights, name, Path(prototxt) if prototxt else None,
-                                        Path(hull) if hull else None)
-    say("simplifying and checking the graph")
-    model = finish_onnx(model, contract, notes)
+    with _hostile_file(weights):
+        model, contract, fmt, notes = build(arch, weights, name, Path(prototxt) if prototxt else None,
+                                            Path(hull) if hull else None)
+        say("simplifying and checking the graph")
+        model = finish_onnx(model, contract, notes)
     try:
         dest.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".import-{name}-", dir=dest))
+        staging = Path(tempfile.mkdtemp(prefix=f".import-{name}-ec{host_tag()}-{os.getpid()}-", dir=dest))
     except OSError as e:
         raise EdgecolorError(f"{dest}: cannot write the model folder ({e.strerror or e})") from None
     try:
@@ -306,7 +339,8 @@ def import_model(arch: str, weights: str | os.PathLike, *, name: str | None = No
 
         fp32 = staging / f"{name}-fp32.onnx"
         onnx.save(model, str(fp32))
-        check_runs(fp32, contract)
+        with _hostile_file(weights):
+            check_runs(fp32, contract)
         say("converting to OpenVINO IR FP16")
         files = [fp32, save_ir(fp32, staging / f"{name}-fp16.xml", "fp16")]
         gate = None
@@ -339,12 +373,69 @@ def import_model(arch: str, weights: str | os.PathLike, *, name: str | None = No
     return ImportResult(name, final, fmt, sorted(files), contract, gate, notes)
 
 
+@contextlib.contextmanager
+def _hostile_file(weights: Path):
+    """Whatever reading, checking or running a hostile file raises becomes one line naming it (exit 2):
+    the readers check what they know of; this catches what a crafted file finds beyond that."""
+    try:
+        yield
+    except EdgecolorError:
+        raise
+    except MemoryError:
+        raise EdgecolorError(f"{weights}: cannot import (it asks for more memory than there is)") from None
+    except Exception as e:  # noqa: BLE001 - onnx, onnxsim, protobuf and OpenVINO raise anything on a crafted file
+        reason = (str(e).splitlines() or [""])[0][:160] or type(e).__name__
+        raise EdgecolorError(f"{weights}: cannot import this file ({reason})") from None
+
+
+# .import-<name>-ec<host>-<pid>-<mkdtemp's 8>: a staging folder; .old-<name>-ec<host>-<pid>: a replaced import
+_STAGING = re.compile(r"^\.import-.+-ec(?P<host>[0-9a-f]{4})-(?P<pid>\d+)-[a-z0-9_]{8}$")
+_OLD = re.compile(r"^\.old-(?P<name>.+)-ec(?P<host>[0-9a-f]{4})-(?P<pid>\d+)$")
+_STAGING_UNNAMED = re.compile(r"^\.import-.+-[a-z0-9_]{8}$")  # before the writer was recorded: by age only
+
+
+def remove_stale_imports(dest: Path, say=None) -> list[Path]:
+    """Remove what killed imports left in ``dest``: staging folders whose writer (host and process in the
+    name, as edgecolor.atomic names its temporaries) is gone, or that are a day old; a replaced import
+    left by a kill is put back when its successor never arrived. Nothing else is touched."""
+    from edgecolor.atomic import STALE_AFTER_S, _process_exists
+
+    removed = []
+    try:
+        names = sorted(n for n in os.listdir(dest) if n.startswith((".import-", ".old-")))
+    except OSError:
+        return removed
+    for n in names:
+        path = dest / n
+        m = _STAGING.match(n) or _OLD.match(n)
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode):  # never a file or a link of someone else's
+            continue
+        gone = m is not None and m["host"] == host_tag() and not _process_exists(int(m["pid"]))
+        old_enough = time.time() - st.st_mtime > STALE_AFTER_S
+        if not (gone or (old_enough and (m is not None or _STAGING_UNNAMED.match(n)))):
+            continue
+        if n.startswith(".old-") and m is not None and not (dest / m["name"]).exists():
+            os.replace(path, dest / m["name"])  # killed between the two renames of _install: keep the old import
+            if say:
+                say(f"restored {dest / m['name']} (an interrupted --force import had moved it aside)")
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+        if say:
+            say(f"removed {path}: left by an interrupted import")
+    return removed
+
+
 def _install(staging: Path, final: Path) -> None:
     """Rename the staged folder into place; an old import of the same name goes only once the new one is there."""
     if not final.exists():
         os.replace(staging, final)
         return
-    old = final.with_name(f".old-{final.name}-{os.getpid()}")
+    old = final.with_name(f".old-{final.name}-ec{host_tag()}-{os.getpid()}")
     os.replace(final, old)
     try:
         os.replace(staging, final)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecolor.errors import EdgecolorError
+from edgecolor.importers import guard
 
 CHECK_SIZES = ((96, 160), (256, 256))
 
@@ -28,13 +29,16 @@ def _dims(value_info) -> list:
 
 
 def load(path: Path):
-    """The ONNX model, checked to look like ECCV16's export: one 1x1xHxW input, one 1x2xH'xW' output."""
+    """The ONNX model, checked to look like ECCV16's export: one 1x1xHxW input, one 1x2xH'xW' output,
+    and safe to run (see ``check_graph``). Read from memory: external data files are never opened."""
     import onnx
 
+    data = guard.read_capped(path, guard.MAX_WEIGHTS_BYTES, "weights file")
     try:
-        model = onnx.load(str(path))
+        model = onnx.load_model_from_string(data)
     except Exception as e:  # noqa: BLE001 - onnx raises DecodeError, ValueError, OSError...
         raise EdgecolorError(f"{path}: truncated or not an ONNX model ({str(e).splitlines()[0][:120]})") from None
+    del data
     inits = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
     outputs = list(model.graph.output)
@@ -45,7 +49,99 @@ def load(path: Path):
     if len(din) != 4 or din[1] != 1 or len(dout) != 4 or dout[1] != 2:
         raise EdgecolorError(f"{path}: input {din} / output {dout}; the ECCV16 export takes 1x1xHxW L and gives "
                              "1x2xHxW ab")
+    for d in din + dout:
+        if isinstance(d, int) and not 0 <= d <= guard.MAX_CHECK_SIDE:
+            raise EdgecolorError(f"{path}: input {din} / output {dout}: a dimension of {d}; the import runs the "
+                                 f"graph at its own size, at most {guard.MAX_CHECK_SIDE} (the export's is 256)")
+    if din[0] not in (0, 1, None) and not isinstance(din[0], str):
+        raise EdgecolorError(f"{path}: a batch of {din[0]}; the ECCV16 export takes one image")
+    check_graph(model, str(path))
     return model
+
+
+CONTROL_FLOW = ("Loop", "Scan", "If", "SequenceMap")
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def check_graph(model, source: str) -> None:
+    """Refuse what an imported colorization graph cannot need and what could hang or exhaust the import
+    when it is run: control flow (a Loop of 10^15 trips never ends, and OpenVINO's run ignores Ctrl-C),
+    subgraphs, custom operator domains, external or inconsistent tensor data, an invalid graph."""
+    import onnx
+    from onnx import AttributeProto, TensorProto
+
+    graph = model.graph
+    if len(graph.node) > 100_000:
+        raise EdgecolorError(f"{source}: {len(graph.node)} nodes; not a colorization network")
+    for node in graph.node:
+        if node.op_type in CONTROL_FLOW or node.domain not in _DEFAULT_DOMAINS:
+            kind = "control flow" if node.op_type in CONTROL_FLOW else f"an operator of domain {node.domain[:40]!r}"
+            raise EdgecolorError(f"{source}: a {node.op_type[:40]} node ({kind}); "
+                                 "a colorization network has none, and edgecolor does not run it")
+        for a in node.attribute:
+            if a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) or a.HasField("g") or len(a.graphs):
+                raise EdgecolorError(f"{source}: node {node.name[:40] or node.op_type} holds a subgraph; "
+                                     "a colorization network has none")
+    if len(model.functions):
+        raise EdgecolorError(f"{source}: the model defines functions; a colorization network has none")
+    tensors = list(graph.initializer) + [a.t for n in graph.node for a in n.attribute if a.HasField("t")]
+    for t in tensors:
+        if t.data_location == TensorProto.EXTERNAL or len(t.external_data):
+            raise EdgecolorError(f"{source}: tensor {t.name[:40]} is in an external data file; import takes a "
+                                 "self-contained ONNX file")
+        _check_tensor(t, source)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as e:  # noqa: BLE001 - ValidationError, and anything a crafted graph makes it raise
+        raise EdgecolorError(f"{source}: not a valid ONNX graph ({str(e).splitlines()[0][:160]})") from None
+
+
+def _check_tensor(t, source: str) -> None:
+    """A constant tensor holds exactly what its dims claim (no runtime allocates from the claim alone)."""
+    from onnx import helper
+
+    try:
+        n = guard.count(list(t.dims), "dimension")
+    except ValueError as e:
+        raise EdgecolorError(f"{source}: tensor {t.name[:40]}: {e}") from None
+    if n > guard.MAX_ELEMENTS:
+        raise EdgecolorError(f"{source}: tensor {t.name[:40]} claims {n} values; more than a network holds")
+    try:
+        itemsize = helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+    except Exception:  # noqa: BLE001 - an unknown or string type: no size to compare
+        return
+    held = len(t.raw_data) // itemsize if t.HasField("raw_data") else max(
+        len(t.float_data), len(t.int32_data), len(t.int64_data), len(t.double_data), len(t.uint64_data))
+    if t.HasField("raw_data") and len(t.raw_data) != n * itemsize or not t.HasField("raw_data") and held not in (0, n):
+        raise EdgecolorError(f"{source}: tensor {t.name[:40]} claims {n} values and holds {held}")
+
+
+def check_sizes(model, source: str, fixed: tuple[int, int]) -> None:
+    """Every tensor of the graph, with the input at ``fixed``, holds at most guard.MAX_ELEMENTS values
+    where shape inference can tell (a Resize by 10^4 or a ConstantOfShape of 10^10 is refused unrun)."""
+    import onnx
+
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    inits = {i.name for i in m.graph.initializer}
+    dims = next(i for i in m.graph.input if i.name not in inits).type.tensor_type.shape.dim
+    for d, v in zip(dims, (1, 1, *fixed)):
+        d.ClearField("dim_param")
+        d.dim_value = v
+    del m.graph.value_info[:]
+    try:
+        m = onnx.shape_inference.infer_shapes(m, check_type=False, strict_mode=False, data_prop=True)
+    except Exception as e:  # noqa: BLE001
+        raise EdgecolorError(f"{source}: the graph's shapes cannot be inferred ({str(e).splitlines()[0][:120]})") \
+            from None
+    for vi in list(m.graph.value_info) + list(m.graph.output):
+        t = vi.type.tensor_type
+        if not t.HasField("shape"):
+            continue
+        known = [d.dim_value for d in t.shape.dim if d.HasField("dim_value")]
+        if any(v < 0 for v in known) or guard.count([max(v, 0) for v in known], "dimension") > guard.MAX_ELEMENTS:
+            raise EdgecolorError(f"{source}: tensor {vi.name[:40]} would be {'x'.join(map(str, known))} at a "
+                                 f"{fixed[0]}x{fixed[1]} input; more than a colorization network makes")
 
 
 def _constant(model, name: str) -> np.ndarray | None:
@@ -73,7 +169,9 @@ def bypass_final_resize(model) -> tuple[object, int]:
     m.CopyFrom(model)
     producers = {o: n for n in m.graph.node for o in n.output}
     name = m.graph.output[0].name
-    while name in producers:
+    for _ in range(len(m.graph.node)):  # a walk up the graph; a crafted cycle cannot loop it
+        if name not in producers:
+            break
         node = producers[name]
         if node.op_type == "Resize":
             scales = next((v for v in (_constant(m, i) for i in node.input[1:] if i) if v is not None and v.size == 4
@@ -130,6 +228,10 @@ def make_dynamic(model, source: str, fixed: tuple[int, int]) -> tuple[object, in
     runs at another size with the same stride; otherwise an EdgecolorError (the runtime needs free sizes)."""
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 100, (1, 1, *fixed)).astype(np.float32)
+    check_sizes(model, source, fixed)
+    freed = free_size(model)
+    for size in CHECK_SIZES:
+        check_sizes(freed, source, size)
     try:
         ref = _run(model, x)
     except Exception as e:  # noqa: BLE001 - OpenVINO's errors are RuntimeError with long text
@@ -137,7 +239,6 @@ def make_dynamic(model, source: str, fixed: tuple[int, int]) -> tuple[object, in
     stride = fixed[0] // ref.shape[2] if ref.shape[2] else 0
     if stride < 1 or ref.shape[2] * stride != fixed[0] or ref.shape[3] * stride != fixed[1]:
         raise EdgecolorError(f"{source}: output {ref.shape} is not the input {fixed} divided by a whole stride")
-    freed = free_size(model)
     try:
         same = _run(freed, x)
         other = [_run(freed, rng.uniform(0, 100, (1, 1, h, w)).astype(np.float32)) for h, w in CHECK_SIZES]

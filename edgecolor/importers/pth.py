@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import io
+import os
 import pickle
 import struct
 import zipfile
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecolor.errors import EdgecolorError
+from edgecolor.importers import guard
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _DTYPES = {
@@ -32,24 +34,61 @@ _TORCH_DTYPES = {"float32": "FloatStorage", "float": "FloatStorage", "float64": 
                  "int8": "CharStorage", "int16": "ShortStorage", "bool": "BoolStorage"}
 
 
-class _StorageType:
+class _Frozen:
+    """Objects the unpickler hands out refuse BUILD: a hostile pickle cannot swap their fields."""
+
+    def __setstate__(self, _state):
+        raise pickle.UnpicklingError("unexpected BUILD on a tensor or storage")
+
+
+class _StorageType(_Frozen):
     def __init__(self, name: str):
         self.name = name
 
 
-class _Tensor:
+class _Storage(_Frozen):
+    """One storage: its element count and a loader that yields its data only when a tensor is made."""
+
+    def __init__(self, key: str, dtype: np.dtype, load):
+        self.key, self.dtype, self._load = key, dtype, load
+
+    def data(self) -> np.ndarray:
+        return self._load()
+
+
+class _Tensor(_Frozen):
     """What ``torch._utils._rebuild_tensor_v2`` would build, kept as (storage, offset, size, stride)."""
 
     def __init__(self, storage, offset, size, stride):
+        if not isinstance(storage, _Storage):
+            raise pickle.UnpicklingError("a tensor without a storage")
+        if not isinstance(size, tuple | list) or not isinstance(stride, tuple | list):
+            raise pickle.UnpicklingError("a tensor whose size or stride is not a tuple")
+        if len(size) != len(stride) or len(size) > guard.MAX_NDIM:
+            raise pickle.UnpicklingError(f"a tensor of {len(size)} dimensions with {len(stride)} strides")
         self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+        guard.count((offset, *self.stride), "offset or stride")  # negative strides are refused
+        self.numel = guard.count(self.size, "size")
+
+    def check(self) -> None:
+        """ValueError unless every index of the tensor lies inside its storage, and it holds no more
+        values than the storage (a stride-0 expansion of a few bytes into gigabytes is refused)."""
+        size = self.storage.data().size
+        if self.numel > size:
+            raise ValueError(f"claims {self.numel} values over a storage of {size}")
+        last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))
+        if self.numel and last >= size:
+            raise ValueError(f"reaches value {last} of a storage of {size}")
 
     def array(self) -> np.ndarray:
-        data = self.storage()
-        if not self.size:
-            return data[self.offset:self.offset + 1].reshape(())
-        item = data.itemsize
-        return np.lib.stride_tricks.as_strided(data[self.offset:], self.size,
-                                               tuple(s * item for s in self.stride)).copy()
+        """The tensor's values, copied out of its storage (``check`` first)."""
+        self.check()
+        data = self.storage.data()
+        if self.numel == 0:
+            return np.zeros(self.size, data.dtype)
+        view = np.lib.stride_tricks.as_strided(data[self.offset:], self.size,
+                                               tuple(s * data.itemsize for s in self.stride), writeable=False)
+        return view.copy()
 
 
 def _rebuild_tensor(storage, offset, size, stride, *_rest):
@@ -57,17 +96,24 @@ def _rebuild_tensor(storage, offset, size, stride, *_rest):
 
 
 def _rebuild_parameter(data, *_rest):
+    if not isinstance(data, _Tensor):
+        raise pickle.UnpicklingError("a parameter that is not a tensor")
     return data
 
 
 class _Unpickler(pickle.Unpickler):
-    """Resolves only what a state dict needs; anything else is refused, never imported."""
+    """Resolves only what a state dict needs; anything else is refused, never imported.
 
-    def __init__(self, f, load_storage):
+    ``load_storage(key, dtype, numel)`` is None for the pickles before the state dict (the legacy
+    header): they may hold plain values only."""
+
+    def __init__(self, f, load_storage=None):
         super().__init__(f)
         self._load_storage = load_storage
 
     def find_class(self, module: str, name: str):
+        if self._load_storage is None:
+            raise pickle.UnpicklingError(f"unexpected object {module}.{name} in the file header")
         if module == "collections" and name == "OrderedDict":
             return collections.OrderedDict
         if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor"):
@@ -82,81 +128,155 @@ class _Unpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         # ('storage', storage type, key, location, numel) [+ view metadata in the legacy format]
-        if not isinstance(pid, tuple) or len(pid) < 5 or pid[0] != "storage":
+        if self._load_storage is None or not isinstance(pid, tuple) or len(pid) < 5 or pid[0] != "storage":
             raise pickle.UnpicklingError("unexpected persistent id")
         kind = pid[1].name if isinstance(pid[1], _StorageType) else str(pid[1])
         dtype = _DTYPES.get(kind)
         if dtype is None:
             raise pickle.UnpicklingError(f"unsupported storage type {kind}")
-        return self._load_storage(str(pid[2]), np.dtype(dtype))
+        return _Storage(str(pid[2]), np.dtype(dtype), self._load_storage(str(pid[2]), np.dtype(dtype)))
+
+
+MAX_MEMO = 1 << 20  # memo slots of one pickle (a state dict's uses one or two per tensor)
+_BUFFER_OPS = {"BYTEARRAY8", "NEXT_BUFFER", "READONLY_BUFFER"}  # protocol 5: never in a state dict
+
+
+def _load(f, load_storage=None):
+    """One pickle from ``f`` through the allow-list unpickler, its opcodes walked first (pickletools,
+    pure Python: it allocates only what the file holds): the C unpickler sizes some things by the
+    number an opcode claims before reading (a bytearray's length, the memo index), so a few bytes
+    could ask for gigabytes."""
+    import pickletools
+
+    start = f.tell()
+    end = len(f.getbuffer())
+    for op, arg, pos in pickletools.genops(f):
+        if op.name in _BUFFER_OPS:
+            raise pickle.UnpicklingError(f"unexpected {op.name} in a state dict")
+        if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not 0 <= arg < MAX_MEMO:
+            raise pickle.UnpicklingError(f"memo index {arg} beyond {MAX_MEMO}")
+        if op.name == "FRAME" and arg > end - pos:
+            raise pickle.UnpicklingError(f"a frame of {arg} bytes; {end - pos} remain")
+    f.seek(start)
+    return _Unpickler(f, load_storage).load()
 
 
 def read_state_dict(path: Path) -> dict[str, np.ndarray]:
-    """Name -> float32 array of every tensor in a .pth state dict (zip or legacy layout)."""
-    with open(path, "rb") as f:
+    """Name -> array of every tensor in a .pth state dict (zip or legacy layout).
+
+    Nothing in the file runs: every pickle (the legacy header too) goes through the allow-list
+    unpickler, and every tensor's size, stride and offset is checked against its storage, and every
+    storage against the file and ``guard``'s limits, before anything of that size is allocated."""
+    with guard.open_regular(path, "weights file") as f:
         is_zip = f.read(4) == b"PK\x03\x04"
     if is_zip and not zipfile.is_zipfile(path):
         raise EdgecolorError(f"{path}: truncated or not a PyTorch state dict (the zip archive has no directory)")
     try:
         raw = _read_zip(path) if is_zip else _read_legacy(path)
-    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, struct.error, zipfile.BadZipFile,
-            AttributeError, TypeError, IndexError) as e:
-        reason = (str(e).splitlines() or [type(e).__name__])[0]
+        if isinstance(raw, dict) and "state_dict" in raw and isinstance(raw["state_dict"], dict):
+            raw = raw["state_dict"]
+        if not isinstance(raw, dict) or not raw:
+            raise EdgecolorError(f"{path}: not a PyTorch state dict (no named tensors)")
+        if len(raw) > guard.MAX_TENSORS:
+            raise EdgecolorError(f"{path}: {len(raw)} entries; more than a state dict holds ({guard.MAX_TENSORS})")
+        total = 0
+        for k, v in raw.items():
+            if not isinstance(v, _Tensor):
+                raise EdgecolorError(f"{path}: entry {str(k)[:60]!r} is not a tensor; not a state dict")
+            try:
+                v.check()
+            except (ValueError, KeyError) as e:
+                raise EdgecolorError(f"{path}: tensor {str(k)[:60]!r} is truncated or malformed ({e})") from None
+            total += v.numel * v.storage.dtype.itemsize
+        if total > guard.MAX_WEIGHTS_BYTES:
+            raise EdgecolorError(f"{path}: its tensors claim {total / 1e9:.1f} GB; more than an importable network "
+                                 f"({guard.MAX_WEIGHTS_BYTES >> 20} MB)")
+        out = {}
+        for k, v in raw.items():
+            try:
+                out[str(k)] = v.array()
+            except (ValueError, KeyError) as e:
+                raise EdgecolorError(f"{path}: tensor {str(k)[:60]!r} is truncated or malformed ({e})") from None
+        return out
+    except EdgecolorError:
+        raise
+    except MemoryError:
+        raise EdgecolorError(f"{path}: not a PyTorch state dict (it asks for more memory than there is)") from None
+    except Exception as e:  # noqa: BLE001 - a hostile pickle can raise anything the allowed types raise
+        reason = (str(e).splitlines() or [type(e).__name__])[0][:160] or type(e).__name__
         raise EdgecolorError(f"{path}: truncated or not a PyTorch state dict ({reason})") from None
-    if isinstance(raw, dict) and "state_dict" in raw and isinstance(raw["state_dict"], dict):
-        raw = raw["state_dict"]
-    if not isinstance(raw, dict) or not raw:
-        raise EdgecolorError(f"{path}: not a PyTorch state dict (no named tensors)")
-    out = {}
-    for k, v in raw.items():
-        if not isinstance(v, _Tensor):
-            raise EdgecolorError(f"{path}: entry {k!r} is not a tensor; not a state dict")
-        try:
-            out[str(k)] = v.array()
-        except (ValueError, TypeError, KeyError) as e:
-            raise EdgecolorError(f"{path}: tensor {k!r} is truncated ({e})") from None
-    return out
 
 
 def _read_zip(path: Path):
     with zipfile.ZipFile(path) as z:
-        pkl = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+        infos = z.infolist()
+        pkl = [i for i in infos if i.filename.endswith("/data.pkl") or i.filename == "data.pkl"]
         if not pkl:
             raise ValueError("no data.pkl in the archive")
-        root = pkl[0][: -len("data.pkl")]
+        root = pkl[0].filename[: -len("data.pkl")]
+        entries = {i.filename: i for i in infos}
+        declared, archive = 0, os.path.getsize(path)
+        for i in infos:  # the central directory's sizes, checked before any entry is inflated
+            declared += i.file_size
+            if i.header_offset + i.compress_size > archive:
+                raise ValueError(f"entry {i.filename[:60]} claims {i.compress_size} bytes; the file is {archive}")
+            if i.file_size > guard.MAX_ZIP_RATIO * max(i.compress_size, 1 << 10) or declared > guard.MAX_WEIGHTS_BYTES:
+                raise ValueError(f"entry {i.filename[:60]} inflates to {i.file_size} bytes (a zip bomb?)")
+        if pkl[0].file_size > guard.MAX_PICKLE_BYTES:
+            raise ValueError(f"data.pkl of {pkl[0].file_size} bytes; a state dict's is a few KB")
         cache: dict[str, np.ndarray] = {}
 
-        def load(key: str, dtype: np.dtype):
+        def load(key: str, dtype: np.dtype):  # read now (sizes checked above): the archive closes after
             if key not in cache:
-                cache[key] = np.frombuffer(z.read(f"{root}data/{key}"), dtype=dtype)
+                info = entries.get(f"{root}data/{key}")
+                if info is None:
+                    raise ValueError(f"no storage {key[:40]} in the archive")
+                cache[key] = np.frombuffer(_read_entry(z, info), dtype=dtype)
             return lambda: cache[key]
 
-        return _Unpickler(io.BytesIO(z.read(pkl[0])), load).load()
+        return _load(io.BytesIO(_read_entry(z, pkl[0])), load)
+
+
+def _read_entry(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """One entry, never more bytes than its (checked) declared size, whatever the compressed stream holds."""
+    with z.open(info) as f:
+        data = f.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise ValueError(f"entry {info.filename[:60]} holds other than its declared {info.file_size} bytes")
+    return data
 
 
 def _read_legacy(path: Path):
-    data = path.read_bytes()
+    data = guard.read_capped(path, guard.MAX_WEIGHTS_BYTES + guard.MAX_PICKLE_BYTES, "weights file")
     f = io.BytesIO(data)
-    if pickle.load(f) != LEGACY_MAGIC:  # a plain int: loads with the standard unpickler safely
+    if _load(f) != LEGACY_MAGIC:  # plain values only: no class is resolved in the header
         raise ValueError("no PyTorch magic number")
-    pickle.load(f)  # protocol version
-    pickle.load(f)  # sys info (a dict of ints and bools)
-    dtypes: dict[str, np.dtype] = {}
+    _load(f)  # protocol version
+    _load(f)  # sys info (a dict of ints and bools)
     blobs: dict[str, np.ndarray] = {}
+    dtypes: dict[str, np.dtype] = {}
 
     def load(key: str, dtype: np.dtype):  # the bytes come after the pickle: looked up on use
         dtypes[key] = dtype
-        return lambda: blobs[key]
 
-    obj = _Unpickler(f, load).load()
-    keys = _Unpickler(f, load).load()
+        def data():
+            if key not in blobs:
+                raise ValueError(f"no storage {key[:40]} in the file")
+            return blobs[key]
+        return data
+
+    obj = _load(f, load)
+    keys = _load(f, load)
+    if not isinstance(keys, list) or len(keys) > guard.MAX_TENSORS:
+        raise ValueError("no storage list after the state dict")
     for key in keys:
-        (count,) = struct.unpack("<q", f.read(8))
+        (n,) = struct.unpack("<q", f.read(8))
         dtype = dtypes.get(str(key), np.dtype(np.float32))
-        raw = f.read(count * dtype.itemsize)
-        if len(raw) != count * dtype.itemsize:
+        if n < 0 or n * dtype.itemsize > len(data) - f.tell():
             raise ValueError("file ends inside a tensor")
-        blobs[str(key)] = np.frombuffer(raw, dtype=dtype)
+        raw = np.frombuffer(data, np.uint8, n * dtype.itemsize, f.tell())
+        f.seek(n * dtype.itemsize, io.SEEK_CUR)
+        blobs[str(key)] = raw.view(dtype)
     return obj
 
 
