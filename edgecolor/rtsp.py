@@ -19,10 +19,11 @@ import numpy as np
 from edgecolor.errors import EdgecolorError
 
 PATH = "/edgecolor"
+FIRST_FRAME_WAIT = 20.0  # seconds a client that connects before the first frame is kept waiting
 # Zero-latency x264 (no B-frames, no lookahead), a key frame every 30 frames, the stream's SPS/PPS with
 # every key frame (config-interval=-1) so a client that joins late can decode at once.
 _LAUNCH = ("( appsrc name=edgecolor is-live=true format=time do-timestamp=true max-buffers=2 leaky-type=downstream "
-           "! videoconvert ! video/x-raw,format=I420 "
+           "! videoconvert ! video/x-raw,format=I420,colorimetry=bt601 "
            "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 "
            "! rtph264pay name=pay0 pt=96 config-interval=-1 )")
 
@@ -44,6 +45,7 @@ class RtspServer:
         self._caps: Any = None
         self._size: tuple[int, int] | None = None
         self._period = 0
+        self._ready = threading.Event()  # the first frame came: the stream's size is known
         self._closed = False
 
         self._server = rtsp.RTSPServer.new()
@@ -61,8 +63,7 @@ class RtspServer:
             raise EdgecolorError(f"--rtsp {port}: cannot listen on {host}:{port} ({e.message})") from None
         self._source.attach(self._context)
         self.port = self._server.get_bound_port()
-        self._loop = self._GLib.MainLoop.new(self._context, False)
-        self._thread = threading.Thread(target=self._loop.run, name="edgecolor-rtsp", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="edgecolor-rtsp", daemon=True)
         self._thread.start()
 
     @property
@@ -79,8 +80,18 @@ class RtspServer:
 
     # -- the server's thread -----------------------------------------------------------------------
 
+    def _serve(self) -> None:
+        """The server's main context, iterated here. (Not GLib.MainLoop.run: PyGObject's wrapper of it, which
+        juggles signal handlers, made OpenVINO abort while it loaded a model in the main thread.)"""
+        while not self._closed:
+            self._context.iteration(True)
+
     def _configure(self, factory: Any, media: Any) -> None:
-        """A client asked for the stream: its encoder pipeline is made; remember its appsrc until it ends."""
+        """A client asked for the stream: its encoder pipeline is made; remember its appsrc until it ends.
+
+        A client that comes before the first frame (the model still loading) waits for it here, up to
+        FIRST_FRAME_WAIT seconds: the stream description needs the frame size."""
+        self._ready.wait(FIRST_FRAME_WAIT)
         src = media.get_element().get_by_name("edgecolor")
         media.connect("unprepared", self._forget, src)
         with self._lock:
@@ -127,6 +138,7 @@ class RtspServer:
         caps = Gst.Caps.from_string(f"video/x-raw,format=BGR,width={width},height={height},framerate={num}/{den}")
         with self._lock:
             self._caps = caps
+            self._ready.set()
             for src in self._sources:  # a client that came before the first frame
                 src.set_property("caps", caps)
 
@@ -135,13 +147,14 @@ class RtspServer:
         if self._closed:
             return
         self._closed = True
+        self._ready.set()  # a client still waiting for a first frame: let the server's thread go
         with self._lock:
             sources, self._sources = list(self._sources), []
         for src in sources:
             src.emit("end-of-stream")
         remove = self._rtsp.RTSPFilterResult.REMOVE
         self._server.client_filter(lambda server, client: remove)
-        self._loop.quit()
+        self._context.wakeup()
         self._thread.join(timeout=5.0)
         self._source.destroy()
 

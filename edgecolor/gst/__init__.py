@@ -29,11 +29,28 @@ def plugin_path() -> Path:
     return Path(__file__).resolve().parent
 
 
+def _unwinder_first() -> None:
+    """Put GCC's unwinder (libgcc_s) in the process's global symbols before GStreamer loads.
+
+    gi opens libgstreamer with RTLD_GLOBAL, and Debian's links libunwind, which also defines
+    _Unwind_Resume: a C++ library that throws its first exception after that (OpenVINO loading a model
+    while `live --rtsp` serves) would bind to libunwind's and abort. Found first, libgcc_s's wins."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libgcc_s.so.1", mode=ctypes.RTLD_GLOBAL)
+        except OSError:  # not a glibc system: nothing to do
+            pass
+
+
 def load_gi(*namespaces: str) -> dict[str, ModuleType]:
     """GStreamer's introspected modules by name (Gst first, initialised), or a BackendError naming the packages.
 
     ``load_gi("GstBase", "GstVideo")`` -> {"Gst": ..., "GstBase": ..., "GstVideo": ..., "GLib": ..., "GObject": ...}
     """
+    _unwinder_first()
     try:
         import gi
     except ImportError:
