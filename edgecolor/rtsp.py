@@ -34,7 +34,7 @@ class RtspServer:
     def __init__(self, port: int = 8554, host: str = "127.0.0.1", fps: float | Callable[[], float] = 25.0) -> None:
         """``port`` 0 picks a free one (``self.port``). ``fps`` may be a callable: a camera's rate is known
         once it is open (first frame). A busy port or missing GStreamer packages raise EdgecolorError here."""
-        from edgecolor.gst import load_gi
+        from edgecolor.gstlib import load_gi
 
         gi = load_gi("GstRtspServer", "GstApp")
         self._Gst, self._GLib = gi["Gst"], gi["GLib"]

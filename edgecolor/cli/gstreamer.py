@@ -15,8 +15,8 @@ def gstreamer(
     import os
     import sys
 
-    from edgecolor.gst import INSTALL_HINT
     from edgecolor.gst import plugin_path as folder
+    from edgecolor.gstlib import INSTALL_HINT
 
     if plugin_path:
         print(folder())

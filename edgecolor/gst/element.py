@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from edgecolor.errors import EdgecolorError
-from edgecolor.gst import ELEMENT, load_gi
+from edgecolor.gst import ELEMENT
+from edgecolor.gstlib import load_gi
 from edgecolor.options import check_model, check_precision, check_saturation
 from edgecolor.stream import DEFAULT_STRENGTH, Stabilizer, StreamColorizer
 
