@@ -72,9 +72,11 @@ def _with_checkout(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def launch(env: dict[str, str], pipeline: str, *, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(["gst-launch-1.0", "-q", *pipeline.split()], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+def launch(env: dict[str, str], pipeline: str, *, timeout: float = 120, quiet: bool = True
+           ) -> subprocess.CompletedProcess:
+    """gst-launch-1.0; quiet (-q) prints errors but not warnings."""
+    return subprocess.run(["gst-launch-1.0", *(["-q"] if quiet else []), *pipeline.split()], capture_output=True,
+                          text=True, env=env, timeout=timeout)
 
 
 def raw_frames(path: Path, channels: int, count_hint: int | None = None) -> list[np.ndarray]:
@@ -151,6 +153,22 @@ def test_a_bad_property_is_a_gstreamer_error(gst_env, model_files, prop, message
     errors = [line for line in (r.stdout + r.stderr).splitlines() if line.startswith("ERROR: from element")]
     assert errors and "GstEdgecolor" in errors[0] and message in errors[0], r.stdout + r.stderr
     assert "Traceback" not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_a_slow_frame_on_a_live_source_is_said_once(gst_env, model_files, live):
+    """Frames at 2000 fps cannot be colorized in their 0.5 ms: a live source hears about it once, a file
+    pipeline (which simply waits) not at all; every frame still comes out."""
+    r = launch(gst_env, f"videotestsrc is-live={str(live).lower()} num-buffers=20 "
+                        f"! video/x-raw,format=GRAY8,width=320,height=240,framerate=2000/1 "
+                        f"! edgecolor model={model_files['onnx']} ! fakesink", timeout=60, quiet=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    warnings = [line for line in r.stdout.splitlines() if "WARNING: from element" in line]
+    if live:
+        assert len(warnings) == 1 and "GstEdgecolor" in warnings[0] and "longer than its 0.5 ms period" in warnings[0]
+        assert "qos=true" in r.stdout and "leaky=downstream" in r.stdout
+    else:
+        assert warnings == []
 
 
 # A pipeline run from Python: timestamps out, latency, and an EOS sent mid-stream (what an application does).

@@ -35,6 +35,7 @@ Gst, GstBase, GstVideo, GLib, GObject = (_gi[n] for n in ("Gst", "GstBase", "Gst
 IN_FORMATS = ("GRAY8", "BGR", "RGB")
 OUT_FORMATS = ("BGR", "RGB")
 _CHANNELS = {"GRAY8": 1, "BGR": 3, "RGB": 3}
+WARM_UP = 2  # frames not timed for the slow-frame warning (the first runs of a network are slower)
 _DROPPED_FIELDS = ("format", "colorimetry", "chroma-site")  # grey and RGB differ in these; the rest passes
 
 
@@ -130,6 +131,7 @@ class EdgecolorFilter(GstBase.BaseTransform):
         self._out_format = "BGR"
         self._period = 0  # ns per frame from the caps (0: unknown)
         self._warned_slow = False
+        self._frames = 0  # since start: the first frames include the runtime's warm-up, not a steady cost
         self._live: bool | None = None
         self.srcpad.set_query_function_full(self._src_query)
 
@@ -163,7 +165,7 @@ class EdgecolorFilter(GstBase.BaseTransform):
                                            strength=p["strength"])
         except EdgecolorError as e:
             return self._fail(f"{ELEMENT}: {e}")
-        self._warned_slow, self._live = False, None
+        self._warned_slow, self._live, self._frames = False, None, 0
         return True
 
     def do_stop(self) -> bool:
@@ -280,8 +282,9 @@ class EdgecolorFilter(GstBase.BaseTransform):
 
     def _say_if_slow(self, took: float, duration: int) -> None:
         """Once per start: a live source whose frames take longer than their period here is being slowed down."""
+        self._frames += 1
         period = duration if duration not in (0, Gst.CLOCK_TIME_NONE) else self._period
-        if self._warned_slow or not period or took * Gst.SECOND <= period:
+        if self._warned_slow or self._frames <= WARM_UP or not period or took * Gst.SECOND <= period:
             return
         if self._live is None:
             query = Gst.Query.new_latency()
@@ -289,7 +292,7 @@ class EdgecolorFilter(GstBase.BaseTransform):
         if not self._live:
             return  # a file waits for us: slow is fine
         self._warned_slow = True
-        text = (f"{ELEMENT}: a frame took {took * 1000:.0f} ms, longer than its {period / 1e6:.0f} ms period: "
+        text = (f"{ELEMENT}: a frame took {took * 1000:.0f} ms, longer than its {period / 1e6:.3g} ms period: "
                 "the live source is slowed down; set qos=true to drop late frames, or put "
                 "'queue leaky=downstream max-size-buffers=1' before edgecolor")
         self.message_full(Gst.MessageType.WARNING, Gst.CoreError.quark(), Gst.CoreError.TOO_LAZY,
