@@ -72,12 +72,6 @@ class RtspServer:
         host = f"[{host}]" if ":" in host else host
         return f"rtsp://{host}:{self.port}{PATH}"
 
-    @property
-    def clients(self) -> int:
-        """Media pipelines running now (all clients share one)."""
-        with self._lock:
-            return len(self._sources)
-
     # -- the server's thread -----------------------------------------------------------------------
 
     def _serve(self) -> None:

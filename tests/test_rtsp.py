@@ -124,12 +124,14 @@ def test_ffprobe_and_ffmpeg_read_the_stream(tmp_path):
         assert np.abs(left - (40, 40, 200)).max() < 30 and np.abs(right - (200, 60, 40)).max() < 30
 
 
-def test_binds_loopback_unless_told(tmp_path):
+def test_binds_loopback_unless_told():
     from edgecolor.rtsp import RtspServer
 
     with RtspServer(0) as server:
-        listening = _listening_addresses(server.port)
-    assert listening == {"127.0.0.1"}
+        assert _listening_addresses(server.port) == {"127.0.0.1"}
+    with RtspServer(0, host="0.0.0.0") as server:  # --host 0.0.0.0: every interface
+        assert _listening_addresses(server.port) == {"0.0.0.0"}
+        assert server.url == f"rtsp://127.0.0.1:{server.port}/edgecolor"
 
 
 def _listening_addresses(port: int) -> set[str]:
