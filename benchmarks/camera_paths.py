@@ -81,6 +81,29 @@ def gst_file(clip: Path, precision: str, folder: Path) -> dict:
     return {"fps": int(count) / seconds, "frames": int(count)}
 
 
+def bare_colorize(clip: Path, precision: str) -> float:
+    """fps of Colorizer.colorize alone on the clip's frames, in this process: the reference each path is a
+    fraction of (the machine's load changes both alike)."""
+    import cv2
+
+    from edgecolor.colorizer import Colorizer
+
+    cap = cv2.VideoCapture(str(clip))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    colorizer = Colorizer(precision=precision)
+    colorizer.colorize(frames[0])  # warm-up
+    started = time.perf_counter()
+    for frame in frames:
+        colorizer.colorize(frame)
+    return len(frames) / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=150)
@@ -92,24 +115,27 @@ def main() -> None:
 
     from edgecolor.ffmpeg import find_ffmpeg
 
-    print(f"camera paths, model default {args.precision}, {os.cpu_count()} CPUs, {args.frames} frames per run "
-          "(live paths: a 25 fps clip played as a camera)")
+    print(f"camera paths, model default {args.precision}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}, {args.frames} frames per run (live paths: a 25 fps clip played as a camera)")
     print(f"{'size':<10} {'path':<34} {'fps':>6} {'latency median':>15} {'p95':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             width, height = (int(v) for v in size.split("x"))
             clip = make_clip(Path(tmp), width, height, args.frames, find_ffmpeg())
+            bare = bare_colorize(clip, args.precision)
+            print(f"{size:<10} {'colorize() alone (reference)':<34} {bare:>6.1f}", flush=True)
             for out, name in (("serve", "camera -> browser (live --serve)"), ("rtsp", "camera -> RTSP (live --rtsp)")):
                 m = live(clip, args.frames, args.precision, out)
-                print(f"{size:<10} {name:<34} {m['fps']:>6.1f} {m['median']:>12} ms {m['p95']:>3} ms", flush=True)
+                print(f"{size:<10} {name:<34} {m['fps']:>6.1f} {m['median']:>12} ms {m['p95']:>3} ms"
+                      f"  ({m['fps'] / bare:.2f} x colorize)", flush=True)
             folder = Path(tmp) / f"gst_{size}"
             folder.mkdir()
             started = time.perf_counter()
             m = gst_file(clip, args.precision, folder)
             per_frame = 1000.0 / m["fps"]
             print(f"{size:<10} {'file -> file (gst-launch, element)':<34} {m['fps']:>6.1f} "
-                  f"{per_frame:>9.0f} ms/f {'':>6}  ({m['frames']} frames, {time.perf_counter() - started:.0f} s "
-                  "with model load)", flush=True)
+                  f"{per_frame:>9.0f} ms/f {'':>6}  ({m['fps'] / bare:.2f} x colorize; {m['frames']} frames, "
+                  f"{time.perf_counter() - started:.0f} s with model load)", flush=True)
 
 
 if __name__ == "__main__":
