@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import EdgecolorError, UsageError
 from edgecolor.gst import ELEMENT
 from edgecolor.gstlib import load_gi
 from edgecolor.options import check_model, check_precision, check_saturation
@@ -50,7 +50,7 @@ def _check_strength(value: object) -> float:
     return float(value)
 
 
-# property -> (its check, applied when set and again when the element starts)
+# property -> its check, applied when it is set (a bad value is reported when the element starts)
 _CHECKS = {
     "model": check_model,
     "backend": lambda v: v if isinstance(v, str) and v else _bad_backend(v),
@@ -62,8 +62,6 @@ _CHECKS = {
 
 
 def _bad_backend(value: object) -> str:
-    from edgecolor.errors import UsageError
-
     raise UsageError(f"backend must be a backend name (see `edgecolor info`) or auto, got {value!r}")
 
 
@@ -165,6 +163,8 @@ class EdgecolorFilter(GstBase.BaseTransform):
                                            strength=p["strength"])
         except EdgecolorError as e:
             return self._fail(f"{ELEMENT}: {e}")
+        except Exception as e:  # noqa: BLE001 - a runtime's own failure: one error message, not a traceback
+            return self._fail(f"{ELEMENT}: cannot load the model: {type(e).__name__}: {e}")
         self._warned_slow, self._live, self._frames = False, None, 0
         return True
 
@@ -244,9 +244,10 @@ class EdgecolorFilter(GstBase.BaseTransform):
         try:
             colour = self._stream.process(self._read(inbuf))
             self._write(outbuf, colour)
-        except EdgecolorError as e:
+        except Exception as e:  # noqa: BLE001 - a vfunc's exception would be a traceback and a garbage frame
+            reason = str(e) if isinstance(e, EdgecolorError) else f"{type(e).__name__}: {e}"
             self.message_full(Gst.MessageType.ERROR, Gst.StreamError.quark(), Gst.StreamError.FAILED,
-                              f"{ELEMENT}: {e}", None, __file__, "transform", 0)
+                              f"{ELEMENT}: {reason}", None, __file__, "transform", 0)
             return Gst.FlowReturn.ERROR
         self._say_if_slow(time.perf_counter() - started, inbuf.duration)
         return Gst.FlowReturn.OK
