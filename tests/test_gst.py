@@ -264,3 +264,29 @@ def _mean_chroma_of(path: Path) -> float:
         values.append(mean_chroma(frame))
     cap.release()
     return float(np.mean(values))
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_registers_the_element_without_an_activated_environment(tmp_path, model_files):
+    """pip-installed (not this checkout), no VIRTUAL_ENV: the plugin file finds its own site. The dependencies
+    come from this environment's site-packages on PYTHONPATH (offline: the wheel is installed without them)."""
+    import site
+
+    root = Path(__file__).resolve().parents[1]
+    wheels, target = tmp_path / "wheel", tmp_path / "site"
+    for args in (["wheel", "--no-build-isolation", "--no-deps", "--no-index", "-q", "-w", str(wheels), str(root)],
+                 ["install", "-q", "--no-deps", "--no-index", "--target", str(target)]):
+        if args[0] == "install":
+            args.append(str(next(wheels.glob("edgecolor-*.whl"))))
+        r = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "GST_DEBUG")}
+    env.update(GST_PLUGIN_PATH=str(target / "edgecolor" / "gst"), GST_REGISTRY=str(tmp_path / "registry.bin"),
+               PYTHONPATH=os.pathsep.join(site.getsitepackages()))
+    r = launch(env, f"videotestsrc num-buffers=3 ! video/x-raw,format=GRAY8,width=64,height=48 "
+                    f"! edgecolor model={model_files['onnx']} saturation=-2 ! fakesink", timeout=120)
+    # the error's debug line names the file that ran: the installed copy's element.py
+    assert f"{target / 'edgecolor' / 'gst' / 'element.py'}" in r.stdout + r.stderr, r.stdout + r.stderr
+    r = launch(env, f"videotestsrc num-buffers=3 ! video/x-raw,format=GRAY8,width=64,height=48 "
+                    f"! edgecolor model={model_files['onnx']} ! fakesink", timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
