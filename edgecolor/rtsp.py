@@ -75,8 +75,7 @@ class RtspServer:
     # -- the server's thread -----------------------------------------------------------------------
 
     def _serve(self) -> None:
-        """The server's main context, iterated here. (Not GLib.MainLoop.run: PyGObject's wrapper of it, which
-        juggles signal handlers, made OpenVINO abort while it loaded a model in the main thread.)"""
+        """The server's own main context (not the default one an application may run), iterated until close."""
         while not self._closed:
             self._context.iteration(True)
 
