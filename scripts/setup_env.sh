@@ -7,6 +7,7 @@ ROOT=$PWD
 PYTHON=${PYTHON:-python3}
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+bash scripts/link_system_gi.sh  # GStreamer's Python bindings from the system, when installed (issue 22)
 # shellcheck disable=SC1091
 . .venv/bin/activate
 

@@ -21,6 +21,9 @@ ABOVE = {
     "options": {"models", "backends", "colorizer", "pipeline", "files", "batch", "video", "video_batch", "live",
                 "stream", "sources", "cli"},
     "video_batch": {"live", "cli"},
+    # GStreamer: the bindings' loader is in the floor, RTSP out a part beside mjpeg (issue 22)
+    "gstlib": {"sources", "stream", "video", "live", "mjpeg", "rtsp", "gst", "colorizer", "cli"},
+    "rtsp": {"stream", "video", "live", "mjpeg", "gst", "cli"},
     "modelfile": {"models", "backends", "colorizer", "pipeline", "batch", "cli"},
 }
 

@@ -1,5 +1,5 @@
 """`edgecolor live`: colorize a camera, stream or file in real time, to a window, a recording, a browser
-preview (MJPEG) or a virtual camera. The work is edgecolor.live.live; this module parses and reports.
+preview (MJPEG), an RTSP stream or a virtual camera. The work is edgecolor.live.live; this module parses and reports.
 """
 
 from __future__ import annotations
@@ -28,8 +28,12 @@ def live(
     serve: int | None = typer.Option(
         None, "--serve", metavar="PORT", min=0, max=65535, help="Serve an MJPEG preview page on http://HOST:PORT/."
     ),
+    rtsp: int | None = typer.Option(
+        None, "--rtsp", metavar="PORT", min=0, max=65535,
+        help="Serve the colorized stream as H.264 at rtsp://HOST:PORT/edgecolor (NVRs, VLC; needs GStreamer).",
+    ),
     host: str = typer.Option(
-        "127.0.0.1", "--host", help="Address for --serve; 0.0.0.0 lets other machines watch (no password!)."
+        "127.0.0.1", "--host", help="Address for --serve and --rtsp; 0.0.0.0 lets other machines watch (no password!)."
     ),
     allow_host: list[str] = typer.Option(
         [], "--allow-host", metavar="NAME",
@@ -50,8 +54,9 @@ def live(
     from edgecolor.sources import LiveSource
     from edgecolor.video import ctrl_c_sets
 
-    if not (show or record or serve is not None or virtual_cam):
-        raise EdgecolorError("choose where frames go: --show, --serve PORT, --record FILE or --virtual-cam")
+    if not (show or record or serve is not None or rtsp is not None or virtual_cam):
+        raise EdgecolorError(
+            "choose where frames go: --show, --serve PORT, --rtsp PORT, --record FILE or --virtual-cam")
     if record is not None and record.exists():
         raise EdgecolorError(f"{record}: exists; choose another --record file")
     try:  # a missing or unusable input is exit 1, as in every command (cameras and URLs open later)
@@ -60,18 +65,26 @@ def live(
         error(str(e))
         raise typer.Exit(1) from None
     stop = threading.Event()  # Ctrl-C sets it (any number of times): the recording is finished, not lost
+    server = None
     try:
+        if rtsp is not None:  # a sink of the live run; a busy port or missing GStreamer fails before the model loads
+            from edgecolor.rtsp import RtspServer
+
+            server = RtspServer(rtsp, host, fps=lambda: src.fps or 25.0)
+            print(f"rtsp: {server.url}", flush=True)
         with ctrl_c_sets(stop, exiting=True) as ctrl:
             report = run_live(
                 src, colorizer_factory(options), show=show, side_by_side=side_by_side, record=record, codec=codec,
                 serve=serve, host=host, allow_hosts=tuple(allow_host), virtual_cam=virtual_cam, timeout=timeout,
                 loop=loop, stabilize=stabilize, strength=strength, workers=workers, max_frames=frames, stop=stop,
-                announce=lambda m: print(m, flush=True),
+                sinks=[server] if server else None, announce=lambda m: print(m, flush=True),
             )
     except KeyboardInterrupt:
         print("edgecolor: interrupted", file=sys.stderr)
         raise typer.Exit(130) from None
     finally:
+        if server is not None:
+            server.close()
         src.close()
     report.stats.ctrl_c = report.stats.ctrl_c or ctrl.presses > 0
     raise typer.Exit(_print_report(report))

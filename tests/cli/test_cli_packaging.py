@@ -96,6 +96,7 @@ def test_wheel_contents(wheel):
     shipped = sorted(p.relative_to(REPO / "models").as_posix() for p in (REPO / "models").rglob("*") if p.is_file())
     assert sorted(n.removeprefix("edgecolor/_models/") for n in names if n.startswith("edgecolor/_models/")) == shipped
     assert "edgecolor/cli/colorize.py" in names and "edgecolor/__main__.py" in names
+    assert "edgecolor/gst/python/edgecolor_gst.py" in names  # GStreamer's plugin loader looks for it there
     assert not [n for n in names if n.startswith(("tests/", "tools/", "scripts/"))]
     dist = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "edgecolor = edgecolor.cli:main" in zipfile.ZipFile(wheel).read(dist).decode()
