@@ -221,7 +221,9 @@ def _merge_fast8(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
         if (gh, gw) != (height, width):
             delta = cv2.resize(delta, (width, height), dst=_scratch("delta", (height, width, 3), np.int16),
                                interpolation=cv2.INTER_LINEAR)
-        grey16 = cv2.merge([grey.astype(np.int16)] * 3, dst=_scratch("grey16", (height, width, 3), np.int16))
+        wide = _scratch("grey1", (height, width), np.int16)
+        np.copyto(wide, grey)
+        grey16 = cv2.merge([wide] * 3, dst=_scratch("grey16", (height, width, 3), np.int16))
         dst = out if out.shape[2] == 3 else _scratch("bgr", (height, width, 3), np.uint8)
         _store_bgr8(out, 0, cv2.add(grey16, delta, dst=dst, dtype=cv2.CV_8U), prepared)
         return out
@@ -281,24 +283,37 @@ def output_coefficients(prepared: Prepared, ab: np.ndarray) -> tuple[np.ndarray,
     if ab.shape[:2] != working_l.shape:
         ab = joint_bilateral_upsample(ab, working_l) if min(ab.shape[:2]) > 1 else cv2.resize(
             ab, working_l.shape[::-1], interpolation=cv2.INTER_LINEAR)
-    bgr = cv2.cvtColor(cv2.merge([working_l, ab[..., 0], ab[..., 1]]), cv2.COLOR_Lab2BGR)
+    h, w = working_l.shape
+    s1, s3, f32 = (h, w), (h, w, 3), np.float32
+
+    def tmp(name: str, shape: tuple[int, ...] = s3) -> np.ndarray:  # reused buffers: see _merge_fast8
+        return _scratch("w_" + name, shape, f32)
+
+    bgr = cv2.cvtColor(cv2.merge([working_l, ab[..., 0], ab[..., 1]], dst=tmp("lab")), cv2.COLOR_Lab2BGR,
+                       dst=tmp("bgr"))
     np.clip(bgr, 0.0, 1.0, out=bgr)
-    grey = _grey_of_l(working_l)
-    offset = bgr * np.float32(255.0) - grey[..., None]
-    h, w = grey.shape
+    g = _grey_of_l(working_l)
+    g *= f32(1.0 / 255.0)  # 0..1: the regularisation is on that scale, as in guided_coefficients
+    g3 = cv2.merge([g, g, g], dst=tmp("g3"))
+    offset = cv2.subtract(bgr, g3, dst=bgr)  # colour minus grey, on the 0..1 scale
     r = max(1, min(GUIDE_RADIUS, (min(h, w) - 1) // 2))
     k = (2 * r + 1, 2 * r + 1)
 
-    def box(x: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)
+    def box(x: np.ndarray, name: str) -> np.ndarray:
+        return cv2.boxFilter(x, -1, k, dst=tmp(name, x.shape), borderType=cv2.BORDER_REFLECT)
 
-    g = grey * np.float32(1.0 / 255.0)  # the regularisation is on a 0..1 scale, as in guided_coefficients
-    mean_g, mean_o = box(g), box(offset)
-    cov = box(offset * g[..., None]) - mean_o * mean_g[..., None]
-    var = box(g * g) - mean_g * mean_g
-    a = cov / (var[..., None] + np.float32(OFFSET_EPS))
-    b = mean_o - a * mean_g[..., None]
-    return _flushed(box(a) * np.float32(1.0 / 255.0)), _flushed(box(b))
+    mean_g, mean_o = box(g, "mean_g"), box(offset, "mean_o")
+    mean_g3 = cv2.merge([mean_g, mean_g, mean_g], dst=tmp("mean_g3"))
+    cov = box(cv2.multiply(offset, g3, dst=tmp("og")), "cov")
+    cov -= cv2.multiply(mean_o, mean_g3, dst=tmp("mm"))
+    var = box(cv2.multiply(g, g, dst=tmp("gg", s1)), "var")
+    var -= cv2.multiply(mean_g, mean_g, dst=tmp("mg2", s1))
+    var += f32(OFFSET_EPS)
+    slope = cv2.divide(cov, cv2.merge([var, var, var], dst=tmp("var3")), dst=cov)
+    base = cv2.subtract(mean_o, cv2.multiply(slope, mean_g3, dst=tmp("am")), dst=mean_o)
+    # per grey level (0..255) and on the 0..255 scale of the output: slope is unchanged, base x 255
+    slope, base = box(slope, "slope"), box(base, "base")
+    return _flushed(slope.copy()), _flushed(base * f32(255.0))
 
 
 def _flushed(x: np.ndarray) -> np.ndarray:
