@@ -188,10 +188,15 @@ def merge(prepared: Prepared, ab: np.ndarray, saturation: float = 1.0, guided: b
     check_saturation(saturation)  # a public function: direct callers get the Colorizer's rule
     ab = ab * np.float32(saturation) if saturation != 1.0 else ab
     if guided and ab.shape[:2] == prepared.ab_shape and min(prepared.valid) > 1:
-        if prepared.dtype == np.uint8 and prepared.lut is not None:  # grey 8-bit input: frames, scans
-            return _merge_fast8(prepared, ab)
+        if prepared.dtype == np.uint8 and prepared.lut is not None and _full_scale(prepared) > FULL_GUIDE_SCALE:
+            return _merge_fast8(prepared, ab)  # grey 8-bit 720p and up: camera frames, scans
         return _merge_guided(prepared, ab)
     return _merge_plain(prepared, ab)
+
+
+def _full_scale(prepared: Prepared) -> float:
+    """How many times the working size the full image is (the larger of the two sides' ratios)."""
+    return max(prepared.shape[0] / prepared.valid[0], prepared.shape[1] / prepared.valid[1])
 
 
 def _merge_fast8(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
@@ -205,7 +210,10 @@ def _merge_fast8(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
     8-bit Lab -> BGR alone cost more than this whole merge at 1080p. Where the colour is flat the
     result is the exact colour on the photo's own grey; elsewhere L stays within about a level
     (the fit is local and linear), as with OpenCV's own 8-bit conversion.
-    Frames over ``ONE_SHOT_PIXELS`` go by strips, the offset evaluated at full size.
+    Frames over ``ONE_SHOT_PIXELS`` go by strips, the offset evaluated at full size. Used for grey
+    8-bit images over ``FULL_GUIDE_SCALE`` times the working size (720p and up), where the merge it
+    replaces ran a full-size guided filter and cost ten times the network; below that the plain
+    bilinear merge with OpenCV's conversion is cheaper than this one and stays.
     Every temporary is a reused buffer (``_scratch``): fresh ones cost page faults, which on some
     virtual machines cost more than the arithmetic.
     """

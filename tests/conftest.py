@@ -210,11 +210,9 @@ def assert_l_kept(out: np.ndarray, reference: np.ndarray, min_in_gamut: float = 
     in_gamut = (rgb.min(axis=2) > 1) & (rgb.max(axis=2) < 254)
     assert in_gamut.mean() >= min_in_gamut
     diff = np.abs(lab_l8(out).astype(int) - lab_l8(reference).astype(int))
-    # The 8-bit merge fits the colour as a linear function of grey in small windows (pipeline.
-    # _merge_fast8): on texture finer than the working size a saturated colour's L may move by 2-3
-    # levels in a few pixels (seen: 0.3%); 16-bit output converts exactly (2 levels: RGB rounding).
-    assert diff[in_gamut].max() <= (3 if out.dtype == np.uint8 else 2)
-    assert (diff[in_gamut] <= 1).mean() >= (0.995 if out.dtype == np.uint8 else 0.9999)
+    # 8-bit RGB rounding of a saturated colour can move L by 2 levels in rare pixels (seen: 1 in 243k).
+    assert diff[in_gamut].max() <= 2
+    assert (diff[in_gamut] <= 1).mean() >= 0.9999
 
 
 def default_sigint() -> None:
