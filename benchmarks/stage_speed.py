@@ -40,10 +40,17 @@ VARIANTS = ("openvino:int8", "opencv:fp32")
 TARGET_FPS = {"640x480": 200.0, "1280x720": 120.0, "1920x1080": 60.0}  # OpenVINO INT8, 2-core reference machine
 TARGET_RATIO = 2.5  # a whole 1080p frame at most this many times the network alone
 STAGES = ("prepare", "network", "upsample", "colour", "other", "frame", "before")
+# Raspberry Pi 5 estimate: the network x PI_NETWORK (compare.py's f32 projection: 154 GFLOP/s peak
+# at this machine's efficiency, 10.1 ms against 4.47 ms here) and the rest x PI_PIPELINE (issue 4's
+# "OpenCV colour work about 3-4 times slower"), one frame at a time on one core's worth of work
+PI_NETWORK = 10.1 / 4.47
+PI_PIPELINE = 3.5
 
 
 def _timers(c, frame):
     """One zero-argument callable per measured piece, on the same prepared frame."""
+    import cv2
+
     from edgecolor import pipeline
     from edgecolor.stream import Stabilizer, StreamColorizer, low_res_luma
 
@@ -57,11 +64,18 @@ def _timers(c, frame):
     def stabilize():
         stab.update(ab, low_res_luma(p, ab.shape[:2]))
 
+    if pipeline._full_scale(p) > pipeline.FULL_GUIDE_SCALE and p.lut is not None:  # the fast 8-bit merge
+        jbu, coeff = (lambda: pipeline.joint_bilateral_upsample(aligned, working_l),
+                      lambda: pipeline.output_coefficients(p, ab))
+    else:  # below 4x the working size: bilinear from working size, then OpenCV's 8-bit Lab -> BGR at full size
+        lab = cv2.merge([p.L] * 3)
+        jbu, coeff = (lambda: None), (lambda: cv2.cvtColor(lab, cv2.COLOR_Lab2BGR))
+
     return {
         "prepare": lambda: c.prepare(frame),
         "network": lambda: c.predict_ab(p),
-        "jbu": lambda: pipeline.joint_bilateral_upsample(aligned, working_l),
-        "coeff": lambda: pipeline.output_coefficients(p, ab),
+        "jbu": jbu,
+        "coeff": coeff,
         "merge": lambda: c.merge(p, ab),
         "other": stabilize,
         "frame": lambda: stream.process(frame),
@@ -92,6 +106,7 @@ def measure_size(c, width: int, height: int, rounds: int) -> dict:
     row["fps"] = 1000.0 / row["frame"]
     row["x_network"] = row["frame"] / row["network"]
     row["stream_fps"] = stream_fps(c, frame, max(20, 3 * rounds))
+    row["pi_fps"] = 1000.0 / (row["network"] * PI_NETWORK + (row["frame"] - row["network"]) * PI_PIPELINE)
     row["peak_rss_mb"] = bench.peak_rss_mb()
     return row
 
@@ -153,19 +168,23 @@ def markdown(data: dict) -> list[str]:
         f"stabilizer as in `live`; medians of {data['rounds']} alternating rounds (4K: a quarter), "
         f"{data['cores']} cores, load {data['load_start']:.1f} at the start and {data['load_end']:.1f} at the end. "
         "ms per frame; *upsample*: joint bilateral step, colour offset on the frame's grey (half size above "
-        "0.5 MP), resize and add; *colour conversion*: Lab -> BGR and the offset fit at working size; "
+        "0.5 MP), resize and add; *colour conversion*: Lab -> BGR and the offset fit at working size (480p, "
+        "under 4x the working size, keeps the exact merge: bilinear ab and OpenCV's 8-bit Lab -> BGR at full size, "
+        "which is then this column); "
         "*other*: the stabilizer; *merge before*: the merge this replaced (full-size guided filter and "
-        "OpenCV's 8-bit Lab -> BGR), same rounds.",
+        "OpenCV's 8-bit Lab -> BGR), same rounds. *Pi 5 est.*: an estimate, not a measurement: the network "
+        f"x {PI_NETWORK:.2f} (the f32 edge projection's Pi-to-here ratio) plus the rest of the frame x {PI_PIPELINE} "
+        "(issue 4's factor for OpenCV colour work), one frame at a time.",
         "",
         "| runtime | size | prepare | network | upsample | colour conversion | other | frame | fps | stream fps "
-        "| x network | merge before | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| x network | merge before | peak RSS MB | Pi 5 est. fps |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["rows"]:
         lines.append(f"| {r['backend']} {r['precision']} | {r['size']} | {r['prepare']:.2f} | {r['network']:.2f} | "
                      f"{r['upsample']:.2f} | {r['colour']:.2f} | {r['other']:.2f} | {r['frame']:.2f} | "
                      f"{r['fps']:.0f} | {r['stream_fps']:.0f} | {r['x_network']:.2f} | {r['before']:.2f} | "
-                     f"{r['peak_rss_mb']:.0f} |")
+                     f"{r['peak_rss_mb']:.0f} | {r['pi_fps']:.0f} |")
     return lines + [""]
 
 
