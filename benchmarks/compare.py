@@ -8,6 +8,7 @@ edge projection scales the compute efficiency measured here to a Raspberry Pi 5 
 
     python benchmarks/compare.py                      # full run: takes a few minutes on 2 cores
     python benchmarks/compare.py --frames 5 --anchor-frames 2 --cold-runs 1 --no-memory   # smoke
+    python benchmarks/compare.py --only-stages        # issue 19's per-stage table and frame rates alone (~2 min)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import anchor  # noqa: E402  (benchmarks/anchor.py, cold_start.py and memory.py, beside this file)
 import cold_start  # noqa: E402
 import memory  # noqa: E402
+import stage_speed  # noqa: E402
 
 from edgecolor import bench  # noqa: E402
 
@@ -254,6 +256,8 @@ def markdown(data: dict) -> str:
     """BENCHMARKS.md from one run's data."""
     lines = _targets_md(data) + _machine_md(data) + _speed_md(data) + _versus_anchor_md(data)
     lines += _cold_md(data.get("cold")) + _memory_md(data.get("memory")) + _edge_md(data)
+    if data.get("stages"):
+        lines += stage_speed.markdown(data["stages"])
     return "\n".join(lines) + "\n"
 
 
@@ -538,6 +542,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-start measurement")
     parser.add_argument("--no-memory", action="store_true", help="skip the 12 MP memory measurement")
+    parser.add_argument("--no-stages", action="store_true", help="skip the per-stage table at 480p..4K (issue 19)")
+    parser.add_argument("--stage-rounds", type=int, default=30, help="alternating rounds per size in the stage table")
+    parser.add_argument("--only-stages", action="store_true",
+                        help="print the per-stage table and issue 19's verdicts only (BENCHMARKS.md untouched)")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "images" / "bench_fps.png")
     parser.add_argument("--json", type=Path, default=None, help="also write all data as JSON here")
@@ -547,6 +555,12 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    if args.only_stages:
+        stages = stage_speed.measure(args.model, rounds=args.stage_rounds, threads=args.threads)
+        print("\n".join(stage_speed.markdown(stages)))
+        for name, want, got, verdict in stage_speed.verdicts(stages):
+            print(f"  {verdict:6s} {name}: {got} (want {want})")
+        return
     machine = bench.machine()
     width, height = bench.parse_size(args.size)
     images = bench.grey_frames(width, height)
@@ -565,6 +579,10 @@ def main() -> None:
     _add_efficiency(data, ours, args, machine)
     _add_cold_and_memory(data, args)
     data["verdicts"] = verdicts(ours, rat, data.get("cold"), data.get("memory"))
+    if not args.no_stages:
+        print("per-stage times at 480p, 720p, 1080p and 4K (issue 19):")
+        data["stages"] = stage_speed.measure(args.model, rounds=args.stage_rounds, threads=args.threads)
+        data["verdicts"] += stage_speed.verdicts(data["stages"])
     data["load_end"] = os.getloadavg()[0]
     data["plot"] = plot(data["records"], args.plot)
     _write(data, args)

@@ -10,6 +10,13 @@ reference machine, 1280x720 >= 25 fps.
     python benchmarks/video_speed.py                    # 300 frames per size, all variants
     python benchmarks/video_speed.py --frames 30        # quick check
     python benchmarks/video_speed.py --sizes 640x480 --backends openvino --precisions int8 --workers 1 2
+    python benchmarks/video_speed.py --shares --frames 60   # issue 19: decode/colorize/encode at 720p and 1080p
+
+``--shares`` (OpenVINO INT8, default options) times, on the same clip, decoding alone, colorizing the
+decoded frames one at a time (``StreamColorizer.process``, the ``colorize()`` rate with the stabilizer),
+encoding those frames alone, and the whole ``colorize_video`` run, whose threads overlap the three;
+issue 19 asks the whole run for at least 0.8x the colorize rate. Then two 720p runs at once, each
+with its own Colorizer, in two threads: their aggregate frame rate.
 """
 
 from __future__ import annotations
@@ -48,6 +55,95 @@ def make_clip(folder: Path, width: int, height: int, frames: int, ffmpeg: str) -
     return write_clip(folder / f"pan_{width}x{height}.mp4", clip, 25.0, ffmpeg)
 
 
+def shares(model: str, clip: Path, folder: Path, ffmpeg: str) -> dict:
+    """Decode, colorize and encode fps of one clip alone, and the whole overlapped run's fps."""
+    from edgecolor.colorizer import Colorizer
+    from edgecolor.sources import FileSource
+    from edgecolor.stream import StreamColorizer
+    from edgecolor.video import colorize_video, open_writer
+
+    c = Colorizer(model, backend="openvino", precision="int8")
+    t0 = time.perf_counter()
+    source = FileSource(clip, ffmpeg=ffmpeg)
+    frames = []
+    while (frame := source.read()) is not None:
+        frames.append(frame)
+    source.close()
+    decode = len(frames) / (time.perf_counter() - t0)
+    stream = StreamColorizer(c)
+    stream.process(frames[0])  # warm-up (OpenVINO's compile for the shape)
+    stream.reset()
+    t0 = time.perf_counter()
+    out = [stream.process(f) for f in frames]
+    colorize = len(frames) / (time.perf_counter() - t0)
+    height, width = out[0].shape[:2]
+    t0 = time.perf_counter()
+    writer = open_writer(folder / "encode.mp4", (width, height), 25.0, ffmpeg=ffmpeg)
+    for f in out:
+        writer.write(f)
+    writer.close()
+    encode = len(out) / (time.perf_counter() - t0)
+    del out
+    report = colorize_video(clip, folder / "whole.mp4", c, ffmpeg=ffmpeg)
+    return {"frames": len(frames), "decode": decode, "colorize": colorize, "encode": encode,
+            "whole": report.stats.fps, "ratio": report.stats.fps / colorize}
+
+
+def two_streams(model: str, clip: Path, folder: Path, ffmpeg: str) -> tuple[float, list[float]]:
+    """Two colorize_video runs at once on the same clip, one Colorizer each: aggregate and per-run fps."""
+    import threading
+
+    from edgecolor.colorizer import Colorizer
+    from edgecolor.video import colorize_video
+
+    colorizers = [Colorizer(model, backend="openvino", precision="int8") for _ in range(2)]
+    reports: list = [None, None]
+
+    def one(i: int) -> None:
+        reports[i] = colorize_video(clip, folder / f"two{i}.mp4", colorizers[i], ffmpeg=ffmpeg)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return sum(r.frames for r in reports) / wall, [r.stats.fps for r in reports]
+
+
+def main_shares(args) -> int:
+    import os
+
+    from edgecolor.video import find_ffmpeg
+
+    ffmpeg = find_ffmpeg()
+    if ffmpeg is None:
+        print("video_speed: needs ffmpeg (pip install imageio-ffmpeg)", file=sys.stderr)
+        return 2
+    sizes = args.sizes if args.sizes != list(TARGETS) else ["1280x720", "1920x1080"]
+    print(f"OpenVINO INT8, default options, stabilizer on; {args.frames} frames per clip; "
+          f"load {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
+    print()
+    print("| size | decode fps | colorize fps | encode fps | whole run fps | whole / colorize |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="edgecolor-video-shares-") as tmp:
+        folder = Path(tmp)
+        for size in sizes:
+            width, height = (int(v) for v in size.lower().split("x"))
+            clip = make_clip(folder, width, height, args.frames, ffmpeg)
+            r = shares(args.model, clip, folder, ffmpeg)
+            mark = "ok" if r["ratio"] >= 0.8 else "below 0.8"
+            print(f"| {size} | {r['decode']:.0f} | {r['colorize']:.0f} | {r['encode']:.0f} | {r['whole']:.0f} | "
+                  f"{r['ratio']:.2f} ({mark}) |", flush=True)
+        clip = make_clip(folder, 1280, 720, args.frames, ffmpeg)
+        total, each = two_streams(args.model, clip, folder, ffmpeg)
+        print()
+        print(f"two 720p runs at once: {total:.0f} fps together ({' and '.join(f'{f:.0f}' for f in each)} fps each)")
+    print(f"load at the end {os.getloadavg()[0]:.1f}")
+    return 0
+
+
 def variants(model: str, backends: list[str], precisions: list[str]):
     """(backend, precision) pairs that exist for the model; the others are reported as skipped."""
     from edgecolor import models
@@ -75,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS))
     parser.add_argument("--workers", nargs="+", type=int, default=[1], help="inference threads to try [1]")
     parser.add_argument("--no-stabilize", action="store_true", help="measure without the stabilizer")
+    parser.add_argument("--shares", action="store_true",
+                        help="decode/colorize/encode shares at 720p and 1080p and two 720p runs at once (issue 19)")
     args = parser.parse_args(argv)
+    if args.shares:
+        return main_shares(args)
 
     from edgecolor.colorizer import Colorizer
     from edgecolor.errors import EdgecolorError

@@ -26,11 +26,14 @@ STRIP_PIXELS = 1 << 19  # full-size work is done in row strips of about this man
 COLOUR_CHROMA = 4.0  # mean chroma (CIELAB units) above which an input counts as a colour photo
 _CHROMA_SAMPLES = 32  # the chroma estimate samples about this many rows and columns
 SCRATCH_PIXELS = 1 << 21  # frames up to this size reuse per-thread temporary buffers
+ONE_SHOT_PIXELS = 1 << 21  # 8-bit frames up to this size (1080p) are merged whole, larger ones by strips
+GRID_PIXELS = 1 << 19  # the 8-bit fast merge evaluates the colour offset at up to this many pixels
 MIN_CELLS = 2  # network input sides of at least 2 size multiples (64 px): cv2.dnn gives wrong colours at 32 px
 MAX_LONG_GROWTH = 4  # a panorama may get a network input up to 4x the working size's long side
 GUIDE_RADIUS = 2  # guided upsampling: box radius in working-size pixels
 GUIDE_EPS = 1e-3  # guided upsampling: regularisation on the (L/100) variance; larger is closer to bilinear
 FULL_GUIDE_SCALE = 4.0  # above this full/working scale the last step is guided too (photos), below it bilinear
+OFFSET_EPS = 1e-5  # the 8-bit fast merge's fit of colour offset on grey (0..1): small, so fine texture keeps its L
 JBU_SIGMA_L = 8.0  # joint bilateral upsampling: L difference (0..100) at which a neighbour cell's weight is 0.6
 _local = threading.local()
 
@@ -42,7 +45,9 @@ class Prepared:
     ``L`` is the full-resolution L channel: uint8 on OpenCV's 8-bit scale (L*255/100) for 8-bit
     input, float32 0..100 otherwise. A single-channel input is kept as it is (``source``) with a
     lookup table (``lut``) from grey level to L, applied strip by strip in the merge: a 12 MP photo
-    then holds no second full-size plane (a 16-bit one would hold 48 MB of float L).
+    then holds no second full-size plane (a 16-bit one would hold 48 MB of float L). An 8-bit BGR(A)
+    frame whose colour channels are equal (up to 4K) is kept as its first channel in the same way,
+    and its merge works on that grey directly (``_merge_fast8``).
     ``alpha`` is a view of the input's alpha channel (BGRA only); so both views need the input
     unchanged until the merge. ``valid`` is the network input size (h, w): the whole photo resized
     to multiples of the model's size multiple (no padding); ``ab_shape`` is the network output size,
@@ -79,6 +84,12 @@ class Prepared:
         """Rows y0..y1 of the L channel (``dst``: where to put them, used for 8-bit lookups only)."""
         rows = self.source[y0:y1]
         return rows if self.lut is None else _look_up(rows, self.lut, dst)
+
+    def grey_rows(self, y0: int, y1: int) -> np.ndarray:
+        """Rows y0..y1 of a grey 8-bit input's own pixels (whose L is the pixel's L)."""
+        if self.lut is None or self.source.dtype != np.uint8:
+            raise UsageError("grey_rows needs a grey 8-bit input")
+        return self.source[y0:y1]
 
     @property
     def ab_shape(self) -> tuple[int, int]:
@@ -135,10 +146,12 @@ def prepare(image: np.ndarray, contract: ModelContract, size: int | None = None)
         raise UsageError(f"working size must be an integer 1..{MAX_SIZE}, got {long_side!r}")
     channels = 1 if image.ndim == 2 else image.shape[2]
     h, w = network_size(image.shape[0], image.shape[1], int(long_side), contract.size_multiple)
-    lut = _grey_lut(image)
+    lut, source = _grey_lut(image), image
+    if lut is None and (grey := _grey_channel(image)) is not None:  # a grey frame stored as BGR
+        lut, source = _grey_l8(), grey
     if lut is not None:  # merge looks L up again by strips: no full-size L plane is kept
-        source, chroma = image, 0.0
-        small = _resize_l(_look_up(image, lut), w, h)  # from a temporary full-size L
+        chroma = 0.0
+        small = _resize_l(_look_up(source, lut), w, h)  # from a temporary full-size L
     else:
         source, chroma = _full_l(image)
         small = _resize_l(source, w, h)
@@ -177,8 +190,153 @@ def merge(prepared: Prepared, ab: np.ndarray, saturation: float = 1.0, guided: b
     check_saturation(saturation)  # a public function: direct callers get the Colorizer's rule
     ab = ab * np.float32(saturation) if saturation != 1.0 else ab
     if guided and ab.shape[:2] == prepared.ab_shape and min(prepared.valid) > 1:
+        if prepared.dtype == np.uint8 and prepared.lut is not None and _full_scale(prepared) > FULL_GUIDE_SCALE:
+            return _merge_fast8(prepared, ab)  # grey 8-bit 720p and up: camera frames, scans
         return _merge_guided(prepared, ab)
     return _merge_plain(prepared, ab)
+
+
+def _full_scale(prepared: Prepared) -> float:
+    """How many times the working size the full image is (the larger of the two sides' ratios)."""
+    return max(prepared.shape[0] / prepared.valid[0], prepared.shape[1] / prepared.valid[1])
+
+
+def _merge_fast8(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
+    """merge() for 8-bit output with edge-aware upsampling, without a full-size colour conversion.
+
+    At working size: ab joint-bilaterally upsampled (as in ``_merge_guided``), the exact colour
+    (float Lab -> BGR) and, per channel, its offset from the grey of the same L fitted as a linear
+    function of that grey in small windows (a guided filter: offset ~ A * grey + B). The offset
+    is then evaluated on the photo's own grey (a grey frame's own pixels) at up to ``GRID_PIXELS``
+    (1080p: half size), resized bilinearly to full size as int16 and added to the grey: OpenCV's
+    8-bit Lab -> BGR alone cost more than this whole merge at 1080p. Where the colour is flat the
+    result is the exact colour on the photo's own grey; elsewhere L stays within about a level
+    (the fit is local and linear), as with OpenCV's own 8-bit conversion.
+    Frames over ``ONE_SHOT_PIXELS`` go by strips, the offset evaluated at full size. Used for grey
+    8-bit images over ``FULL_GUIDE_SCALE`` times the working size (720p and up), where the merge it
+    replaces ran a full-size guided filter and cost ten times the network; below that the plain
+    bilinear merge with OpenCV's conversion is cheaper than this one and stays.
+    Every temporary is a reused buffer (``_scratch``): fresh ones cost page faults, which on some
+    virtual machines cost more than the arithmetic.
+    """
+    slope, offset = output_coefficients(prepared, ab)
+    height, width = prepared.shape
+    out = np.empty((height, width, 4 if prepared.channels == 4 else 3), np.uint8)
+    if height * width <= ONE_SHOT_PIXELS:
+        grey = prepared.grey_rows(0, height)
+        gh, gw = grid_size(height, width)
+        small = grey if (gh, gw) == (height, width) else cv2.resize(
+            grey, (gw, gh), dst=_scratch("grid_grey", (gh, gw), np.uint8), interpolation=cv2.INTER_AREA)
+        delta = _offset_at(slope, offset, small, cv2.CV_16S)
+        if (gh, gw) != (height, width):
+            delta = cv2.resize(delta, (width, height), dst=_scratch("delta", (height, width, 3), np.int16),
+                               interpolation=cv2.INTER_LINEAR)
+        wide = _scratch("grey1", (height, width), np.int16)
+        np.copyto(wide, grey)
+        grey16 = cv2.merge([wide] * 3, dst=_scratch("grey16", (height, width, 3), np.int16))
+        dst = out if out.shape[2] == 3 else _scratch("bgr", (height, width, 3), np.uint8)
+        _store_bgr8(out, 0, cv2.add(grey16, delta, dst=dst, dtype=cv2.CV_8U), prepared)
+        return out
+    rows = max(1, STRIP_PIXELS // width)
+    for y0 in range(0, height, rows):
+        y1 = min(height, y0 + rows)
+        grey = prepared.grey_rows(y0, y1)
+        delta = _offset_at(slope, offset, grey, cv2.CV_32F, rows=(y0, y1, height))
+        grey3 = cv2.merge([grey.astype(np.float32)] * 3)
+        _store_bgr8(out, y0, cv2.add(delta, grey3, dtype=cv2.CV_8U), prepared)
+    return out
+
+
+def grid_size(height: int, width: int) -> tuple[int, int]:
+    """Where the 8-bit fast merge evaluates the colour offset: the frame divided by the smallest
+    integer that brings it to at most ``GRID_PIXELS``."""
+    s = 1
+    while -(-height // s) * -(-width // s) > GRID_PIXELS:
+        s += 1
+    return -(-height // s), -(-width // s)
+
+
+def _offset_at(slope: np.ndarray, offset: np.ndarray, grey: np.ndarray, depth: int,
+               rows: tuple[int, int, int] | None = None) -> np.ndarray:
+    """slope * grey + offset (3 channels) at grey's size, in ``depth`` (rounded and saturated).
+    ``rows``: (y0, y1, height) when grey is rows y0..y1 of an image of that height."""
+    h, w = grey.shape
+    y0, y1, height = rows or (0, h, h)
+    shape = (h, w, 3)
+    slopes = _resize_rows(slope, w, height, y0, y1, _scratch("slopes", shape, np.float32))
+    offsets = _resize_rows(offset, w, height, y0, y1, _scratch("offsets", shape, np.float32))
+    grey3 = cv2.merge([grey.astype(np.float32)] * 3, dst=_scratch("grey3f", shape, np.float32))
+    cv2.multiply(slopes, grey3, dst=slopes)
+    return cv2.add(slopes, offsets, dst=_scratch(f"offset{depth}", shape, np.int16 if depth == cv2.CV_16S
+                                                 else np.float32), dtype=depth)
+
+
+def _store_bgr8(out: np.ndarray, y0: int, bgr: np.ndarray, prepared: Prepared) -> None:
+    """8-bit BGR rows into out (already there when written in place), alpha copied for BGRA."""
+    y1 = y0 + bgr.shape[0]
+    if out.shape[2] == 3:
+        if not np.shares_memory(bgr, out):
+            out[y0:y1] = bgr
+        return
+    cv2.mixChannels([bgr, np.ascontiguousarray(prepared.alpha[y0:y1])], [out[y0:y1]], [0, 0, 1, 1, 2, 2, 3, 3])
+
+
+def output_coefficients(prepared: Prepared, ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(slope, offset), each (h, w, 3) float32 at working size: 8-bit BGR ~ grey + slope * grey + offset,
+    with grey (0..255) the grey level of L. ``ab`` is the network output (float32, saturation applied).
+
+    The offset from grey rather than the colour itself is fitted: where the working image is flat
+    the fit's slope is 0 and the full-size grey's own detail passes through unchanged.
+    """
+    working_l = prepared.working_l()
+    ab = _align(prepared, ab)
+    if ab.shape[:2] != working_l.shape:
+        ab = joint_bilateral_upsample(ab, working_l) if min(ab.shape[:2]) > 1 else cv2.resize(
+            ab, working_l.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    h, w = working_l.shape
+    s1, s3, f32 = (h, w), (h, w, 3), np.float32
+
+    def tmp(name: str, shape: tuple[int, ...] = s3) -> np.ndarray:  # reused buffers: see _merge_fast8
+        return _scratch("w_" + name, shape, f32)
+
+    bgr = cv2.cvtColor(cv2.merge([working_l, ab[..., 0], ab[..., 1]], dst=tmp("lab")), cv2.COLOR_Lab2BGR,
+                       dst=tmp("bgr"))
+    np.clip(bgr, 0.0, 1.0, out=bgr)
+    g = _grey_of_l(working_l)
+    g *= f32(1.0 / 255.0)  # 0..1: the regularisation is on that scale, as in guided_coefficients
+    g3 = cv2.merge([g, g, g], dst=tmp("g3"))
+    offset = cv2.subtract(bgr, g3, dst=bgr)  # colour minus grey, on the 0..1 scale
+    r = max(1, min(GUIDE_RADIUS, (min(h, w) - 1) // 2))
+    k = (2 * r + 1, 2 * r + 1)
+
+    def box(x: np.ndarray, name: str) -> np.ndarray:
+        return cv2.boxFilter(x, -1, k, dst=tmp(name, x.shape), borderType=cv2.BORDER_REFLECT)
+
+    mean_g, mean_o = box(g, "mean_g"), box(offset, "mean_o")
+    mean_g3 = cv2.merge([mean_g, mean_g, mean_g], dst=tmp("mean_g3"))
+    cov = box(cv2.multiply(offset, g3, dst=tmp("og")), "cov")
+    cov -= cv2.multiply(mean_o, mean_g3, dst=tmp("mm"))
+    var = box(cv2.multiply(g, g, dst=tmp("gg", s1)), "var")
+    var -= cv2.multiply(mean_g, mean_g, dst=tmp("mg2", s1))
+    var += f32(OFFSET_EPS)
+    slope = cv2.divide(cov, cv2.merge([var, var, var], dst=tmp("var3")), dst=cov)
+    base = cv2.subtract(mean_o, cv2.multiply(slope, mean_g3, dst=tmp("am")), dst=mean_o)
+    # per grey level (0..255) and on the 0..255 scale of the output: slope is unchanged, base x 255
+    slope, base = box(slope, "slope"), box(base, "base")
+    return _flushed(slope.copy()), _flushed(base * f32(255.0))
+
+
+def _flushed(x: np.ndarray) -> np.ndarray:
+    """x with subnormal values set to 0: a flat region's fit leaves some, and every later float
+    operation on them (resize, multiply) runs tens of times slower on x86."""
+    x[np.abs(x) < np.float32(1e-30)] = 0.0
+    return x
+
+
+def _grey_of_l(L: np.ndarray) -> np.ndarray:
+    """The grey level (0..255, float32) of each L (0..100)."""
+    zero = np.zeros_like(L)
+    return cv2.cvtColor(cv2.merge([L, zero, zero]), cv2.COLOR_Lab2BGR)[..., 0] * np.float32(255.0)
 
 
 def _merge_plain(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
@@ -373,19 +531,29 @@ def _look_up(grey: np.ndarray, lut: np.ndarray, dst: np.ndarray | None = None) -
     return cv2.LUT(grey, lut, dst=dst) if grey.dtype == np.uint8 else lut[grey]
 
 
+def _grey_channel(image: np.ndarray) -> np.ndarray | None:
+    """The first channel of an 8-bit BGR frame whose three channels are equal, else None.
+
+    Grey frames stored as BGR are what cameras and video decoders deliver: an exact equality check
+    costs ~0.4 ms at 640x480, the full Lab conversion ~1.5 ms, and the frame is then handled as a
+    single-channel one (no full-size L plane; the merge takes its grey as it is). Only up to video
+    frame sizes: the check makes a frame-sized copy, which large photos should not pay.
+    """
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[0] * image.shape[1] > GREY_CHECK_PIXELS:
+        return None
+    if image.shape[2] == 3:
+        c0 = cv2.extractChannel(image, 0)
+        return c0 if cv2.norm(image, cv2.cvtColor(c0, cv2.COLOR_GRAY2BGR), cv2.NORM_INF) == 0 else None
+    c0, c1, c2 = (cv2.extractChannel(image, i) for i in range(3))  # BGRA: alpha aside
+    return c0 if cv2.norm(c0, c1, cv2.NORM_INF) == 0 and cv2.norm(c0, c2, cv2.NORM_INF) == 0 else None
+
+
 def _full_l(image: np.ndarray) -> tuple[np.ndarray, float]:
     """Full-resolution L (uint8 8-bit scale for uint8 input, else float32 0..100) and mean chroma."""
     height, width = image.shape[:2]
     if image.ndim == 2:  # float32 (integer grey goes through _grey_lut)
         return _l_float(cv2.cvtColor(np.clip(image, 0.0, 1.0), cv2.COLOR_GRAY2BGR)), 0.0
     rows = max(1, STRIP_PIXELS // width)
-    if image.dtype == np.uint8 and image.shape[2] == 3 and height * width <= GREY_CHECK_PIXELS:
-        # Grey frames stored as BGR (what cameras and video decoders deliver): an exact equality check
-        # plus a lookup table costs ~0.4 ms at 640x480, the full Lab conversion ~1.5 ms. Only up to video
-        # frame sizes: the check makes a frame-sized copy, which large photos should not pay.
-        c0 = cv2.extractChannel(image, 0)
-        if cv2.norm(image, cv2.cvtColor(c0, cv2.COLOR_GRAY2BGR), cv2.NORM_INF) == 0:
-            return cv2.LUT(c0, _grey_l8()), 0.0
     if image.dtype == np.uint8:
         if rows >= height:  # the common case: one conversion, chroma from the same Lab image
             lab = cv2.cvtColor(image, cv2.COLOR_BGR2Lab, dst=_scratch("lab", (height, width, 3), np.uint8))

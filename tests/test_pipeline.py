@@ -178,7 +178,10 @@ def test_grey_input_holds_no_second_full_size_plane(monkeypatch, dtype):
     p = prepare(grey, CONTRACT)
     assert p.source is grey and p.lut is not None
     as_bgr = prepare(np.dstack([grey] * 3), CONTRACT)
-    assert as_bgr.lut is None
+    if dtype == np.uint8:  # a grey 8-bit BGR frame keeps its first channel, as a grey input
+        assert as_bgr.lut is not None and as_bgr.source.ndim == 2
+    else:
+        assert as_bgr.lut is None
     tol = 0 if dtype == np.uint8 else 1e-3  # 8 bits: the table is OpenCV's own BGR2Lab, exactly
     np.testing.assert_allclose(p.L, as_bgr.L, rtol=0, atol=tol)
     np.testing.assert_allclose(p.l_rows(40, 77), as_bgr.L[40:77], rtol=0, atol=tol)
@@ -280,8 +283,10 @@ def test_guided_upsampling_keeps_each_side_of_an_edge_its_own_colour(scale):
         lab = cv2.cvtColor(merge(p, ab, guided=guided), cv2.COLOR_BGR2Lab).astype(np.float32) - 128
         b = lab[height // 2, :, 2]
         near = 3 * scale  # pixels on each side of the edge
-        # one pixel each side may be mixed (bilinear from working size for small frames)
-        left, right = b[x_edge - near:x_edge - 1], b[x_edge + 1:x_edge + near]
+        # one pixel each side may be mixed (bilinear from working size for small frames); frames over
+        # GRID_PIXELS get their colour at half size (pipeline.grid_size): two pixels each side
+        mixed = 1 if pipeline.grid_size(height, width) == (height, width) else 2
+        left, right = b[x_edge - near:x_edge - mixed], b[x_edge + mixed:x_edge + near]
         bleed[guided] = max(np.abs(left - 25).max(), np.abs(right + 25).max())
         assert b[: x_edge // 2].mean() > 20 and b[x_edge + width // 4:].mean() < -20
     assert bleed[True] < 6 < bleed[False]
@@ -310,3 +315,125 @@ def test_guided_merge_keeps_l(dtype):
     back8 = (back * 255 + 0.5).astype(np.uint8)
     assert np.abs(lab_l8(back8).astype(int) - lab_l8(bgr)).max() <= 2
     assert chroma(back8).mean() > 3
+
+
+# -- the 8-bit fast merge against a float reference (known answers) -------------------------------
+
+
+def float_reference(grey: np.ndarray, ab_full: np.ndarray, top: float) -> np.ndarray:
+    """Float CIELAB -> BGR of the grey's own L with a full-size ab, rounded once: what the merge
+    should give where ab is known at every pixel."""
+    g = grey.astype(np.float32) / np.float32(255.0)  # the 8-bit grey the input was made of
+    L = cv2.cvtColor(cv2.merge([g, g, g]), cv2.COLOR_BGR2Lab)[..., 0]
+    bgr = cv2.cvtColor(cv2.merge([L, ab_full[..., 0], ab_full[..., 1]]), cv2.COLOR_Lab2BGR)
+    return np.clip(bgr * np.float32(top) + np.float32(0.5), 0, top).astype(np.int64)
+
+
+def known_input(kind: str, grey: np.ndarray, dtype) -> np.ndarray:
+    img = grey.astype(np.uint16) * 257 if dtype == np.uint16 else grey
+    if kind == "bgra":
+        return np.dstack([img] * 3 + [np.full_like(img, 77)])
+    return np.dstack([img] * 3) if kind == "bgr" else img
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("kind", ["grey", "bgr", "bgra"])
+@pytest.mark.parametrize("size", [(240, 320), (1080, 1920)])
+def test_flat_colour_is_the_exact_colour(dtype, kind, size):
+    """A flat grey with a flat ab: every pixel is the float reference's colour within a level."""
+    grey = np.full(size, 119, np.uint8)
+    img = known_input(kind, grey, dtype)
+    p = prepare(img, CONTRACT)
+    ab = np.empty((*p.ab_shape, 2), np.float32)
+    ab[...] = (18.0, -22.0)
+    out = merge(p, ab)
+    top = 255 if dtype == np.uint8 else 65535
+    expected = float_reference(grey, np.broadcast_to(np.float32([18.0, -22.0]), (*size, 2)), top)
+    assert out.dtype == dtype and out.shape == (*size, 4 if kind == "bgra" else 3)
+    assert np.abs(out[..., :3].astype(np.int64) - expected).max() <= (1 if dtype == np.uint8 else 257)
+    if kind == "bgra":
+        assert (out[..., 3] == img[..., 3]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("size", [(240, 320), (720, 1280), (1080, 1920)])
+def test_step_edge_keeps_each_side_its_exact_colour(dtype, size):
+    """Dark left, light right, each with its own ab, the edge on a cell border of the network output:
+    each side is the float reference's colour for its own L and ab, within a level from 4 working
+    pixels off the edge and within a few levels up to it (16-bit: the float path, the same bounds)."""
+    height, width = size
+    h, w = prepare(np.zeros(size, np.uint8), CONTRACT).ab_shape
+    cell = w // 2 + 1
+    x_edge = cell * width // w
+    grey = np.full(size, 60, np.uint8)
+    grey[:, x_edge:] = 200
+    p = prepare(known_input("grey", grey, dtype), CONTRACT)
+    ab = np.zeros((h, w, 2), np.float32)
+    ab[:, :cell] = (20.0, 25.0)
+    ab[:, cell:] = (-15.0, -25.0)
+    level = 1 if dtype == np.uint8 else 257
+    out = merge(p, ab).astype(np.int64)
+    ab_full = np.zeros((*size, 2), np.float32)
+    ab_full[:, :x_edge] = (20.0, 25.0)
+    ab_full[:, x_edge:] = (-15.0, -25.0)
+    err = np.abs(out - float_reference(grey, ab_full, 255 * level)).max(axis=(0, 2)) / level
+    off = np.abs(np.arange(width) + 0.5 - x_edge) / (width / CONTRACT.working_size)  # in working pixels
+    assert err[off >= 4].max() <= 1
+    assert err[off >= 0.5].max() <= 10
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("size", [(240, 320), (1080, 1920)])
+def test_gradient_follows_its_own_l(dtype, size):
+    """A horizontal grey ramp under one ab: each column is the float reference's colour for its
+    own L (the colour's brightness follows the ramp, not the working size's steps)."""
+    height, width = size
+    grey = np.tile(np.linspace(20, 235, width).astype(np.uint8), (height, 1))
+    p = prepare(known_input("bgr", grey, dtype), CONTRACT)
+    ab = np.empty((*p.ab_shape, 2), np.float32)
+    ab[...] = (-12.0, 30.0)
+    out = merge(p, ab).astype(np.int64)
+    top = 255 if dtype == np.uint8 else 65535
+    expected = float_reference(grey, np.broadcast_to(np.float32([-12.0, 30.0]), (*size, 2)), top)
+    assert np.abs(out - expected).max() <= (2 if dtype == np.uint8 else 2 * 257)
+    assert np.abs(out - expected).mean() <= (0.5 if dtype == np.uint8 else 0.5 * 257)
+
+
+@pytest.mark.parametrize("kind", ["grey", "bgr", "bgra"])
+def test_fast_merge_strips_equal_one_shot(monkeypatch, kind):
+    """A frame above ONE_SHOT_PIXELS goes by strips with the colour offset at full size; the same
+    frame in one piece (offset on the half-size grid) gives the same picture within a level or two
+    away from edges, and exactly the same alpha."""
+    img = known_input(kind, cv2.resize(photo(90, 160)[..., 0], (1280, 720), interpolation=cv2.INTER_CUBIC),
+                      np.uint8)
+    p = prepare(img, CONTRACT)
+    ab = ab_for(p, 25, -20)
+    whole = merge(p, ab).astype(np.int64)
+    monkeypatch.setattr(pipeline, "ONE_SHOT_PIXELS", 1000)
+    monkeypatch.setattr(pipeline, "STRIP_PIXELS", 1280 * 37)  # 20 strips
+    strips = merge(p, ab).astype(np.int64)
+    diff = np.abs(strips - whole)
+    assert diff.max() <= 2 and diff.mean() < 0.2
+    if kind == "bgra":
+        np.testing.assert_array_equal(strips[..., 3], img[..., 3])
+
+
+@pytest.mark.parametrize("kind", ["grey", "bgr", "bgra"])
+@pytest.mark.parametrize("colour", [(12.0, -9.0), (25.0, -20.0)])
+def test_fast_merge_keeps_l_on_texture(kind, colour):
+    """720p grey texture with grain under a varying colour: the fast merge keeps L as well as the exact
+    conversion it replaces (which moves L where a saturated colour leaves the sRGB gamut), within a
+    level or two, and gives nearly the same picture."""
+    grey = cv2.resize(photo(90, 160, seed=3)[..., 0], (1280, 720), interpolation=cv2.INTER_CUBIC)
+    grain = np.random.default_rng(0).integers(-12, 13, grey.shape)
+    grey = np.clip(grey.astype(int) + grain, 0, 255).astype(np.uint8)
+    img = known_input(kind, grey, np.uint8)
+    p = prepare(img, CONTRACT)
+    assert pipeline._full_scale(p) > pipeline.FULL_GUIDE_SCALE  # the fast path
+    ab = ab_for(p, *colour)
+    out, exact = merge(p, ab)[..., :3], pipeline._merge_guided(p, ab)[..., :3]
+    ref = lab_l8(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)).astype(int)
+    dl, dl_exact = np.abs(lab_l8(out).astype(int) - ref), np.abs(lab_l8(exact).astype(int) - ref)
+    assert dl.max() <= dl_exact.max() + 2
+    assert (dl <= 1).mean() >= (dl_exact <= 1).mean() - 0.01
+    assert cv2.PSNR(np.ascontiguousarray(out), np.ascontiguousarray(exact)) > 44

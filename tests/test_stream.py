@@ -138,6 +138,22 @@ def test_run_keeps_every_frame_in_order_with_two_workers(model_files, colorizer,
     assert not stats.interrupted and stats.fps > 0 and stats.latencies
 
 
+def test_run_keeps_720p_frames_in_order_through_the_fast_merge(model_files, colorizer):
+    """720p grey frames take the fast 8-bit merge (pipeline._merge_fast8) inside the threaded loop:
+    every frame arrives, in order, equal to colorizing them one by one with the same state."""
+    from edgecolor import pipeline
+
+    frames = synthetic_clip(1280, 720, shot=3).frames  # 3 shots: cuts reset the stabilizer too
+    p = colorizer.prepare(frames[0])
+    assert p.lut is not None and pipeline._full_scale(p) > pipeline.FULL_GUIDE_SCALE
+    stream = StreamColorizer(colorizer)
+    expected = [stream.process(f) for f in frames]
+    got = []
+    stats = run(frames, got.append, lambda: Colorizer(model_files["onnx"], backend="openvino"), workers=2)
+    assert stats.frames == len(frames) == len(got) == 9
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+
+
 def test_run_live_source_drops_stale_frames(colorizer, clip):
     frames = clip.frames * 10  # produced far faster than they are colorized
     got = []
