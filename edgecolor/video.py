@@ -241,6 +241,17 @@ class CtrlC:
         self.stop = stop or threading.Event()
 
 
+def _stop_signals() -> list[int]:
+    """The signals ``ctrl_c_sets`` takes over: SIGINT, plus SIGTERM and SIGHUP where the command line made
+    them act as Ctrl-C (cli.app.stop_signals; a library caller's own handling of them is left alone)."""
+    sigs = [signal.SIGINT]
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and getattr(signal.getsignal(sig), "stops_like_ctrl_c", False):
+            sigs.append(sig)
+    return sigs
+
+
 @contextlib.contextmanager
 def ctrl_c_sets(stop: threading.Event | None = None, note: Callable[[str], None] | None = None,
                 exiting: bool = False) -> Iterator[CtrlC]:
@@ -248,6 +259,7 @@ def ctrl_c_sets(stop: threading.Event | None = None, note: Callable[[str], None]
 
     ``exiting``: the program ends after the block (a command): once Ctrl-C was pressed, further
     presses are ignored until then, so none lands in the interpreter's shutdown as a traceback.
+    On the command line SIGTERM (systemd, docker stop) and SIGHUP count as Ctrl-C presses too.
 
     A KeyboardInterrupt can land anywhere (in a thread join, between writing and renaming) and lose
     a finished file; a flag cannot. Only in the main thread, and only when Python's own handler is
@@ -255,21 +267,30 @@ def ctrl_c_sets(stop: threading.Event | None = None, note: Callable[[str], None]
     """
     ctrl = CtrlC(stop)
     if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            or signal.getsignal(signal.SIGINT) not in (signal.default_int_handler, signal.SIG_IGN)):
+        yield ctrl
+        return
+    sigs = _stop_signals()
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # a background job: Ctrl-C cannot reach it, SIGTERM can
+        sigs.remove(signal.SIGINT)
+    if not sigs:
         yield ctrl
         return
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def on_stop(signum: int, frame: Any) -> None:
         ctrl.presses += 1
         ctrl.stop.set()
         if ctrl.presses == 2 and note:
             note("finishing the partial file, please wait (it stays playable)")
 
-    signal.signal(signal.SIGINT, on_sigint)
+    before = {sig: signal.getsignal(sig) for sig in sigs}
+    for sig in sigs:
+        signal.signal(sig, on_stop)
     try:
         yield ctrl
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN if exiting and ctrl.presses else signal.default_int_handler)
+        for sig in sigs:
+            signal.signal(sig, signal.SIG_IGN if exiting and ctrl.presses else before[sig])
 
 
 # -- file to file ---------------------------------------------------------------------------------
