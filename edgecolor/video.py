@@ -44,6 +44,7 @@ from edgecolor.ffmpeg import (
     own_process_group,
     plan_audio,
 )
+from edgecolor.limits import DEFAULT_MAX_PIXELS
 from edgecolor.sources import FileSource
 from edgecolor.stream import DEFAULT_STRENGTH, RunStats, run
 
@@ -339,6 +340,7 @@ def colorize_video(
     progress: Callable[[int, int | None, RunStats], None] | None = None,
     warn: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> VideoReport:
     """Colorize the video ``src`` into ``dst`` (same size and frame rate, every decoded frame, sound copied).
 
@@ -346,6 +348,7 @@ def colorize_video(
     ``ffmpeg``: True to find one, a path, or False/None for OpenCV's writer (silent video).
     Ctrl-C (any number of times, in the main thread) or ``stop`` keeps the frames done so far in a
     playable file: the report says ``partial``. A frame count other than the container's is a warning.
+    ``max_pixels``: frames larger than this (the size the file states) are refused before decoding.
     """
     name = str(src)
     src, dst = (name if "://" in name else Path(src)), Path(dst)
@@ -353,7 +356,7 @@ def colorize_video(
     exe = find_ffmpeg() if ffmpeg is True else (ffmpeg or None)
     stop = stop or threading.Event()
     with ctrl_c_sets(stop, warn) as ctrl:
-        source = FileSource(src, start, end, ffmpeg=exe)
+        source = FileSource(src, start, end, ffmpeg=exe, max_pixels=max_pixels)
         try:
             audio = _plan_output(src, dst, source, codec, exe, start, end, warn)
             out = AtomicFile(dst, note=warn)

@@ -233,3 +233,61 @@ def test_exit_codes_missing_input_is_1_bad_option_is_2(tmp_path, model_files):
         assert len(lines) == 1 and reason in lines[0], (args, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]
+
+
+# -- issue 21 item 5: the pixel limit holds for video and live frames ------------------------------
+
+
+def test_max_pixels_refuses_video_and_live_frames_in_one_line(tmp_path, model_files):
+    clip = write_clip(tmp_path / "c.mp4", synthetic_clip(160, 120, shot=2).frames, FPS, FFMPEG, audio=False)
+    reason = ("c.mp4: frames too large: 160x120 = 0.0192 megapixels, above the limit of 0.01 "
+              "(raise it with --max-pixels)")
+    for args in (["video", clip, "-o", tmp_path / "o.mp4"], ["live", "--source", clip, "--record", tmp_path / "r.mp4"]):
+        result = invoke(*args, "--max-pixels", 10000, "--model", model_files["onnx"])
+        assert result.exit_code == 1, (args, result.output)
+        lines = errors(result.output)
+        assert len(lines) == 1 and lines[0].endswith(reason), (args, result.output)
+    assert invoke("video", clip, "-o", tmp_path / "o.mp4", "--max-pixels", 19200,
+                  "--model", model_files["onnx"]).exit_code == 0  # at the limit: allowed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "o.mp4"]
+
+
+def test_the_limit_is_checked_from_the_stated_size_before_any_frame_is_decoded(tmp_path):
+    from edgecolor.errors import InputError
+    from edgecolor.sources import LiveSource
+
+    clip = write_clip(tmp_path / "c.avi", synthetic_clip(160, 120, shot=2).frames, FPS, FFMPEG, audio=False)
+    for force_ffmpeg in (False, True):  # OpenCV's size, or ffmpeg's probe
+        with pytest.raises(InputError, match="frames too large: 160x120"):
+            FileSource(clip, ffmpeg=FFMPEG, force_ffmpeg=force_ffmpeg, max_pixels=19199)
+        source = FileSource(clip, ffmpeg=FFMPEG, force_ffmpeg=force_ffmpeg, max_pixels=None)  # None: no limit
+        assert source.read().shape == (120, 160, 3)
+        source.close()
+    with pytest.raises(InputError, match="frames too large: 160x120"):
+        LiveSource(clip, max_pixels=100)
+
+
+_PEAK = ("import atexit, runpy, sys\n"  # the child's own peak (VmHWM): ru_maxrss would include the forking parent's
+         "atexit.register(lambda: print([ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')][0],"
+         " file=sys.stderr))\n"
+         "sys.argv = ['edgecolor', *sys.argv[1:]]\n"
+         "runpy.run_module('edgecolor', run_name='__main__')\n")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="peak memory from /proc (Linux)")
+def test_a_small_file_of_huge_frames_is_refused_without_decoding_one(tmp_path, model_files):
+    """An MJPEG of 8000x8000 grey frames (under 1 MB): refused before a frame (192 MB as BGR) is decoded."""
+    big = tmp_path / "big.avi"
+    _ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=8000x8000:r=5:d=0.4", "-c:v", "mjpeg", "-q:v", "31", str(big))
+    assert big.stat().st_size < 3_000_000
+    for args in (["video", big, "-o", tmp_path / "o.mp4"], ["live", "--source", big, "--record", tmp_path / "r.mp4"]):
+        done = subprocess.run([sys.executable, "-c", _PEAK, *map(str, args), "--max-pixels", "50000000",
+                               "--model", str(model_files["onnx"])], env=cli_env(), capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 1, done.stderr
+        assert errors(done.stderr) == [f"edgecolor: error: {big}: frames too large: 8000x8000 = 64 megapixels, "
+                                       "above the limit of 50 (raise it with --max-pixels)"]
+        peak_mb = int(done.stderr.split("VmHWM:")[1].split()[0]) / 1024
+        assert peak_mb < 180, peak_mb  # one decoded frame alone is 192 MB
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.avi"]
