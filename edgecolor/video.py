@@ -35,6 +35,7 @@ from edgecolor.ffmpeg import (
     CONTAINERS,
     ENCODER_OPTIONS,
     AudioPlan,
+    Timeline,
     choose_encoder,
     container_of,
     ffmpeg_probe,
@@ -43,6 +44,7 @@ from edgecolor.ffmpeg import (
     mux_audio,
     own_process_group,
     plan_audio,
+    variable_timeline,
 )
 from edgecolor.limits import DEFAULT_MAX_PIXELS
 from edgecolor.sources import FileSource
@@ -77,13 +79,14 @@ class FfmpegWriter(Writer):
     With sound, frames are encoded into ``scratch`` and ``close()`` copies that video stream into
     ``path`` together with the sound, cut at the picture's length (ffmpeg.mux_audio): the picture is
     never cut to the sound, and a partial file's sound ends where its picture does.
+    ``timeline``: a variable-frame-rate input's frame times: each frame keeps its own (setpts, passed through).
     """
 
     def __init__(self, ffmpeg: str, path: Path, size: tuple[int, int], fps: float, muxer: str,
                  encoder: str, audio: AudioPlan | None, label: Path | None = None,
-                 scratch: Path | None = None) -> None:
+                 scratch: Path | None = None, timeline: Timeline | None = None) -> None:
         self.ffmpeg, self.path, self.size, self.label = ffmpeg, path, size, label or path
-        self.fps, self.muxer, self.audio = fps, muxer, audio
+        self.fps, self.muxer, self.audio, self.timeline = fps, muxer, audio, timeline
         self.frames = 0
         self.interrupted = False  # Ctrl-C came while ffmpeg was finishing (the file was finished anyway)
         if audio is not None and scratch is None:
@@ -94,6 +97,14 @@ class FfmpegWriter(Writer):
         cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}", "-r", f"{rate.numerator}/{rate.denominator}",
                "-i", "pipe:0", "-map", "0:v:0", "-c:v", encoder, *ENCODER_OPTIONS.get(encoder, [])]
+        if timeline is not None:  # frame N at its own time, not N / fps
+            if muxer == "avi":  # one rate per file: frames are repeated at the fastest rate so each shows on time
+                fastest = fps_fraction(timeline.fastest)
+                rate_text = f"{fastest.numerator}/{fastest.denominator}"
+                cmd += ["-vf", f"settb=1/90000,{timeline.setpts()},fps={rate_text}", "-r", rate_text]
+            else:
+                cmd += ["-vf", f"settb=1/90000,{timeline.setpts()}", "-fps_mode", "passthrough",
+                        "-enc_time_base", "1/90000"]
         if encoder in ("libx264", "libx265", "mpeg4", "libvpx-vp9") and w % 2 == 0 and h % 2 == 0:
             cmd += ["-pix_fmt", "yuv420p"]  # what every player decodes (odd sizes: ffmpeg picks a 4:4:4 format)
         elif encoder == "mjpeg":
@@ -147,7 +158,7 @@ class FfmpegWriter(Writer):
         if self.audio is None:
             return
         try:
-            problem = mux_audio(self.ffmpeg, self._video, self.audio, self.frames / self.fps, self.muxer, self.path)
+            problem = mux_audio(self.ffmpeg, self._video, self.audio, self.seconds, self.muxer, self.path)
         except KeyboardInterrupt:
             self.interrupted, problem = True, "interrupted"
         if problem is not None:  # keep the colorized picture; say the sound is missing
@@ -156,6 +167,11 @@ class FfmpegWriter(Writer):
         else:
             with contextlib.suppress(OSError):
                 os.unlink(self._video)
+
+    @property
+    def seconds(self) -> float:
+        """How long the frames written so far play."""
+        return self.timeline.seconds(self.frames) if self.timeline else self.frames / self.fps
 
     def abort(self) -> None:
         with self._lock:
@@ -219,14 +235,16 @@ def _bgr8_of_size(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def open_writer(path: Path, size: tuple[int, int], fps: float, codec: str | None = None,
                 audio: AudioPlan | None = None, ffmpeg: str | None = None, target: Path | None = None,
-                scratch: Path | None = None) -> Writer:
+                scratch: Path | None = None, timeline: Timeline | None = None) -> Writer:
     """An encoder for ``path`` chosen by ``target``'s extension (``path`` may be a temporary name).
 
     ``scratch``: where the video stream goes before the sound is added (default: beside ``path``).
+    ``timeline``: each frame's time for a variable frame rate (ffmpeg only; OpenCV writes ``fps``).
     """
     muxer, encoder, fourcc = choose_encoder(target or path, codec, ffmpeg)
     if ffmpeg:
-        return FfmpegWriter(ffmpeg, path, size, fps, muxer, encoder, audio, label=target, scratch=scratch)
+        return FfmpegWriter(ffmpeg, path, size, fps, muxer, encoder, audio, label=target, scratch=scratch,
+                            timeline=timeline)
     fourccs = [fourcc] + (["mp4v"] if fourcc != "mp4v" and muxer != "avi" else [])
     return Cv2Writer(path, size, fps, fourccs, label=target)
 
@@ -359,14 +377,15 @@ def colorize_video(
         source = FileSource(src, start, end, ffmpeg=exe, max_pixels=max_pixels)
         try:
             audio = _plan_output(src, dst, source, codec, exe, start, end, warn)
+            timeline = _timeline(src, source, exe, start, end, warn)
             out = AtomicFile(dst, note=warn)
             try:
                 writer = open_writer(out.path, source.size, source.fps, codec, audio, exe, target=dst,
-                                     scratch=out.helper("video") if audio else None)
+                                     scratch=out.helper("video") if audio else None, timeline=timeline)
             except BaseException:
                 out.discard()
                 raise
-            expected = source.estimate
+            expected = timeline.frames if timeline else source.estimate
             on_frame = (lambda s: progress(s.frames, expected, s)) if progress else None
             stats = _encode(src, source, writer, out, colorizer, ctrl, on_frame, stabilize=stabilize,
                             strength=strength, workers=workers, stop=stop)
@@ -392,6 +411,23 @@ def _plan_output(src: Path | str, dst: Path, source: FileSource, codec: str | No
     if source.first_frame is not None and _is_colour(source.first_frame):
         warn(f"{src}: is a colour video; it is colorized from its lightness, its own colours are replaced")
     return audio
+
+
+def _timeline(src: Path | str, source: FileSource, exe: str | None, start: float | None, end: float | None,
+              warn: Callable[[str], None]) -> Timeline | None:
+    """A variable-frame-rate input's frame times (each frame keeps its own), or None for a constant rate.
+
+    A part (--start/--end) of such a video is cut by frame counts at the container's rate and re-timed
+    to that constant rate: a warning says so. Without ffmpeg nothing is known and the rate is constant.
+    """
+    if not exe or not isinstance(src, Path):
+        return None
+    timeline = variable_timeline(exe, src)
+    if timeline is not None and (start or end is not None):
+        warn(f"{src}: has a variable frame rate; the part --start/--end is re-timed to a constant "
+             f"{source.fps:g} fps (the whole video keeps each frame's time)")
+        return None
+    return timeline
 
 
 def _encode(src: Path | str, source: FileSource, writer: Writer, out: AtomicFile, colorizer: Any, ctrl: CtrlC,
