@@ -57,6 +57,8 @@ __all__ = ["CONTAINERS", "AtomicFile", "FileSource", "VideoReport", "colorize_vi
 
 # -- writing --------------------------------------------------------------------------------------
 
+FFMPEG_SIGNALLED = 255  # ffmpeg's exit code after SIGTERM or SIGINT (the file is finished all the same)
+
 
 class Writer:
     """Write BGR frames of one size; ``close()`` finishes a playable file, ``abort()`` gives up."""
@@ -80,13 +82,19 @@ class FfmpegWriter(Writer):
     ``path`` together with the sound, cut at the picture's length (ffmpeg.mux_audio): the picture is
     never cut to the sound, and a partial file's sound ends where its picture does.
     ``timeline``: a variable-frame-rate input's frame times: each frame keeps its own (setpts, passed through).
+    ``stop``: the run's stop event. systemd stops a service by sending SIGTERM to every process in it, so
+    ffmpeg may get it with us: it then finishes the file itself and exits 255. When our own stop came too,
+    that file is the partial output (frames sent after are dropped), not a failure.
     """
 
     def __init__(self, ffmpeg: str, path: Path, size: tuple[int, int], fps: float, muxer: str,
                  encoder: str, audio: AudioPlan | None, label: Path | None = None,
-                 scratch: Path | None = None, timeline: Timeline | None = None) -> None:
+                 scratch: Path | None = None, timeline: Timeline | None = None,
+                 stop: threading.Event | None = None) -> None:
         self.ffmpeg, self.path, self.size, self.label = ffmpeg, path, size, label or path
         self.fps, self.muxer, self.audio, self.timeline = fps, muxer, audio, timeline
+        self.stop = stop
+        self.stopped_with_us = False  # ffmpeg got the SIGTERM we got and finished the file itself
         self.frames = 0
         self.interrupted = False  # Ctrl-C came while ffmpeg was finishing (the file was finished anyway)
         if audio is not None and scratch is None:
@@ -126,11 +134,16 @@ class FfmpegWriter(Writer):
         self._lock = threading.Lock()
 
     def write(self, frame: np.ndarray) -> None:
+        if self.stopped_with_us:
+            return
         frame = _bgr8_of_size(frame, self.size)
         try:
             self._proc.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
         except (BrokenPipeError, ValueError, OSError):
             self._proc.wait()
+            if self._proc.returncode == FFMPEG_SIGNALLED and self.stop is not None and self.stop.wait(2.0):
+                self.stopped_with_us = True
+                return
             raise EdgecolorError(f"{self.label}: ffmpeg stopped reading frames: {self._message()}") from None
         self.frames += 1
 
@@ -153,7 +166,9 @@ class FfmpegWriter(Writer):
                 break
             except KeyboardInterrupt:
                 self.interrupted = True
-        if code != 0:
+        if code == FFMPEG_SIGNALLED and self.stop is not None and self.stop.is_set():
+            self.stopped_with_us = True  # it finished the file when the SIGTERM we got reached it too
+        elif code != 0:
             raise EdgecolorError(f"{self.label}: ffmpeg failed: {self._message()}")
         if self.audio is None:
             return
@@ -235,7 +250,8 @@ def _bgr8_of_size(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def open_writer(path: Path, size: tuple[int, int], fps: float, codec: str | None = None,
                 audio: AudioPlan | None = None, ffmpeg: str | None = None, target: Path | None = None,
-                scratch: Path | None = None, timeline: Timeline | None = None) -> Writer:
+                scratch: Path | None = None, timeline: Timeline | None = None,
+                stop: threading.Event | None = None) -> Writer:
     """An encoder for ``path`` chosen by ``target``'s extension (``path`` may be a temporary name).
 
     ``scratch``: where the video stream goes before the sound is added (default: beside ``path``).
@@ -244,7 +260,7 @@ def open_writer(path: Path, size: tuple[int, int], fps: float, codec: str | None
     muxer, encoder, fourcc = choose_encoder(target or path, codec, ffmpeg)
     if ffmpeg:
         return FfmpegWriter(ffmpeg, path, size, fps, muxer, encoder, audio, label=target, scratch=scratch,
-                            timeline=timeline)
+                            timeline=timeline, stop=stop)
     fourccs = [fourcc] + (["mp4v"] if fourcc != "mp4v" and muxer != "avi" else [])
     return Cv2Writer(path, size, fps, fourccs, label=target)
 
@@ -381,7 +397,7 @@ def colorize_video(
             out = AtomicFile(dst, note=warn)
             try:
                 writer = open_writer(out.path, source.size, source.fps, codec, audio, exe, target=dst,
-                                     scratch=out.helper("video") if audio else None, timeline=timeline)
+                                     scratch=out.helper("video") if audio else None, timeline=timeline, stop=stop)
             except BaseException:
                 out.discard()
                 raise

@@ -217,6 +217,46 @@ def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files, long_clip,
     assert [p.name for p in out.parent.iterdir()] == ["partial.mp4"]
 
 
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return kids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the ffmpeg child in /proc (Linux)")
+def test_systemd_stop_signals_edgecolor_and_its_ffmpeg_at_once(tmp_path, model_files, long_clip):
+    """systemd's stop sends SIGTERM to every process of the service: ffmpeg finishes the file itself (exit
+    255) while edgecolor stops; the file is the playable partial output, not a failure."""
+    out = tmp_path / "out" / "partial.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "video", str(long_clip), "-o", str(out),
+                             "--model", str(model_files["onnx"])], env=cli_env(), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        temps = list(out.parent.glob(f".{out.name}.*")) if out.parent.exists() else []
+        if temps and max((t.stat().st_size for t in temps if t.exists()), default=0) > 20000:
+            break
+        time.sleep(0.05)
+    kids = _children(proc.pid)
+    assert proc.poll() is None and kids, "finished before it could be stopped"
+    for pid in [proc.pid, *kids]:
+        os.kill(pid, signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stdout + stderr and "error" not in stderr
+    assert "wrote partial" in stdout and "done 0, partial 1, skipped 0, failed 0 (interrupted)" in stdout
+    n = len(frames_of(out))
+    assert 0 < n < 3000
+    assert [p.name for p in out.parent.iterdir()] == ["partial.mp4"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="a shell pipeline")
 def test_a_closed_stdout_pipe_ends_the_batch_cleanly(tmp_path, model_files, long_clip):
