@@ -221,3 +221,104 @@ def mux_audio(ffmpeg: str, video: Path, audio: AudioPlan, seconds: float, muxer:
         lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
         return lines[-1] if lines else f"exit code {proc.returncode}"
     return None
+
+
+# -- variable frame rate ---------------------------------------------------------------------------
+
+TIMELINE_TOLERANCE = 0.002  # seconds: how far a frame may be shown from its own time (well under a frame)
+MAX_PIECES = 200  # straight pieces of a timeline; more (a jittery phone clip) widens the tolerance instead
+
+
+@dataclass
+class Timeline:
+    """When each frame of a variable-frame-rate video is shown, as straight pieces: (first frame, its time
+    in seconds, seconds per frame) each; frames past the last piece go on at its rate."""
+
+    pieces: list[tuple[int, float, float]]
+    frames: int  # frames the container lists
+    tolerance: float
+
+    def time(self, n: int) -> float:
+        first, t, step = next(p for p in reversed(self.pieces) if p[0] <= n)
+        return t + (n - first) * step
+
+    def seconds(self, frames: int) -> float:
+        """How long ``frames`` frames play: the last one's time plus its interval."""
+        if frames <= 0:
+            return 0.0
+        return self.time(frames - 1) + self.pieces[-1][2] if frames >= self.frames else self.time(frames)
+
+    @property
+    def fastest(self) -> float:
+        """The fastest rate of its pieces (frames per second, at most 120)."""
+        return min(120.0, max(1.0 / step for _, _, step in self.pieces if step > 1 / 120) if any(
+            step > 1 / 120 for _, _, step in self.pieces) else 120.0)
+
+    def setpts(self) -> str:
+        """An ffmpeg setpts filter that gives frame N its time (pieces summed, so nothing nests)."""
+        terms = []
+        for i, (first, t, step) in enumerate(self.pieces):
+            when = f"gte(N,{first})" if i == len(self.pieces) - 1 else f"between(N,{first},{self.pieces[i + 1][0] - 1})"
+            terms.append(f"{when}*({t:.6f}+(N-{first})*{step:.9f})")
+        return "setpts='(" + "+".join(terms) + ")/TB'"
+
+
+def frame_times(ffmpeg: str, path: str | Path, timeout: float = 600.0) -> list[float] | None:
+    """Presentation time (seconds from the first) of every frame of the first video stream, sorted, from the
+    demuxer (packets copied, nothing decoded: fast). None when ffmpeg cannot list them."""
+    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path), "-map", "0:v:0", "-c", "copy",
+           "-f", "framecrc", "-"]
+    try:
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                              timeout=timeout, **own_process_group())
+    except (OSError, subprocess.SubprocessError):
+        return None
+    tb = None
+    pts = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("#tb 0:"):
+            tb = Fraction(line.split(":", 1)[1].strip())
+        elif line and not line.startswith("#"):
+            parts = line.split(",")
+            if len(parts) > 2 and parts[0].strip() == "0":
+                value = int(parts[2])
+                if value != -(2**63):  # no timestamp
+                    pts.append(value)
+    if tb is None or len(pts) < 2:
+        return None
+    pts.sort()
+    return [float((p - pts[0]) * tb) for p in pts]
+
+
+def fit_timeline(times: list[float], tolerance: float = TIMELINE_TOLERANCE, max_pieces: int = MAX_PIECES) -> Timeline:
+    """Straight pieces through ``times``, each frame within ``tolerance`` s of its own time (a cone of the
+    slopes that still fit, narrowed point by point: one pass). Too many pieces: twice the tolerance."""
+    while True:
+        pieces = []
+        start = 0
+        while start < len(times) - 1:
+            lo, hi = -float("inf"), float("inf")
+            end = start + 1
+            while end < len(times):
+                k = end - start
+                new_lo = max(lo, (times[end] - tolerance - times[start]) / k)
+                new_hi = min(hi, (times[end] + tolerance - times[start]) / k)
+                if new_lo > new_hi:
+                    break
+                lo, hi, end = new_lo, new_hi, end + 1
+            pieces.append((start, times[start], (lo + hi) / 2))
+            start = end - 1 if end - 1 > start and end < len(times) else end
+        if not pieces:
+            pieces = [(0, 0.0, 0.04)]
+        if len(pieces) <= max_pieces:
+            return Timeline(pieces, len(times), tolerance)
+        tolerance *= 2
+
+
+def variable_timeline(ffmpeg: str, path: str | Path) -> Timeline | None:
+    """The timeline of a variable-frame-rate video; None for a constant rate (one piece) or when unknown."""
+    times = frame_times(ffmpeg, path)
+    if times is None:
+        return None
+    timeline = fit_timeline(times)
+    return timeline if len(timeline.pieces) > 1 else None

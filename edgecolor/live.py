@@ -145,14 +145,15 @@ class Recorder:
     """A real-time recording: frames are repeated or skipped so playback speed matches the wall clock."""
 
     def __init__(self, path: Path, fps: float | Callable[[], float], codec: str | None = None,
-                 note: Callable[[str], None] | None = None) -> None:
+                 note: Callable[[str], None] | None = None, stop: threading.Event | None = None) -> None:
         """``fps`` may be a callable: a camera's rate is known only once it is open (first frame).
-        ``note`` hears about stale temporary files removed from the folder."""
+        ``note`` hears about stale temporary files removed from the folder. ``stop``: the run's stop event
+        (a SIGTERM that reached ffmpeg with us leaves its finished file, see video.FfmpegWriter)."""
         from edgecolor.atomic import AtomicFile
         from edgecolor.ffmpeg import choose_encoder, find_ffmpeg
 
         self.target = Path(path)
-        self.fps, self.codec = fps, codec
+        self.fps, self.codec, self.stop = fps, codec, stop
         self._ffmpeg = find_ffmpeg()
         choose_encoder(self.target, codec, self._ffmpeg)  # unknown extension or codec: fail before opening anything
         self._file = AtomicFile(self.target, note=note)
@@ -168,7 +169,7 @@ class Recorder:
                 self.fps = float(self.fps())
             size = (result.frame.shape[1], result.frame.shape[0])
             self._writer = open_writer(self._file.path, size, self.fps, self.codec, None, self._ffmpeg,
-                                       target=self.target)
+                                       target=self.target, stop=self.stop)
             self._t0 = result.captured
         due = int((result.captured - self._t0) * self.fps) + 1
         repeats = min(max(0, due - self.frames), int(self.fps) + 1)  # a gap (reconnect) is at most a second
@@ -279,9 +280,10 @@ def live(
         check_virtual_cam()
     src = source if isinstance(source, LiveSource) else LiveSource(source, timeout=timeout, loop=loop)
     outputs = _Outputs()
+    stop = stop or threading.Event()
     try:
         outputs.open(src, show=show, side_by_side=side_by_side, record=record, codec=codec, serve=serve, host=host,
-                     allow_hosts=allow_hosts, virtual_cam=virtual_cam, sinks=sinks, announce=announce)
+                     allow_hosts=allow_hosts, virtual_cam=virtual_cam, sinks=sinks, announce=announce, stop=stop)
         stats = run(src, outputs.sinks, colorizer, stabilize=stabilize, strength=strength, live=True, workers=workers,
                     stop=stop, max_frames=max_frames)
     except BaseException:
@@ -306,7 +308,7 @@ class _Outputs:
 
     def open(self, src: LiveSource, *, show: bool, side_by_side: bool, record: Path | None, codec: str | None,
              serve: int | None, host: str, allow_hosts: tuple[str, ...], virtual_cam: bool, sinks: list | None,
-             announce: Callable[[str], None]) -> None:
+             announce: Callable[[str], None], stop: threading.Event | None = None) -> None:
         """Each output that was asked for; the meter first (it sees frames before slow sinks), the window last
         (it runs in the calling thread)."""
 
@@ -315,7 +317,8 @@ class _Outputs:
 
         if record is not None:
             self.recorder = Recorder(Path(record), fps, codec,
-                                     note=lambda m: print(f"edgecolor: warning: {m}", file=sys.stderr, flush=True))
+                                     note=lambda m: print(f"edgecolor: warning: {m}", file=sys.stderr, flush=True),
+                                     stop=stop)
         if serve is not None:
             from edgecolor.mjpeg import MjpegServer
 

@@ -11,6 +11,11 @@ a name the server was bound for (localhost names, the bound address, this machin
 ``allow_hosts`` adds) get 403, so a page cannot read the camera through DNS rebinding. Clients that
 go away are not errors (no tracebacks), idle connections are closed after ``idle_timeout`` seconds,
 and at most ``max_clients`` connections are served at once (the rest get 503).
+
+Slow senders (slowloris) cannot hold the slots: a request's headers must all arrive within
+``header_timeout`` seconds of connecting (a deadline for the whole request, not per read), and
+viewers come first: when every slot is taken, a new connection takes back the slot of the oldest
+client still sending its request headers; only clients being served count against the cap.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import ipaddress
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +37,7 @@ from edgecolor.errors import EdgecolorError
 BOUNDARY = "edgecolorframe"
 MAX_CLIENTS = 8  # connections served at once; a preview is for a few people
 IDLE_TIMEOUT = 10.0  # seconds a connection may send nothing (request) or take nothing (stream)
+HEADER_TIMEOUT = 10.0  # seconds from connecting to the end of the request headers, however they trickle in
 _REFUSED = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 17\r\n"
             b"Connection: close\r\n\r\ntoo many viewers\n")
 
@@ -72,6 +79,13 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.idle_timeout  # StreamRequestHandler applies it to the socket
         super().setup()
+
+    def parse_request(self) -> bool:
+        """Reads the headers; from here on this client is a viewer (its slot is no longer taken back)."""
+        try:
+            return super().parse_request()
+        finally:
+            self.server.headers_done(self.request)
 
     def _host_allowed(self) -> bool:
         header = self.headers.get("Host")
@@ -214,22 +228,32 @@ class _Server(ThreadingHTTPServer):
     idle_timeout: float = IDLE_TIMEOUT
     max_clients: int = MAX_CLIENTS
 
+    header_timeout: float = HEADER_TIMEOUT
+
     def server_activate(self) -> None:
         self.clients = 0
         self._clients_lock = threading.Lock()
+        self._reading: dict[Any, float] = {}  # connections still sending their request headers -> when they came
+        self._taken_back: set[Any] = set()  # ... whose slot went to someone else (counted already)
+        self._closing = threading.Event()
         super().server_activate()
+        threading.Thread(target=self._reap, name="edgecolor-mjpeg-deadline", daemon=True).start()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """One thread per connection, up to ``max_clients``; beyond that a quick 503 and close."""
+        """One thread per connection, up to ``max_clients``; beyond that, the slot of a client still
+        sending its headers (the oldest), or else a quick 503 and close."""
         with self._clients_lock:
+            if self.clients >= self.max_clients and self._reading:
+                self._take_back(min(self._reading, key=self._reading.__getitem__))
             full = self.clients >= self.max_clients
             if not full:
                 self.clients += 1
+                self._reading[request] = time.monotonic()
         if not full:
             try:
                 return super().process_request(request, client_address)
             except BaseException:
-                self._client_gone()
+                self._client_gone(request)
                 raise
         try:
             request.setblocking(False)
@@ -244,15 +268,46 @@ class _Server(ThreadingHTTPServer):
             pass
         self.shutdown_request(request)
 
+    def headers_done(self, request: Any) -> None:
+        with self._clients_lock:
+            self._reading.pop(request, None)
+
+    def _take_back(self, request: Any) -> None:
+        """Free the slot of a client that has not finished its request (lock held): its thread sees the
+        connection end and goes; the slot is counted free now."""
+        del self._reading[request]
+        self._taken_back.add(request)
+        self.clients -= 1
+        try:
+            request.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _reap(self) -> None:
+        """The whole-request deadline: a client still sending headers ``header_timeout`` s after it came goes."""
+        while not self._closing.wait(min(0.25, self.header_timeout / 4)):
+            late = time.monotonic() - self.header_timeout
+            with self._clients_lock:
+                for request in [r for r, came in self._reading.items() if came <= late]:
+                    self._take_back(request)
+
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._client_gone()
+            self._client_gone(request)
 
-    def _client_gone(self) -> None:
+    def _client_gone(self, request: Any) -> None:
         with self._clients_lock:
-            self.clients -= 1
+            self._reading.pop(request, None)
+            if request in self._taken_back:
+                self._taken_back.discard(request)
+            else:
+                self.clients -= 1
+
+    def server_close(self) -> None:
+        self._closing.set()
+        super().server_close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A viewer that hangs up or times out is normal: no traceback. Anything else: one line."""
@@ -270,12 +325,16 @@ class MjpegServer:
 
     def __init__(self, port: int = 8080, host: str = "127.0.0.1", quality: int = 80,
                  title: str = "edgecolor live", *, allow_hosts: Iterable[str] = (),
-                 max_clients: int = MAX_CLIENTS, idle_timeout: float = IDLE_TIMEOUT) -> None:
-        """``allow_hosts``: more Host names to answer to ("*": any, as before DNS rebinding was a thing)."""
+                 max_clients: int = MAX_CLIENTS, idle_timeout: float = IDLE_TIMEOUT,
+                 header_timeout: float = HEADER_TIMEOUT) -> None:
+        """``allow_hosts``: more Host names to answer to ("*": any, as before DNS rebinding was a thing).
+        ``header_timeout``: seconds a client has, from connecting, to send its whole request."""
         if max_clients < 1:
             raise EdgecolorError(f"max_clients must be >= 1, got {max_clients}")
         if not idle_timeout > 0:
             raise EdgecolorError(f"idle_timeout must be > 0 seconds, got {idle_timeout}")
+        if not header_timeout > 0:
+            raise EdgecolorError(f"header_timeout must be > 0 seconds, got {header_timeout}")
         self.hub = Hub(quality, title)
         try:
             self._server = _Server((host, port), _Handler)
@@ -286,6 +345,7 @@ class MjpegServer:
         self._server.allowed_hosts = default_hosts(host) | {host_name(h) if h != "*" else "*" for h in allow_hosts}
         self._server.max_clients = max_clients
         self._server.idle_timeout = float(idle_timeout)
+        self._server.header_timeout = float(header_timeout)
         self.host = host
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},

@@ -6,20 +6,31 @@ input never overwritten, per-file failures as results), and results stream back 
 them as a local run does. Outputs that exist are skipped without being sent (resumable: rerun the same
 command). Workers read inputs and write outputs at the planned paths, so on a cluster every node must see
 the same files (a shared file system). ``ray`` is imported here only, lazily: ``pip install 'edgecolor[ray]'``.
+
+A worker that is lost (killed, out of memory, its node gone) does not end the batch: its photos go to the
+workers left, each at most ``MAX_TRIES`` times in all, then count as failed; the summary comes as always.
+Ray's own messages (a dead worker's report) go to stderr, never between edgecolor's lines on stdout.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from edgecolor import atomic
 from edgecolor.batch import Job, Result, Summary, colorizer_factory
 from edgecolor.errors import BackendError, EdgecolorError, UsageError
 from edgecolor.options import ColorizerOptions
 
 IN_FLIGHT_PER_WORKER = 2  # jobs queued per actor: keeps each busy without holding the whole archive in flight
+MAX_TRIES = 3  # times a photo is sent to a worker when workers are lost under it
 
 
 @dataclass
@@ -38,6 +49,38 @@ class WorkerStats:
 class RaySummary:
     summary: Summary
     workers: dict[str, WorkerStats] = field(default_factory=dict)
+    lost: int = 0  # workers lost during the run
+
+
+class _DriverStdout:
+    """sys.stdout while Ray runs: the main thread's lines (edgecolor's) go to stdout, Ray's background
+    threads' (a dead worker's report, log lines) to stderr, and so does all of it once ``ray_only`` (while
+    Ray shuts down and flushes the reports it held back)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self.ray_only = False
+
+    def write(self, text: str) -> int:
+        if not self.ray_only and threading.current_thread() is threading.main_thread():
+            return self._stream.write(text)
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _ray_chatter_to_stderr() -> Iterator[_DriverStdout]:
+    before = sys.stdout
+    sys.stdout = proxy = _DriverStdout(before)
+    try:
+        yield proxy
+    finally:
+        sys.stdout = before
 
 
 class _Worker:
@@ -69,21 +112,26 @@ def run_on_ray(jobs: list[Job], options: ColorizerOptions, address: str, force: 
         raise BackendError("--ray needs Ray: pip install 'edgecolor[ray]'") from None
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
-    started = not ray.is_initialized()
-    if started:
+    with _ray_chatter_to_stderr() as stdout:
+        started = not ray.is_initialized()
         try:
-            if address == "local":
-                ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                         configure_logging=False)
-            else:
-                ray.init(address=address, log_to_driver=False, configure_logging=False)
-        except Exception as e:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ...
-            raise BackendError(f"cannot start or join Ray at {address!r}: {str(e).splitlines()[0][:200]}") from None
-    try:
-        return _run(ray, jobs, options, force, workers, on_result)
-    finally:
-        if started:
-            ray.shutdown()
+            if started:
+                try:
+                    if address == "local":
+                        ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                                 configure_logging=False)
+                    else:
+                        ray.init(address=address, log_to_driver=False, configure_logging=False)
+                except KeyboardInterrupt:  # Ctrl-C or SIGTERM while Ray starts: nothing ran, the summary says so
+                    return RaySummary(Summary(interrupted=True))
+                except Exception as e:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ...
+                    raise BackendError(f"cannot start or join Ray at {address!r}: "
+                                       f"{str(e).splitlines()[0][:200]}") from None
+            return _run(ray, jobs, options, force, workers, on_result)
+        finally:
+            if started:
+                stdout.ray_only = True
+                ray.shutdown()
 
 
 def _run(ray, jobs, options, force, workers, on_result) -> RaySummary:
@@ -107,18 +155,27 @@ def _run(ray, jobs, options, force, workers, on_result) -> RaySummary:
         return out
     n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     actor = ray.remote(num_cpus=1)(_Worker)
-    pool = [actor.remote(options) for _ in range(min(n, len(todo)))]
-    pending: dict = {}
-    queue = iter(todo)
+    alive = [actor.remote(options) for _ in range(min(n, len(todo)))]
+    pending: dict = {}  # ref -> (actor, job, tries so far)
+    queue: deque = deque((job, 0, "") for job in todo)  # (job, tries, why the last try was lost)
+
+    def send(a) -> None:
+        if queue:
+            job, tries, why = queue.popleft()
+            pending[a.run.remote(job, force)] = (a, job, tries + 1, why)
+
+    lost_in: set = set()  # folders where a lost worker may have left a temporary
+
+    def least_busy():
+        return min(alive, key=lambda a: sum(1 for v in pending.values() if v[0] is a))
+
     try:
-        for a in pool:
+        for a in alive:
             for _ in range(IN_FLIGHT_PER_WORKER):
-                job = next(queue, None)
-                if job is not None:
-                    pending[a.run.remote(job, force)] = a
+                send(a)
         while pending:
             (ref,), _ = ray.wait(list(pending), num_returns=1)
-            a = pending.pop(ref)
+            a, job, tries, why = pending.pop(ref)
             try:
                 name, result = ray.get(ref)
             except ray.exceptions.RayTaskError as e:  # raised inside the actor: a bad model, a missing backend
@@ -126,18 +183,48 @@ def _run(ray, jobs, options, force, workers, on_result) -> RaySummary:
                 if isinstance(cause, EdgecolorError):
                     raise cause from None
                 raise BackendError(f"a Ray worker failed: {str(cause or e).splitlines()[0][:200]}") from None
-            except ray.exceptions.RayError as e:  # a worker or node lost (out of memory, killed)
-                raise BackendError(f"Ray: {str(e).strip().splitlines()[0][:200]}") from None
+            except ray.exceptions.RayError as e:  # the worker or its node was lost (killed, out of memory)
+                reason = _first_line(e)
+                lost_in.add(job.dst.parent)
+                if a in alive:
+                    alive.remove(a)
+                    out.lost += 1
+                    with contextlib.suppress(Exception):
+                        ray.kill(a)
+                if job.dst.exists() and not force:  # written before the worker went (existing ones were not sent)
+                    record(Result(job, "done"))
+                elif tries < MAX_TRIES and alive:
+                    queue.appendleft((job, tries, reason))
+                    send(least_busy())
+                else:
+                    left = "no Ray worker left" if not alive else f"its Ray worker was lost {tries} times"
+                    record(Result(job, "failed", f"{job.src}: {left} ({reason})"))
+                continue
             stats = out.workers.setdefault(name, WorkerStats())
             if result.status == "done":
                 stats.done += 1
                 stats.seconds += result.seconds
+            if why:
+                result = dataclasses.replace(result, warnings=(
+                    *result.warnings, f"{job.src}: its first Ray worker was lost ({why}); done by another"))
             record(result)
-            job = next(queue, None)
-            if job is not None:
-                pending[a.run.remote(job, force)] = a
+            send(a)
+        for job, _tries, why in queue:  # every worker was lost
+            record(Result(job, "failed", f"{job.src}: no Ray worker left{f' ({why})' if why else ''}"))
+        queue.clear()
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
         summary.seconds = time.perf_counter() - start
+        for folder in sorted(lost_in):  # a worker killed mid-write: its temporary goes now, not on the next run
+            with contextlib.suppress(OSError):
+                atomic.remove_stale(folder)
     return out
+
+
+def _first_line(e: BaseException) -> str:
+    """Ray's message in one short line (its reports run to pages)."""
+    text = " ".join(str(e).split())
+    if ". " in text:
+        text = text.split(". ", 1)[0] + "."
+    return text[:160] + ("..." if len(text) > 160 else "") if text else type(e).__name__

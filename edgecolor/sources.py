@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from edgecolor.cvlog import quiet_opencv
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import EdgecolorError, InputError
 from edgecolor.ffmpeg import ffmpeg_probe, own_process_group
+from edgecolor.limits import DEFAULT_MAX_PIXELS
 
 # OpenCV's ffmpeg prints demuxer chatter ("moov atom not found") on stderr; our errors say it in one line.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -62,6 +63,15 @@ def check_video_file(path: str | os.PathLike, devices: bool = False) -> Path:
     if path.suffix.lower() in _image_suffixes():
         raise EdgecolorError(f"{path}: is a photo, not a video (use `edgecolor colorize` for photos)")
     return path
+
+
+def check_frame_size(name: str, width: int, height: int, max_pixels: int | None) -> None:
+    """The photo limit (``--max-pixels``) for video and live frames, from the size a container or a camera
+    states before frames are decoded at that size: a 2.6 MB MJPEG of 15000x15000 frames is refused, not
+    decoded into gigabytes. InputError (this input failed)."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise InputError(f"{name}: frames too large: {width}x{height} = {width * height / 1e6:.3g} megapixels, "
+                         f"above the limit of {max_pixels / 1e6:.3g} (raise it with --max-pixels)")
 
 
 def open_url(url: str, timeout_ms: int) -> Any:
@@ -127,8 +137,10 @@ class FileSource(Source):
     """
 
     def __init__(self, path: str | Path, start: float | None = None, end: float | None = None,
-                 ffmpeg: str | None = None, force_ffmpeg: bool = False) -> None:
+                 ffmpeg: str | None = None, force_ffmpeg: bool = False,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
         self.name = str(path)
+        self.max_pixels = max_pixels
         self.url = "://" in self.name
         self.path = Path(path)
         self.live = False
@@ -144,6 +156,11 @@ class FileSource(Source):
         if end is not None and end <= (start or 0.0):
             raise EdgecolorError(f"--end ({end}) must be after --start ({start or 0.0})")
         self._open(ffmpeg, force_ffmpeg)
+        try:
+            check_frame_size(self.name, *self.size, max_pixels)
+        except InputError:
+            self.close()
+            raise
         if self.fps <= 0 or self.fps > 1000 or self.fps != self.fps:
             self.fps = 25.0  # some containers (raw streams) do not say: play at a common rate
         self.first = round((start or 0.0) * self.fps)
@@ -216,6 +233,11 @@ class FileSource(Source):
                 raise EdgecolorError(f"{self.name}: --start {start:g} s is past the end of the video{length}")
             raise EdgecolorError(f"{self.name}: no video frames could be decoded")
         self.size = (frame.shape[1], frame.shape[0])
+        try:  # a container that did not state its size
+            check_frame_size(self.name, *self.size, self.max_pixels)
+        except InputError:
+            self.close()
+            raise
         return frame
 
     def _next(self) -> np.ndarray | None:
@@ -224,6 +246,8 @@ class FileSource(Source):
             if not ok:
                 return None
             if self._read and (frame.shape[1], frame.shape[0]) != self.size:
+                check_frame_size(f"{self.name}: frame {self._read + 1}", frame.shape[1], frame.shape[0],
+                                 self.max_pixels)
                 import cv2
 
                 frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
@@ -318,9 +342,11 @@ class LiveSource(Source):
 
     live = True
 
-    def __init__(self, spec: str | int | os.PathLike, timeout: float = 10.0, loop: bool = False) -> None:
+    def __init__(self, spec: str | int | os.PathLike, timeout: float = 10.0, loop: bool = False,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
         self.kind, self.target = parse_source(spec)
         self.name = str(spec)
+        self.max_pixels = max_pixels
         if self.kind == "file":
             check_video_file(self.target, devices=True)
         if timeout <= 0:
@@ -354,6 +380,12 @@ class LiveSource(Source):
             if not cap.isOpened():
                 cap.release()
                 return False
+        try:  # what a camera or stream states, before its frames are decoded at that size
+            check_frame_size(self.name, int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
+                             int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0), self.max_pixels)
+        except InputError:
+            cap.release()
+            raise
         self._cap = cap
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 0 < fps <= 240 else (self.fps or 25.0)
@@ -387,6 +419,7 @@ class LiveSource(Source):
                 with quiet_opencv():
                     ok, frame = self._cap.read()
             if ok and frame is not None:
+                check_frame_size(self.name, frame.shape[1], frame.shape[0], self.max_pixels)  # changed midway
                 self._last_frame, self._ever = time.monotonic(), True
                 if self.kind == "file":
                     self._pace()

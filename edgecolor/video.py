@@ -35,6 +35,7 @@ from edgecolor.ffmpeg import (
     CONTAINERS,
     ENCODER_OPTIONS,
     AudioPlan,
+    Timeline,
     choose_encoder,
     container_of,
     ffmpeg_probe,
@@ -43,7 +44,9 @@ from edgecolor.ffmpeg import (
     mux_audio,
     own_process_group,
     plan_audio,
+    variable_timeline,
 )
+from edgecolor.limits import DEFAULT_MAX_PIXELS
 from edgecolor.sources import FileSource
 from edgecolor.stream import DEFAULT_STRENGTH, RunStats, run
 
@@ -53,6 +56,8 @@ __all__ = ["CONTAINERS", "AtomicFile", "FileSource", "VideoReport", "colorize_vi
 
 
 # -- writing --------------------------------------------------------------------------------------
+
+FFMPEG_SIGNALLED = 255  # ffmpeg's exit code after SIGTERM or SIGINT (the file is finished all the same)
 
 
 class Writer:
@@ -76,13 +81,20 @@ class FfmpegWriter(Writer):
     With sound, frames are encoded into ``scratch`` and ``close()`` copies that video stream into
     ``path`` together with the sound, cut at the picture's length (ffmpeg.mux_audio): the picture is
     never cut to the sound, and a partial file's sound ends where its picture does.
+    ``timeline``: a variable-frame-rate input's frame times: each frame keeps its own (setpts, passed through).
+    ``stop``: the run's stop event. systemd stops a service by sending SIGTERM to every process in it, so
+    ffmpeg may get it with us: it then finishes the file itself and exits 255. When our own stop came too,
+    that file is the partial output (frames sent after are dropped), not a failure.
     """
 
     def __init__(self, ffmpeg: str, path: Path, size: tuple[int, int], fps: float, muxer: str,
                  encoder: str, audio: AudioPlan | None, label: Path | None = None,
-                 scratch: Path | None = None) -> None:
+                 scratch: Path | None = None, timeline: Timeline | None = None,
+                 stop: threading.Event | None = None) -> None:
         self.ffmpeg, self.path, self.size, self.label = ffmpeg, path, size, label or path
-        self.fps, self.muxer, self.audio = fps, muxer, audio
+        self.fps, self.muxer, self.audio, self.timeline = fps, muxer, audio, timeline
+        self.stop = stop
+        self.stopped_with_us = False  # ffmpeg got the SIGTERM we got and finished the file itself
         self.frames = 0
         self.interrupted = False  # Ctrl-C came while ffmpeg was finishing (the file was finished anyway)
         if audio is not None and scratch is None:
@@ -93,6 +105,14 @@ class FfmpegWriter(Writer):
         cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}", "-r", f"{rate.numerator}/{rate.denominator}",
                "-i", "pipe:0", "-map", "0:v:0", "-c:v", encoder, *ENCODER_OPTIONS.get(encoder, [])]
+        if timeline is not None:  # frame N at its own time, not N / fps
+            if muxer == "avi":  # one rate per file: frames are repeated at the fastest rate so each shows on time
+                fastest = fps_fraction(timeline.fastest)
+                rate_text = f"{fastest.numerator}/{fastest.denominator}"
+                cmd += ["-vf", f"settb=1/90000,{timeline.setpts()},fps={rate_text}", "-r", rate_text]
+            else:
+                cmd += ["-vf", f"settb=1/90000,{timeline.setpts()}", "-fps_mode", "passthrough",
+                        "-enc_time_base", "1/90000"]
         if encoder in ("libx264", "libx265", "mpeg4", "libvpx-vp9") and w % 2 == 0 and h % 2 == 0:
             cmd += ["-pix_fmt", "yuv420p"]  # what every player decodes (odd sizes: ffmpeg picks a 4:4:4 format)
         elif encoder == "mjpeg":
@@ -114,11 +134,16 @@ class FfmpegWriter(Writer):
         self._lock = threading.Lock()
 
     def write(self, frame: np.ndarray) -> None:
+        if self.stopped_with_us:
+            return
         frame = _bgr8_of_size(frame, self.size)
         try:
             self._proc.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
         except (BrokenPipeError, ValueError, OSError):
             self._proc.wait()
+            if self._proc.returncode == FFMPEG_SIGNALLED and self.stop is not None and self.stop.wait(2.0):
+                self.stopped_with_us = True
+                return
             raise EdgecolorError(f"{self.label}: ffmpeg stopped reading frames: {self._message()}") from None
         self.frames += 1
 
@@ -141,12 +166,14 @@ class FfmpegWriter(Writer):
                 break
             except KeyboardInterrupt:
                 self.interrupted = True
-        if code != 0:
+        if code == FFMPEG_SIGNALLED and self.stop is not None and self.stop.is_set():
+            self.stopped_with_us = True  # it finished the file when the SIGTERM we got reached it too
+        elif code != 0:
             raise EdgecolorError(f"{self.label}: ffmpeg failed: {self._message()}")
         if self.audio is None:
             return
         try:
-            problem = mux_audio(self.ffmpeg, self._video, self.audio, self.frames / self.fps, self.muxer, self.path)
+            problem = mux_audio(self.ffmpeg, self._video, self.audio, self.seconds, self.muxer, self.path)
         except KeyboardInterrupt:
             self.interrupted, problem = True, "interrupted"
         if problem is not None:  # keep the colorized picture; say the sound is missing
@@ -155,6 +182,11 @@ class FfmpegWriter(Writer):
         else:
             with contextlib.suppress(OSError):
                 os.unlink(self._video)
+
+    @property
+    def seconds(self) -> float:
+        """How long the frames written so far play."""
+        return self.timeline.seconds(self.frames) if self.timeline else self.frames / self.fps
 
     def abort(self) -> None:
         with self._lock:
@@ -218,14 +250,17 @@ def _bgr8_of_size(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def open_writer(path: Path, size: tuple[int, int], fps: float, codec: str | None = None,
                 audio: AudioPlan | None = None, ffmpeg: str | None = None, target: Path | None = None,
-                scratch: Path | None = None) -> Writer:
+                scratch: Path | None = None, timeline: Timeline | None = None,
+                stop: threading.Event | None = None) -> Writer:
     """An encoder for ``path`` chosen by ``target``'s extension (``path`` may be a temporary name).
 
     ``scratch``: where the video stream goes before the sound is added (default: beside ``path``).
+    ``timeline``: each frame's time for a variable frame rate (ffmpeg only; OpenCV writes ``fps``).
     """
     muxer, encoder, fourcc = choose_encoder(target or path, codec, ffmpeg)
     if ffmpeg:
-        return FfmpegWriter(ffmpeg, path, size, fps, muxer, encoder, audio, label=target, scratch=scratch)
+        return FfmpegWriter(ffmpeg, path, size, fps, muxer, encoder, audio, label=target, scratch=scratch,
+                            timeline=timeline, stop=stop)
     fourccs = [fourcc] + (["mp4v"] if fourcc != "mp4v" and muxer != "avi" else [])
     return Cv2Writer(path, size, fps, fourccs, label=target)
 
@@ -241,6 +276,17 @@ class CtrlC:
         self.stop = stop or threading.Event()
 
 
+def _stop_signals() -> list[int]:
+    """The signals ``ctrl_c_sets`` takes over: SIGINT, plus SIGTERM and SIGHUP where the command line made
+    them act as Ctrl-C (cli.app.stop_signals; a library caller's own handling of them is left alone)."""
+    sigs = [signal.SIGINT]
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and getattr(signal.getsignal(sig), "stops_like_ctrl_c", False):
+            sigs.append(sig)
+    return sigs
+
+
 @contextlib.contextmanager
 def ctrl_c_sets(stop: threading.Event | None = None, note: Callable[[str], None] | None = None,
                 exiting: bool = False) -> Iterator[CtrlC]:
@@ -248,6 +294,7 @@ def ctrl_c_sets(stop: threading.Event | None = None, note: Callable[[str], None]
 
     ``exiting``: the program ends after the block (a command): once Ctrl-C was pressed, further
     presses are ignored until then, so none lands in the interpreter's shutdown as a traceback.
+    On the command line SIGTERM (systemd, docker stop) and SIGHUP count as Ctrl-C presses too.
 
     A KeyboardInterrupt can land anywhere (in a thread join, between writing and renaming) and lose
     a finished file; a flag cannot. Only in the main thread, and only when Python's own handler is
@@ -255,21 +302,30 @@ def ctrl_c_sets(stop: threading.Event | None = None, note: Callable[[str], None]
     """
     ctrl = CtrlC(stop)
     if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            or signal.getsignal(signal.SIGINT) not in (signal.default_int_handler, signal.SIG_IGN)):
+        yield ctrl
+        return
+    sigs = _stop_signals()
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # a background job: Ctrl-C cannot reach it, SIGTERM can
+        sigs.remove(signal.SIGINT)
+    if not sigs:
         yield ctrl
         return
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def on_stop(signum: int, frame: Any) -> None:
         ctrl.presses += 1
         ctrl.stop.set()
         if ctrl.presses == 2 and note:
             note("finishing the partial file, please wait (it stays playable)")
 
-    signal.signal(signal.SIGINT, on_sigint)
+    before = {sig: signal.getsignal(sig) for sig in sigs}
+    for sig in sigs:
+        signal.signal(sig, on_stop)
     try:
         yield ctrl
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN if exiting and ctrl.presses else signal.default_int_handler)
+        for sig in sigs:
+            signal.signal(sig, signal.SIG_IGN if exiting and ctrl.presses else before[sig])
 
 
 # -- file to file ---------------------------------------------------------------------------------
@@ -318,6 +374,7 @@ def colorize_video(
     progress: Callable[[int, int | None, RunStats], None] | None = None,
     warn: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> VideoReport:
     """Colorize the video ``src`` into ``dst`` (same size and frame rate, every decoded frame, sound copied).
 
@@ -325,6 +382,7 @@ def colorize_video(
     ``ffmpeg``: True to find one, a path, or False/None for OpenCV's writer (silent video).
     Ctrl-C (any number of times, in the main thread) or ``stop`` keeps the frames done so far in a
     playable file: the report says ``partial``. A frame count other than the container's is a warning.
+    ``max_pixels``: frames larger than this (the size the file states) are refused before decoding.
     """
     name = str(src)
     src, dst = (name if "://" in name else Path(src)), Path(dst)
@@ -332,17 +390,18 @@ def colorize_video(
     exe = find_ffmpeg() if ffmpeg is True else (ffmpeg or None)
     stop = stop or threading.Event()
     with ctrl_c_sets(stop, warn) as ctrl:
-        source = FileSource(src, start, end, ffmpeg=exe)
+        source = FileSource(src, start, end, ffmpeg=exe, max_pixels=max_pixels)
         try:
             audio = _plan_output(src, dst, source, codec, exe, start, end, warn)
+            timeline = _timeline(src, source, exe, start, end, warn)
             out = AtomicFile(dst, note=warn)
             try:
                 writer = open_writer(out.path, source.size, source.fps, codec, audio, exe, target=dst,
-                                     scratch=out.helper("video") if audio else None)
+                                     scratch=out.helper("video") if audio else None, timeline=timeline, stop=stop)
             except BaseException:
                 out.discard()
                 raise
-            expected = source.estimate
+            expected = timeline.frames if timeline else source.estimate
             on_frame = (lambda s: progress(s.frames, expected, s)) if progress else None
             stats = _encode(src, source, writer, out, colorizer, ctrl, on_frame, stabilize=stabilize,
                             strength=strength, workers=workers, stop=stop)
@@ -368,6 +427,23 @@ def _plan_output(src: Path | str, dst: Path, source: FileSource, codec: str | No
     if source.first_frame is not None and _is_colour(source.first_frame):
         warn(f"{src}: is a colour video; it is colorized from its lightness, its own colours are replaced")
     return audio
+
+
+def _timeline(src: Path | str, source: FileSource, exe: str | None, start: float | None, end: float | None,
+              warn: Callable[[str], None]) -> Timeline | None:
+    """A variable-frame-rate input's frame times (each frame keeps its own), or None for a constant rate.
+
+    A part (--start/--end) of such a video is cut by frame counts at the container's rate and re-timed
+    to that constant rate: a warning says so. Without ffmpeg nothing is known and the rate is constant.
+    """
+    if not exe or not isinstance(src, Path):
+        return None
+    timeline = variable_timeline(exe, src)
+    if timeline is not None and (start or end is not None):
+        warn(f"{src}: has a variable frame rate; the part --start/--end is re-timed to a constant "
+             f"{source.fps:g} fps (the whole video keeps each frame's time)")
+        return None
+    return timeline
 
 
 def _encode(src: Path | str, source: FileSource, writer: Writer, out: AtomicFile, colorizer: Any, ctrl: CtrlC,

@@ -149,7 +149,7 @@ def run_videos(plan: VideoPlan, options: ColorizerOptions, *, force: bool = Fals
     pool = ColorizerPool(options, workers)
     strength = DEFAULT_STRENGTH if strength is None else strength
     settings = dict(start=start, end=end, codec=codec, stabilize=stabilize, strength=strength, workers=workers,
-                    ffmpeg=plan.ffmpeg)
+                    ffmpeg=plan.ffmpeg, max_pixels=options.max_pixels)
     summary = VideoSummary(files=len(plan.pairs))
     with ctrl_c_sets(note=events.warn, exiting=exiting) as ctrl:  # Ctrl-C: the current file is finished
         for src, dst in plan.pairs:

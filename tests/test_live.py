@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -17,6 +19,7 @@ import numpy as np
 import pytest
 from video_fixtures import (
     MjpegSource,
+    cli_env,
     closed_port,
     errors,
     frames_of,
@@ -54,6 +57,38 @@ def test_live_file_source_plays_in_real_time_and_records(tmp_path, clip_file, mo
     assert 28 <= len(frames) <= 40  # real-time recording: about 36 frames at 25 fps
     assert frames[0].shape == (120, 160, 3)
     assert np.mean([mean_chroma(f) for f in frames]) > 5.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.mp4"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
+def test_sigterm_finishes_the_recording_and_prints_the_report(tmp_path, clip_file, model_files, stop):
+    """systemd / docker stop (SIGTERM) or a closed terminal (SIGHUP) mid-recording: the recording so far is
+    a finished, playable file and the closing lines are printed, as after Ctrl-C; no traceback."""
+    rec = tmp_path / "rec.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "live", "--source", str(clip_file), "--loop",
+                             "--record", str(rec), "--model", str(model_files["onnx"])], env=cli_env(), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:  # wait until frames are being recorded
+        temps = list(tmp_path.glob(".rec.mp4.*"))
+        if temps and max((t.stat().st_size for t in temps if t.exists()), default=0) > 2000:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert proc.poll() is None, "ended before it could be stopped"
+    proc.send_signal(getattr(signal, stop))
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"no exit 60 s after {stop}: {stdout!r} {stderr!r}")
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stdout + stderr
+    assert f"recorded {rec}" in stdout and "live: " in stderr and " frames in " in stderr
+    assert len(frames_of(rec)) > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.mp4"]
 
 

@@ -87,13 +87,19 @@ def test_clients_that_hang_up_are_not_errors(capfd):
     assert "Traceback" not in err and "Error" not in err, err
 
 
-def test_idle_connections_are_closed_and_clients_are_capped():
+def _watch(port: int) -> socket.socket:
+    """A viewer of the stream that has its first bytes (its request is done: it holds a slot for good)."""
+    watcher = socket.create_connection(("127.0.0.1", port), timeout=5)
+    watcher.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert watcher.recv(64).startswith(b"HTTP/1.0 200")
+    return watcher
+
+
+def test_idle_connections_are_closed_and_viewers_are_capped():
     with MjpegServer(0, idle_timeout=2.0, max_clients=2) as server:
         server.write(_frame())
         idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(2)]
         time.sleep(0.2)
-        status, body = _get(server.port, "/snapshot.jpg", "localhost")  # a third client: over the cap
-        assert status == 503
         t0 = time.monotonic()
         for s in idle:  # the server hangs up on clients that send nothing
             assert s.recv(1024) == b""
@@ -101,10 +107,65 @@ def test_idle_connections_are_closed_and_clients_are_capped():
         assert time.monotonic() - t0 < 6.0
         time.sleep(0.2)
         assert _get(server.port, "/snapshot.jpg", "localhost")[0] == 200  # slots free again
-        watcher = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-        watcher.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        assert watcher.recv(64).startswith(b"HTTP/1.0 200")
+        watchers = [_watch(server.port) for _ in range(2)]
+        status, body = _get(server.port, "/snapshot.jpg", "localhost")  # a third client: over the cap
+        assert status == 503 and body == b"too many viewers\n"
+        for w in watchers:
+            w.close()
+        time.sleep(2.5)  # a stream's thread sees its viewer gone at its next frame (at least one a second)
+        assert _get(server.port, "/snapshot.jpg", "localhost")[0] == 200
+
+
+def _drip(sock: socket.socket, every: float, until: float) -> float | None:
+    """Send one header line every ``every`` s (slowloris) until the server hangs up: when it did (None: never)."""
+    t0 = time.monotonic()
+    sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\n")
+    sock.settimeout(every)
+    while time.monotonic() - t0 < until:
+        try:
+            if sock.recv(1024) == b"":
+                return time.monotonic() - t0
+        except TimeoutError:
+            pass
+        except OSError:
+            return time.monotonic() - t0
+        try:
+            sock.sendall(b"X-Slow: 1\r\n")
+        except OSError:
+            return time.monotonic() - t0
+    return None
+
+
+def test_slow_header_senders_cannot_hold_the_slots():
+    """Slowloris: clients that send a header line every 0.2 s (each read well inside the idle timeout)
+    are cut at the whole-request deadline, and a viewer arriving while they hold every slot is served."""
+    with MjpegServer(0, idle_timeout=5.0, header_timeout=1.0, max_clients=2) as server:
+        server.write(_frame())
+        slow = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(2)]
+        for s in slow:
+            s.sendall(b"GET / HTTP/1.1\r\n")
+        time.sleep(0.2)
+        status, body = _get(server.port, "/snapshot.jpg", "localhost")  # both slots held by slow senders
+        assert status == 200 and body.startswith(b"\xff\xd8")
+        watcher = _watch(server.port)  # a viewer: its slot is not taken back
+        dripping = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(3)]
+        ended: list[float | None] = [None] * 3
+        threads = [threading.Thread(target=lambda i=i: ended.__setitem__(i, _drip(dripping[i], 0.2, 6.0)))
+                   for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert all(e is not None and e < 3.0 for e in ended), ended  # cut at the 1 s deadline (or taken back)
+        assert watcher.recv(4096)  # the viewer kept its slot and still gets frames
+        server.write(_frame())
         watcher.close()
+        for s in slow + dripping:
+            s.close()
+        deadline = time.monotonic() + 5
+        while server._server.clients and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server._server.clients == 0  # every slot accounted for
 
 
 def test_idle_socket_gets_closed_without_sending_anything():

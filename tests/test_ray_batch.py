@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,73 @@ def test_workers_needs_ray(tmp_path):
     proc = colorize(REPO / "samples" / "detroit_1915.jpg", "-o", "out", "--workers", "2", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.strip() == "edgecolor: error: --workers needs --ray"
     assert not (tmp_path / "out").exists()
+
+
+def _workers_of(pid: int) -> list[int]:
+    """PIDs of the Ray actors (`ray::_Worker...`) started under process ``pid`` (Linux /proc)."""
+    parents, names = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                names[int(entry.name)] = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+
+    def under(p: int) -> bool:
+        while p > 1:
+            p = parents.get(p, 0)
+            if p == pid:
+                return True
+        return False
+
+    return [p for p, name in names.items() if name.startswith("ray::_Worker") and under(p)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds Ray's workers in /proc (Linux)")
+@pytest.mark.parametrize("kill", ["one", "all"])
+def test_a_lost_worker_does_not_end_the_batch(tmp_path, kill):
+    """kill -9 of one worker: its photos are done by the other (exit 0); of every worker: the rest are failed,
+    one line each, with the summary and exit 1. Ray's report of the dead worker never reaches stdout."""
+    import cv2
+    import numpy as np
+
+    photos = tmp_path / "in"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        cv2.imwrite(str(photos / f"{i:02d}.png"), (rng.random((480, 640)) * 255).astype(np.uint8))
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("EDGECOLOR_MODELS_DIR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "colorize", str(photos), "-o", str(out), "--ray",
+                             "local", "--workers", "2"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    workers: list[int] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = _workers_of(proc.pid)
+        if len(workers) == 2 and out.exists() and len([p for p in out.iterdir() if p.name[0] != "."]) >= 5:
+            break
+        time.sleep(0.05)
+    if proc.poll() is not None or len(workers) != 2:
+        proc.kill()
+        pytest.fail(f"ended before a worker could be killed: {proc.communicate()}")
+    for pid in workers[:1] if kill == "one" else workers:
+        os.kill(pid, signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert "Traceback" not in stdout + stderr
+    assert "raylet" not in stdout and "worker died" not in stdout.lower()  # Ray's chatter: stderr only
+    summary = stdout.splitlines()[-1]
+    written = sorted(p.name for p in out.iterdir())
+    assert all(name[0] != "." for name in written)  # nothing half-written
+    if kill == "one":
+        assert proc.returncode == 0, stdout + stderr
+        assert summary.startswith("done 60, skipped 0, failed 0 in "), stdout
+        assert len(written) == 60
+    else:
+        assert proc.returncode == 1, stdout + stderr
+        failed = [line for line in stderr.splitlines() if line.startswith("edgecolor: error:")]
+        assert summary.startswith(f"done {len(written)}, skipped 0, failed {60 - len(written)} in "), stdout
+        assert len(failed) == 60 - len(written) > 0
+        assert all("no Ray worker left" in line or "Ray worker was lost" in line for line in failed), failed

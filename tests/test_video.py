@@ -171,10 +171,17 @@ def long_clip(tmp_path_factory) -> Path:
     return long
 
 
-@pytest.mark.parametrize("presses", [1, 3])
-def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files, long_clip, presses):
-    """Any number of Ctrl-C (here 0.5 s apart, while the encoder is finishing) keeps a playable partial
-    file with its sound, no traceback, and the summary line."""
+STOPS = [(signal.SIGINT, 1), (signal.SIGINT, 3)]
+if hasattr(signal, "SIGTERM") and os.name == "posix":  # systemd / docker stop, a closed terminal: as Ctrl-C
+    STOPS += [pytest.param(signal.SIGTERM, 1, marks=pytest.mark.slow),
+              pytest.param(signal.SIGTERM, 2, marks=pytest.mark.slow),
+              pytest.param(signal.SIGHUP, 1, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize(("stop", "presses"), STOPS)
+def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files, long_clip, stop, presses):
+    """Any number of Ctrl-C (here 0.5 s apart, while the encoder is finishing), SIGTERM or SIGHUP keeps a
+    playable partial file with its sound, no traceback, and the summary line."""
     out = tmp_path / "out" / "partial.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "video", str(long_clip), "-o", str(out),
                              "--model", str(model_files["onnx"])], env=cli_env(), cwd=tmp_path,
@@ -191,13 +198,13 @@ def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files, long_clip,
         if i:
             time.sleep(0.5)
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(stop)
     try:
         stdout, stderr = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         proc.kill()
         stdout, stderr = proc.communicate()
-        pytest.fail(f"no exit 120 s after Ctrl-C; stdout {stdout!r} stderr {stderr!r}")
+        pytest.fail(f"no exit 120 s after {stop.name}; stdout {stdout!r} stderr {stderr!r}")
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stdout + stderr
     assert "wrote partial" in stdout
@@ -208,6 +215,74 @@ def test_ctrl_c_leaves_a_playable_partial_file(tmp_path, model_files, long_clip,
     assert audio_of(out) == ["aac"]
     assert duration_of(out) == pytest.approx(n / 25.0, abs=0.2)  # the sound stops with the picture
     assert [p.name for p in out.parent.iterdir()] == ["partial.mp4"]
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return kids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the ffmpeg child in /proc (Linux)")
+def test_systemd_stop_signals_edgecolor_and_its_ffmpeg_at_once(tmp_path, model_files, long_clip):
+    """systemd's stop sends SIGTERM to every process of the service: ffmpeg finishes the file itself (exit
+    255) while edgecolor stops; the file is the playable partial output, not a failure."""
+    out = tmp_path / "out" / "partial.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "video", str(long_clip), "-o", str(out),
+                             "--model", str(model_files["onnx"])], env=cli_env(), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        temps = list(out.parent.glob(f".{out.name}.*")) if out.parent.exists() else []
+        if temps and max((t.stat().st_size for t in temps if t.exists()), default=0) > 20000:
+            break
+        time.sleep(0.05)
+    kids = _children(proc.pid)
+    assert proc.poll() is None and kids, "finished before it could be stopped"
+    for pid in [proc.pid, *kids]:
+        os.kill(pid, signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stdout + stderr and "error" not in stderr
+    assert "wrote partial" in stdout and "done 0, partial 1, skipped 0, failed 0 (interrupted)" in stdout
+    n = len(frames_of(out))
+    assert 0 < n < 3000
+    assert [p.name for p in out.parent.iterdir()] == ["partial.mp4"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="a shell pipeline")
+def test_a_closed_stdout_pipe_ends_the_batch_cleanly(tmp_path, model_files, long_clip):
+    """`edgecolor video a b c | head -1`: the reader goes after the first line; the file being made when
+    that is found is finished (playable), the batch stops, the summary goes to stderr; no traceback."""
+    short = tmp_path / "short.mp4"
+    cut = subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-i", str(long_clip), "-t", "2", "-c", "copy",
+                          str(short)], capture_output=True, text=True, timeout=60)
+    assert cut.returncode == 0, cut.stderr
+    inputs = [short, short.with_name("b.mp4"), short.with_name("c.mp4")]
+    for other in inputs[1:]:
+        other.write_bytes(short.read_bytes())
+    out = tmp_path / "out"
+    cmd = " ".join(f"'{a}'" for a in [sys.executable, "-m", "edgecolor", "video", *inputs, long_clip, "-o", out,
+                                      "--model", model_files["onnx"]])
+    done = subprocess.run(["bash", "-c", f"{cmd} 2>'{tmp_path / 'err.txt'}' | head -1; echo rc=${{PIPESTATUS[0]}}"],
+                          env=cli_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    stderr = (tmp_path / "err.txt").read_text()
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"wrote {out / 'short.mp4'}: ") and lines[1] == "rc=130", (
+        done.stdout, stderr)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+    assert "edgecolor: note: stdout was closed; stopping" in stderr
+    assert re.search(r"^done 2, skipped 0, failed 0 \(interrupted\)$", stderr, re.M), stderr  # the summary
+    assert sorted(p.name for p in out.iterdir()) == ["b.mp4", "short.mp4"]  # long.mp4 never started
+    assert len(frames_of(out / "b.mp4")) == len(frames_of(short)) > 0
 
 
 def test_every_still_image_suffix_is_refused_as_video(tmp_path):

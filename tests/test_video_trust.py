@@ -10,12 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from video_fixtures import cli_env, errors, frames_of, invoke, synthetic_clip, write_clip
 
 from edgecolor.atomic import host_tag
 from edgecolor.sources import FileSource
-from edgecolor.video import find_ffmpeg
+from edgecolor.video import ffmpeg_probe, find_ffmpeg
 
 FFMPEG = find_ffmpeg()
 pytestmark = pytest.mark.skipif(FFMPEG is None and not os.environ.get("CI"), reason="no ffmpeg (imageio-ffmpeg)")
@@ -233,3 +234,127 @@ def test_exit_codes_missing_input_is_1_bad_option_is_2(tmp_path, model_files):
         assert len(lines) == 1 and reason in lines[0], (args, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]
+
+
+# -- issue 21 item 5: the pixel limit holds for video and live frames ------------------------------
+
+
+def test_max_pixels_refuses_video_and_live_frames_in_one_line(tmp_path, model_files):
+    clip = write_clip(tmp_path / "c.mp4", synthetic_clip(160, 120, shot=2).frames, FPS, FFMPEG, audio=False)
+    reason = ("c.mp4: frames too large: 160x120 = 0.0192 megapixels, above the limit of 0.01 "
+              "(raise it with --max-pixels)")
+    for args in (["video", clip, "-o", tmp_path / "o.mp4"], ["live", "--source", clip, "--record", tmp_path / "r.mp4"]):
+        result = invoke(*args, "--max-pixels", 10000, "--model", model_files["onnx"])
+        assert result.exit_code == 1, (args, result.output)
+        lines = errors(result.output)
+        assert len(lines) == 1 and lines[0].endswith(reason), (args, result.output)
+    assert invoke("video", clip, "-o", tmp_path / "o.mp4", "--max-pixels", 19200,
+                  "--model", model_files["onnx"]).exit_code == 0  # at the limit: allowed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "o.mp4"]
+
+
+def test_the_limit_is_checked_from_the_stated_size_before_any_frame_is_decoded(tmp_path):
+    from edgecolor.errors import InputError
+    from edgecolor.sources import LiveSource
+
+    clip = write_clip(tmp_path / "c.avi", synthetic_clip(160, 120, shot=2).frames, FPS, FFMPEG, audio=False)
+    for force_ffmpeg in (False, True):  # OpenCV's size, or ffmpeg's probe
+        with pytest.raises(InputError, match="frames too large: 160x120"):
+            FileSource(clip, ffmpeg=FFMPEG, force_ffmpeg=force_ffmpeg, max_pixels=19199)
+        source = FileSource(clip, ffmpeg=FFMPEG, force_ffmpeg=force_ffmpeg, max_pixels=None)  # None: no limit
+        assert source.read().shape == (120, 160, 3)
+        source.close()
+    with pytest.raises(InputError, match="frames too large: 160x120"):
+        LiveSource(clip, max_pixels=100)
+
+
+_PEAK = ("import atexit, runpy, sys\n"  # the child's own peak (VmHWM): ru_maxrss would include the forking parent's
+         "atexit.register(lambda: print([ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')][0],"
+         " file=sys.stderr))\n"
+         "sys.argv = ['edgecolor', *sys.argv[1:]]\n"
+         "runpy.run_module('edgecolor', run_name='__main__')\n")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="peak memory from /proc (Linux)")
+def test_a_small_file_of_huge_frames_is_refused_without_decoding_one(tmp_path, model_files):
+    """An MJPEG of 8000x8000 grey frames (under 1 MB): refused before a frame (192 MB as BGR) is decoded."""
+    big = tmp_path / "big.avi"
+    _ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=8000x8000:r=5:d=0.4", "-c:v", "mjpeg", "-q:v", "31", str(big))
+    assert big.stat().st_size < 3_000_000
+    for args in (["video", big, "-o", tmp_path / "o.mp4"], ["live", "--source", big, "--record", tmp_path / "r.mp4"]):
+        done = subprocess.run([sys.executable, "-c", _PEAK, *map(str, args), "--max-pixels", "50000000",
+                               "--model", str(model_files["onnx"])], env=cli_env(), capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 1, done.stderr
+        assert errors(done.stderr) == [f"edgecolor: error: {big}: frames too large: 8000x8000 = 64 megapixels, "
+                                       "above the limit of 50 (raise it with --max-pixels)"]
+        peak_mb = int(done.stderr.split("VmHWM:")[1].split()[0]) / 1024
+        assert peak_mb < 180, peak_mb  # one decoded frame alone is 192 MB
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.avi"]
+
+
+# -- issue 21 item 9: a variable frame rate keeps each frame's time ----------------------------------
+
+
+def _vfr(path: Path, sound: bool) -> Path:
+    """1 s at 25 fps then 2 s at 5 fps (ffmpeg's concat filter, timestamps passed through): 35 frames, 3 s."""
+    args = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=1",
+            "-f", "lavfi", "-i", "testsrc=size=160x120:rate=5:duration=2"]
+    if sound:
+        args += ["-f", "lavfi", "-i", "sine=frequency=440:duration=3"]
+    args += ["-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", *(["-map", "2:a"] if sound else []),
+             "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    _ffmpeg(*args, *(["-c:a", "aac"] if sound else []), str(path))
+    return path
+
+
+def frame_times_ms(path: Path) -> list[float]:
+    """When each frame is shown, as OpenCV's decoder says (not edgecolor's reading of the container)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    times = []
+    while cap.read()[0]:
+        times.append(cap.get(cv2.CAP_PROP_POS_MSEC))
+    cap.release()
+    return times
+
+
+@pytest.mark.parametrize(("name", "sound"), [("out.mp4", True), ("out.mkv", False), ("out.webm", True)])
+def test_variable_frame_rate_keeps_each_frames_time(tmp_path, model_files, name, sound):
+    src = _vfr(tmp_path / "vfr.mp4", sound)
+    given = frame_times_ms(src)
+    assert len(given) == 35 and given[25] == pytest.approx(1000) and given[-1] == pytest.approx(2800)
+    out = tmp_path / name
+    result = invoke("video", src, "-o", out, "--model", model_files["onnx"])
+    assert result.exit_code == 0, result.output
+    assert "truncated" not in result.output and "container said" not in result.output  # no false warning
+    assert "wrote " in result.output and ": 35 frames" in result.output
+    times = frame_times_ms(out)
+    assert len(times) == 35
+    assert max(abs(a - b) for a, b in zip(times, given, strict=True)) <= 2.0  # ms: each frame at its own time
+    seconds = ffmpeg_probe(FFMPEG, out).duration
+    assert seconds == pytest.approx(3.0, abs=0.2)  # within one frame (5 fps) of the input's 3 s
+    if sound:
+        assert audio_seconds(out) == pytest.approx(3.0, abs=0.1)  # all of it, in step with the picture
+
+
+def test_variable_frame_rate_in_avi_repeats_frames_to_keep_their_times(tmp_path, model_files):
+    src = _vfr(tmp_path / "vfr.mp4", False)
+    out = tmp_path / "out.avi"  # AVI stores one rate: 25 fps here, the 5 fps frames shown five times each
+    result = invoke("video", src, "-o", out, "--model", model_files["onnx"])
+    assert result.exit_code == 0, result.output
+    times = frame_times_ms(out)
+    assert times[:26] == pytest.approx([40.0 * i for i in range(26)]) and 2800 <= times[-1] <= 3000
+    frames = frames_of(out)
+    assert not np.array_equal(frames[24], frames[25])  # the first 5 fps frame at 1.0 s, shown 0.2 s (5 times)
+    assert all(np.array_equal(frames[25], frames[i]) for i in range(26, 30))
+    assert not np.array_equal(frames[25], frames[30])
+
+
+def test_a_part_of_a_variable_frame_rate_video_says_it_is_re_timed(tmp_path, model_files):
+    src = _vfr(tmp_path / "vfr.mp4", False)
+    result = invoke("video", src, "-o", tmp_path / "part.mp4", "--start", "0.2", "--model", model_files["onnx"])
+    assert result.exit_code == 0, result.output
+    assert f"{WARNING}{src}: has a variable frame rate; the part --start/--end is re-timed" in result.output

@@ -39,7 +39,8 @@ SIZE = typer.Option(
 )
 MAX_PIXELS = typer.Option(
     DEFAULT_MAX_PIXELS, "--max-pixels", min=1,
-    help="Refuse photos with more pixels than this, before decoding them (memory; default sized for 4 GB).",
+    help="Refuse photos (and video frames) with more pixels than this, before decoding them (memory; default "
+         "sized for 4 GB).",
 )
 SATURATION = typer.Option(1.0, "--saturation", min=0.0, help="Chroma gain; 0 gives grey, >1 more vivid.")
 GUIDED = typer.Option(
@@ -62,7 +63,7 @@ COLORIZER: dict[str, tuple[Any, Any]] = {
     "guided": (GUIDED, bool),
     "max_pixels": (MAX_PIXELS, int),
 }
-PHOTO_FILES_ONLY = ("max_pixels",)  # limits of colorize_file, meaningless for frames
+PHOTO_FILES_ONLY = ("max_pixels",)  # the pixel limit: colorize, video and live take it (photos=True)
 
 
 def colorizer_options(**values: Any) -> ColorizerOptions:

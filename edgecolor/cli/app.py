@@ -6,6 +6,8 @@ functions, so `edgecolor --help` does not pay for them.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import warnings
 
@@ -49,11 +51,82 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     warning(text)
 
 
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM (systemd, docker stop) and SIGHUP (a closed terminal) outside a run that finishes its
+    output: a KeyboardInterrupt, handled as Ctrl-C is (the summary so far, nothing half-written)."""
+    raise KeyboardInterrupt
+
+
+_stop_like_ctrl_c.stops_like_ctrl_c = True  # type: ignore[attr-defined]  # video.ctrl_c_sets takes these over
+
+
+def stop_signals() -> None:
+    """A stop is a stop however it comes: SIGTERM and SIGHUP act as Ctrl-C (exit 130 after the summary).
+
+    Only where they still have their default action (a signal a parent chose to ignore, e.g. nohup's
+    SIGHUP, stays ignored). ``video.ctrl_c_sets`` turns them, like Ctrl-C, into "finish the file and stop".
+    """
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _stop_like_ctrl_c)
+
+
+class PipeSafeStdout:
+    """stdout that survives its reader going away (`edgecolor video ... | head -1`).
+
+    The first write that finds the pipe closed asks for a stop as SIGTERM would (the current file is
+    finished, the batch stops); what is left to say (the summary) goes to stderr, and fd 1 is pointed at
+    /dev/null so the interpreter's last flush does not print a BrokenPipeError either.
+    """
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                n = self._stream.write(text)
+                if "\n" in text:
+                    self._stream.flush()  # find a closed pipe at the line that meets it, not at exit
+                return n
+            except (BrokenPipeError, ValueError):
+                self._broke()
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except (BrokenPipeError, ValueError):
+                self._broke()
+
+    def _broke(self) -> None:
+        self.broken = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+        print("edgecolor: note: stdout was closed; stopping (the rest goes to stderr)", file=sys.stderr, flush=True)
+        handler = signal.getsignal(signal.SIGTERM) if hasattr(signal, "SIGTERM") else None
+        if callable(handler):
+            handler(signal.SIGTERM, None)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 class _Group(TyperGroup):
     """Turns EdgecolorError into one line and ``exit_code`` for every command, in tests and in real runs alike."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         """Click's usage errors (a bad option value, an unknown option) as one line, not Typer's box; exit 2."""
+        if sys.stdout is not None and sys.stdout is sys.__stdout__:  # a real run, not in a test's CliRunner:
+            stop_signals()  # SIGTERM, SIGHUP and a closed stdout stop it cleanly
+            sys.stdout = PipeSafeStdout(sys.stdout)
         try:
             with warnings.catch_warnings():  # Python's two-line "file:line: Category: ..." format, as one line
                 warnings.showwarning = _show_warning

@@ -44,7 +44,7 @@ def live(
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Give up after this many seconds without frames."),
     loop: bool = typer.Option(False, "--loop", help="Play a file source again from the start when it ends."),
     frames: int | None = typer.Option(None, "--frames", min=1, help="Stop after this many colorized frames."),
-    options: ColorizerOptions = opt.colorizer(),
+    options: ColorizerOptions = opt.colorizer(photos=True),  # with --max-pixels: the limit holds for frames too
     stabilize: bool = opt.STABILIZE,
     strength: float = opt.STRENGTH,
     workers: int = opt.WORKERS,
@@ -60,7 +60,7 @@ def live(
     if record is not None and record.exists():
         raise EdgecolorError(f"{record}: exists; choose another --record file")
     try:  # a missing or unusable input is exit 1, as in every command (cameras and URLs open later)
-        src = LiveSource(source, timeout=timeout, loop=loop)
+        src = LiveSource(source, timeout=timeout, loop=loop, max_pixels=options.max_pixels)
     except EdgecolorError as e:
         error(str(e))
         raise typer.Exit(1) from None

@@ -64,7 +64,7 @@ def video(
         None, "-o", "--output",
         help="Output file for one input, or a folder for several (default: a 'colorized' folder beside each input).",
     ),
-    options: ColorizerOptions = opt.colorizer(),
+    options: ColorizerOptions = opt.colorizer(photos=True),  # with --max-pixels: the limit holds for frames too
     stabilize: bool = opt.STABILIZE,
     strength: float = opt.STRENGTH,
     start: float | None = typer.Option(None, "--start", min=0.0, help="Start at this many seconds."),

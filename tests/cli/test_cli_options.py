@@ -18,8 +18,8 @@ COMMANDS = {c.callback.__name__: c.callback for c in app.registered_commands}
 
 @pytest.mark.parametrize(("command", "names"), [
     ("colorize", list(opt.COLORIZER)),
-    ("video", [n for n in opt.COLORIZER if n != "max_pixels"]),
-    ("live", [n for n in opt.COLORIZER if n != "max_pixels"]),
+    ("video", list(opt.COLORIZER)),  # --max-pixels holds for video and live frames too (issue 21)
+    ("live", list(opt.COLORIZER)),
     ("demo", ["model", "backend", "precision"]),
     ("eval_command", ["model", "backend", "precision", "size"]),
     ("bench", ["model", "threads", "device"]),

@@ -108,8 +108,10 @@ def test_stale_temporaries_of_killed_runs_are_removed_and_reported(models_dir, t
 
 @pytest.mark.slow
 @posix_only
-def test_ctrl_c_prints_the_summary_and_exits_130(models_dir, tmp_path):
-    """SIGINT once the first output exists: what was done is summarised, nothing half-written stays."""
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_ctrl_c_prints_the_summary_and_exits_130(models_dir, tmp_path, stop):
+    """SIGINT (or SIGTERM from systemd / docker stop, SIGHUP from a closed terminal) once the first output
+    exists: what was done is summarised, nothing half-written stays."""
     folder = tmp_path / "in"
     for i in range(60):
         write_image(folder / f"{i:02d}.png", photo(600, 800, seed=i))
@@ -121,7 +123,7 @@ def test_ctrl_c_prints_the_summary_and_exits_130(models_dir, tmp_path):
     deadline = time.monotonic() + 120
     while not (out.exists() and any(p.name[0] != "." for p in out.iterdir())) and time.monotonic() < deadline:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, stop))
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert_no_traceback(stdout, stderr)
