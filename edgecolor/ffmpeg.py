@@ -251,8 +251,8 @@ class Timeline:
     @property
     def fastest(self) -> float:
         """The fastest rate of its pieces (frames per second, at most 120)."""
-        return min(120.0, max(1.0 / step for _, _, step in self.pieces if step > 1 / 120) if any(
-            step > 1 / 120 for _, _, step in self.pieces) else 120.0)
+        steps = [step for _, _, step in self.pieces if step > 1 / 120]
+        return 1.0 / min(steps) if steps else 120.0
 
     def setpts(self) -> str:
         """An ffmpeg setpts filter that gives frame N its time (pieces summed, so nothing nests)."""

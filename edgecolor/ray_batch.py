@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import signal
 import sys
 import threading
 import time
@@ -73,6 +74,22 @@ class _DriverStdout:
         return getattr(self._stream, name)
 
 
+class _StopSignals:
+    """The SIGTERM and SIGHUP handlers in place now (the command line's: act as Ctrl-C), to put back after
+    ray.init, which installs its own (exit 15 at once: no summary, a half-done batch)."""
+
+    def __init__(self) -> None:
+        names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+        main = threading.current_thread() is threading.main_thread()
+        self._before = {getattr(signal, n): signal.getsignal(getattr(signal, n)) for n in names} if main else {}
+
+    def restore(self) -> None:
+        """Always set again: Ray's C++ core may have changed the disposition without Python knowing."""
+        for sig, handler in self._before.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
 @contextlib.contextmanager
 def _ray_chatter_to_stderr() -> Iterator[_DriverStdout]:
     before = sys.stdout
@@ -112,6 +129,7 @@ def run_on_ray(jobs: list[Job], options: ColorizerOptions, address: str, force: 
         raise BackendError("--ray needs Ray: pip install 'edgecolor[ray]'") from None
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
+    stop_signals = _StopSignals()
     with _ray_chatter_to_stderr() as stdout:
         started = not ray.is_initialized()
         try:
@@ -124,14 +142,27 @@ def run_on_ray(jobs: list[Job], options: ColorizerOptions, address: str, force: 
                         ray.init(address=address, log_to_driver=False, configure_logging=False)
                 except KeyboardInterrupt:  # Ctrl-C or SIGTERM while Ray starts: nothing ran, the summary says so
                     return RaySummary(Summary(interrupted=True))
+                except SystemExit as e:  # SIGTERM met Ray's own handler, in place while it starts
+                    if e.code != getattr(signal, "SIGTERM", None):
+                        raise
+                    return RaySummary(Summary(interrupted=True))
                 except Exception as e:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ...
                     raise BackendError(f"cannot start or join Ray at {address!r}: "
                                        f"{str(e).splitlines()[0][:200]}") from None
-            return _run(ray, jobs, options, force, workers, on_result)
+                finally:
+                    stop_signals.restore()
+            ran = _run(ray, jobs, options, force, workers, on_result)
+            stop_signals.restore()
+            return ran
         finally:
             if started:
                 stdout.ray_only = True
-                ray.shutdown()
+                try:
+                    ray.shutdown()
+                except KeyboardInterrupt:  # a stop while Ray shuts down: the batch's summary is printed all the same
+                    with contextlib.suppress(Exception):
+                        ray.shutdown()
+                stop_signals.restore()
 
 
 def _run(ray, jobs, options, force, workers, on_result) -> RaySummary:
@@ -214,12 +245,25 @@ def _run(ray, jobs, options, force, workers, on_result) -> RaySummary:
         queue.clear()
     except KeyboardInterrupt:
         summary.interrupted = True
+        _collect(ray, pending, record)
     finally:
         summary.seconds = time.perf_counter() - start
         for folder in sorted(lost_in):  # a worker killed mid-write: its temporary goes now, not on the next run
             with contextlib.suppress(OSError):
                 atomic.remove_stale(folder)
     return out
+
+
+def _collect(ray, pending: dict, record: Callable[[Result], None], timeout: float = 10.0) -> None:
+    """After a stop: the photos already being made are finished by their workers (one photo each, seconds)
+    and counted, so the summary says what was written. Another stop, or the timeout, gives up on them."""
+    try:
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=timeout)
+        for ref in ready:
+            with contextlib.suppress(Exception):
+                record(ray.get(ref)[1])
+    except (KeyboardInterrupt, Exception):  # noqa: BLE001 - a second stop, or Ray going away
+        pass
 
 
 def _first_line(e: BaseException) -> str:

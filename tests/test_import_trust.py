@@ -251,6 +251,28 @@ def test_onnx_tensors_that_outgrow_the_check_are_refused(tmp_path):
 
 
 @pytest.mark.slow
+def test_onnx_sizes_that_depend_on_values_are_refused_unrun(tmp_path):
+    """A Range whose length is computed from the input (8 GB of floats at the check's 32x32 L): shape
+    inference cannot bound it, so it is refused rather than run."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    consts = [numpy_helper.from_array(np.full((2, 1, 4, 4), 0.05, np.float32), "w"),
+              numpy_helper.from_array(np.array(0, np.float32), "s"),
+              numpy_helper.from_array(np.array(1, np.float32), "d"),
+              numpy_helper.from_array(np.array(40000.0, np.float32), "k")]  # x the sum of L (about 51200)
+    nodes = [helper.make_node("Conv", ["L", "w"], ["x"], kernel_shape=[4, 4], strides=[4, 4]),
+             helper.make_node("ReduceSum", ["L"], ["sum"], keepdims=0),
+             helper.make_node("Mul", ["sum", "k"], ["limit"]),
+             helper.make_node("Range", ["s", "limit", "d"], ["r"]),
+             helper.make_node("ReduceSum", ["r"], ["rs"], keepdims=0),
+             helper.make_node("Mul", ["x", "rs"], ["ab"])]
+    onnx.save(H.onnx_model(nodes, consts, (1, 1, 32, 32), (1, 2, 8, 8)), str(tmp_path / "range.onnx"))
+    res = run_import(tmp_path, "eccv16", tmp_path / "range.onnx")
+    assert_refused(res, r"range\.onnx: the size of Range output r depends on the values it computes")
+
+
+@pytest.mark.slow
 def test_onnx_external_data_is_never_read(tmp_path):
     import onnx
     from onnx import TensorProto, helper

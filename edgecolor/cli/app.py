@@ -110,7 +110,7 @@ class PipeSafeStdout:
             os.close(devnull)
         except (OSError, ValueError):
             pass
-        print("edgecolor: note: stdout was closed; stopping (the rest goes to stderr)", file=sys.stderr, flush=True)
+        print("edgecolor: note: stdout was closed; stopping", file=sys.stderr, flush=True)
         handler = signal.getsignal(signal.SIGTERM) if hasattr(signal, "SIGTERM") else None
         if callable(handler):
             handler(signal.SIGTERM, None)

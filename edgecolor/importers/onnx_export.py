@@ -117,8 +117,9 @@ def _check_tensor(t, source: str) -> None:
 
 
 def check_sizes(model, source: str, fixed: tuple[int, int]) -> None:
-    """Every tensor of the graph, with the input at ``fixed``, holds at most guard.MAX_ELEMENTS values
-    where shape inference can tell (a Resize by 10^4 or a ConstantOfShape of 10^10 is refused unrun)."""
+    """Every tensor of the graph, with the input at ``fixed``, has a size shape inference can tell from
+    the input's (a Range whose length is computed from the pixels is refused) and holds at most
+    guard.MAX_ELEMENTS values (a Resize by 10^4 or a ConstantOfShape of 10^10 is refused unrun)."""
     import onnx
 
     m = onnx.ModelProto()
@@ -134,6 +135,13 @@ def check_sizes(model, source: str, fixed: tuple[int, int]) -> None:
     except Exception as e:  # noqa: BLE001
         raise EdgecolorError(f"{source}: the graph's shapes cannot be inferred ({str(e).splitlines()[0][:120]})") \
             from None
+    shapes = {vi.name: vi.type.tensor_type for vi in list(m.graph.value_info) + list(m.graph.output)}
+    for node in m.graph.node:  # every tensor's size known before it runs: none may depend on the input's values
+        for name in node.output:
+            t = shapes.get(name)
+            if name and (t is None or not t.HasField("shape") or not all(d.HasField("dim_value") for d in t.shape.dim)):
+                raise EdgecolorError(f"{source}: the size of {node.op_type[:40]} output {name[:40]} depends on the "
+                                     "values it computes; a colorization network's sizes follow from its input's")
     for vi in list(m.graph.value_info) + list(m.graph.output):
         t = vi.type.tensor_type
         if not t.HasField("shape"):

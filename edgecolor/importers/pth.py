@@ -47,7 +47,7 @@ class _StorageType(_Frozen):
 
 
 class _Storage(_Frozen):
-    """One storage: its element count and a loader that yields its data only when a tensor is made."""
+    """One storage of the file: its key, its element type and how to get its values."""
 
     def __init__(self, key: str, dtype: np.dtype, load):
         self.key, self.dtype, self._load = key, dtype, load
