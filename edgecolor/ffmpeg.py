@@ -80,6 +80,17 @@ def ffmpeg_encoders(ffmpeg: str) -> frozenset[str]:
     return frozenset(m.group(1) for m in re.finditer(r"^\s*[VAS][A-Z.]{5}\s+(\S+)", out, re.M))
 
 
+@functools.cache
+def ffmpeg_has_option(ffmpeg: str, option: str) -> bool:
+    """Whether this ffmpeg knows ``-option`` (e.g. ``fps_mode``: ffmpeg 5.1 and later)."""
+    try:
+        out = subprocess.run([ffmpeg, "-hide_banner", "-h", "full"], capture_output=True, text=True,
+                             errors="replace", timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return re.search(rf"^-{re.escape(option)}\b", out, re.M) is not None
+
+
 @dataclass
 class StreamInfo:
     """What `ffmpeg -i` says about a file: its first video stream (size as displayed) and its audio codecs."""

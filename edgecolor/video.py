@@ -38,6 +38,7 @@ from edgecolor.ffmpeg import (
     Timeline,
     choose_encoder,
     container_of,
+    ffmpeg_has_option,
     ffmpeg_probe,
     find_ffmpeg,
     fps_fraction,
@@ -439,6 +440,10 @@ def _timeline(src: Path | str, source: FileSource, exe: str | None, start: float
     if not exe or not isinstance(src, Path):
         return None
     timeline = variable_timeline(exe, src)
+    if timeline is not None and not (ffmpeg_has_option(exe, "fps_mode") and ffmpeg_has_option(exe, "enc_time_base")):
+        warn(f"{src}: has a variable frame rate; this ffmpeg ({exe}) is too old to keep each frame's time "
+             f"(5.1 or later can): re-timed to a constant {source.fps:g} fps")
+        return None
     if timeline is not None and (start or end is not None):
         warn(f"{src}: has a variable frame rate; the part --start/--end is re-timed to a constant "
              f"{source.fps:g} fps (the whole video keeps each frame's time)")
