@@ -65,6 +65,13 @@ def check_video_file(path: str | os.PathLike, devices: bool = False) -> Path:
     return path
 
 
+def _opencv_can_name(path: str | os.PathLike) -> bool:
+    """files.opencv_can_name, imported late: files pulls in cv2, which this module loads only when a source opens."""
+    from edgecolor.files import opencv_can_name
+
+    return opencv_can_name(path)
+
+
 def check_frame_size(name: str, width: int, height: int, max_pixels: int | None) -> None:
     """The photo limit (``--max-pixels``) for video and live frames, from the size a container or a camera
     states before frames are decoded at that size: a 2.6 MB MJPEG of 15000x15000 frames is refused, not
@@ -181,6 +188,11 @@ class FileSource(Source):
         import cv2
 
         if force_ffmpeg and ffmpeg and not self.url:
+            return self._open_ffmpeg(ffmpeg)
+        if not self.url and not _opencv_can_name(self.name):  # OpenCV would crash on it: ffmpeg takes bytes
+            if not ffmpeg:
+                raise InputError(f"{self.name}: OpenCV cannot open a file whose name is not valid UTF-8: "
+                                 "rename it, or install ffmpeg (pip install 'edgecolor[video]')")
             return self._open_ffmpeg(ffmpeg)
         with quiet_opencv():
             if self.url:
@@ -376,6 +388,9 @@ class LiveSource(Source):
             elif self.kind == "url":
                 cap = open_url(self.target, ms)
             else:
+                if not _opencv_can_name(self.target):  # OpenCV crashes on such a name
+                    raise InputError(f"{self.name}: OpenCV cannot open a file whose name is not valid UTF-8: "
+                                     "rename it")
                 cap = cv2.VideoCapture(str(self.target))
             if not cap.isOpened():
                 cap.release()

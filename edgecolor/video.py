@@ -30,7 +30,7 @@ import numpy as np
 
 from edgecolor.atomic import AtomicFile
 from edgecolor.cvlog import quiet_opencv
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import EdgecolorError, InputError
 from edgecolor.ffmpeg import (
     CONTAINERS,
     ENCODER_OPTIONS,
@@ -216,7 +216,12 @@ class Cv2Writer(Writer):
                  label: Path | None = None) -> None:
         import cv2
 
+        from edgecolor.files import opencv_can_name
+
         self.path, self.size = path, size
+        if not opencv_can_name(path):  # OpenCV's writer crashes the process on such a name; ffmpeg's does not
+            raise InputError(f"{label or path}: OpenCV cannot write a file whose name is not valid UTF-8: "
+                             "choose another name, or install ffmpeg (pip install 'edgecolor[video]')")
         with quiet_opencv():
             for fourcc in fourccs:
                 self._w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc[:4].ljust(4)), fps, size)

@@ -358,3 +358,58 @@ def test_a_part_of_a_variable_frame_rate_video_says_it_is_re_timed(tmp_path, mod
     result = invoke("video", src, "-o", tmp_path / "part.mp4", "--start", "0.2", "--model", model_files["onnx"])
     assert result.exit_code == 0, result.output
     assert f"{WARNING}{src}: has a variable frame rate; the part --start/--end is re-timed" in result.output
+
+
+# -- issue 21 item 3: a file name that is not UTF-8 never reaches OpenCV (it would crash the process) --------
+
+
+def _bytes_path(folder: Path, name: bytes) -> Path:
+    """``folder/name`` for a name that is not UTF-8 (lone surrogates); skips where the file system refuses it."""
+    path = Path(os.fsdecode(os.path.join(os.fsencode(folder), name)))
+    try:
+        path.write_bytes(b"")
+        path.unlink()
+    except OSError as e:
+        pytest.skip(f"this file system refuses names that are not UTF-8 ({e.strerror})")
+    return path
+
+
+@pytest.mark.slow
+def test_video_with_a_name_that_is_not_utf8_is_colorized(tmp_path, model_files):
+    src = _bytes_path(tmp_path, b"\xff clip.mp4")
+    write_clip(src, synthetic_clip(96, 64, shot=4).frames, FPS, FFMPEG, audio=False)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "edgecolor", "video", os.fsencode(src), "-o", str(out),
+                           "-m", str(model_files["onnx"]), "--backend", "opencv"],
+                          capture_output=True, text=True, timeout=300, env=cli_env())
+    assert done.returncode == 0, done.stderr
+    assert "\\xff clip.mp4: 12 frames" in done.stdout  # the name as `ls -b` shows it, one printable line
+    written = [os.fsencode(p.name) for p in out.iterdir()]
+    assert written == [b"\xff clip.mp4"]
+    info = ffmpeg_probe(FFMPEG, out / os.fsdecode(b"\xff clip.mp4"))
+    assert info is not None and (info.width, info.height) == (96, 64)
+
+
+@pytest.mark.slow
+def test_opencv_paths_refuse_a_name_that_is_not_utf8_in_one_line(tmp_path):
+    """Without ffmpeg the only reader and writer is OpenCV, whose binding segfaults on such names: refused first."""
+    src = _bytes_path(tmp_path, b"\xfe clip.avi")
+    write_clip(src, synthetic_clip(64, 48, shot=2).frames, FPS, FFMPEG, audio=False)
+    code = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from edgecolor.errors import InputError\n"
+        "from edgecolor.sources import FileSource, LiveSource\n"
+        "from edgecolor.video import Cv2Writer\n"
+        "src = Path(os.fsdecode(sys.argv[1]))\n"
+        "for make in (lambda: FileSource(src, ffmpeg=None), lambda: LiveSource(str(src)),\n"
+        "             lambda: Cv2Writer(src.with_name(src.name + '.out.avi'), (64, 48), 25.0, ['MJPG'])):\n"
+        "    try:\n"
+        "        make()\n"
+        "    except InputError as e:\n"
+        "        print('refused:', 'not valid UTF-8' in str(e))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, os.fsencode(src)], capture_output=True, text=True,
+                          timeout=120, env=cli_env())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["refused: True"] * 3

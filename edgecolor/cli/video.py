@@ -17,6 +17,7 @@ import typer
 from edgecolor.cli import _options as opt
 from edgecolor.cli._progress import progress_bar
 from edgecolor.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, app, error, warning
+from edgecolor.errors import printable
 from edgecolor.options import ColorizerOptions
 from edgecolor.video_batch import VideoEvents
 
@@ -30,13 +31,13 @@ class _Printer(VideoEvents):
         self._started = False
 
     def skipped(self, message: str) -> None:
-        print(f"edgecolor: skipped {message}", file=sys.stderr)
+        print(f"edgecolor: skipped {printable(message)}", file=sys.stderr)
 
     def failed(self, message: str) -> None:
         error(message)
 
     def wrote(self, report) -> None:
-        print(report.line(), flush=True)
+        print(printable(report.line()), flush=True)
 
     def warn(self, message: str) -> None:
         warning(message)
