@@ -47,6 +47,9 @@ GUIDED = typer.Option(
 )
 STABILIZE = typer.Option(True, "--stabilize/--no-stabilize", help="Steady colour over time (less flicker).")
 STRENGTH = typer.Option(0.75, "--strength", min=0.0, max=0.95, help="Stabilization: weight of history.")
+QUALITY = typer.Option(
+    "fast", "--quality", help="photo: average the colour over a mirrored second pass (stills; twice the network time)."
+)
 WORKERS = typer.Option(1, "--workers", min=1, max=8, help="Inference threads, each with its own model copy.")
 
 # The colorizer options of the command line, in --help order: name (a ColorizerOptions field) ->
@@ -61,8 +64,9 @@ COLORIZER: dict[str, tuple[Any, Any]] = {
     "saturation": (SATURATION, float),
     "guided": (GUIDED, bool),
     "max_pixels": (MAX_PIXELS, int),
+    "quality": (QUALITY, str),
 }
-PHOTO_FILES_ONLY = ("max_pixels",)  # limits of colorize_file, meaningless for frames
+PHOTO_FILES_ONLY = ("max_pixels", "quality")  # for photo files only: live and video stay one pass a frame
 
 
 def colorizer_options(**values: Any) -> ColorizerOptions:
