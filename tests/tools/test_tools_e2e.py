@@ -384,3 +384,23 @@ def test_finetune_whole_on_large_crops_with_weights_and_held_out_photos(photos, 
     assert sorted(p.name for p in (out / "heldout" / "flowers5_kaggle128").iterdir()) == sorted(
         n.split("/")[1] for n in held)
     assert (out / "final.pt").exists()
+
+
+def test_tune_at_ratio_picks_by_the_measure_and_its_gain_reaches_the_ratio(trained, photos, tmp_path, capsys):
+    """tools.tune --at-ratio: every setting scored at the same colourfulness ratio; the chosen gain is the
+    chroma scale that reaches it, so the model exported with it runs at that ratio on those photos."""
+    from edgecolor.colorizer import Colorizer
+    from edgecolor.evaluate import evaluate_arrays
+    from tools import export, tune
+
+    train_dir, _ = photos
+    tune.main([str(trained), "--photos", str(train_dir / "weather_mwd"), "--n", "6", "--temperatures", "0.5,0.9",
+               "--fallbacks", "0", "--at-ratio", "0.5"])
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    rows, chosen = lines[:-1], lines[-1]["chosen"]
+    assert len(rows) == 2 and chosen["psnr_gain_at_ratio"] == max(r["psnr_gain_at_ratio"] for r in rows)
+    export.export(export.load_checkpoint(str(trained), chosen["temperature"], chosen["fallback"], chosen["gain"]),
+                  tmp_path / "m.onnx", export.contract_for("fp32"), simplify=False)
+    got = evaluate_arrays(Colorizer(model=str(tmp_path / "m.onnx"), backend="openvino").colorize,
+                          tune.sample_photos([str(train_dir / "weather_mwd")], 6, 0))
+    assert got["colorfulness_ratio"] == pytest.approx(0.5, abs=0.03)
