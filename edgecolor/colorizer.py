@@ -39,6 +39,8 @@ class Colorizer:
     False gives plain bilinear upsampling.
     ``max_pixels``: ``colorize_file`` refuses a photo whose header states more pixels (None: no
     limit; default ``limits.DEFAULT_MAX_PIXELS``, sized for a 4 GB Raspberry Pi).
+    ``quality``: "fast" (one network pass; live and video) or "photo" (the prediction averaged with
+    the one for the mirrored photo: two passes, steadier colour, for stills).
     The keywords become a ``ColorizerOptions`` (checked once; ``c.options``); ``from_options`` takes one made earlier.
 
     Reuse one instance across frames. Thread safety: ``colorize`` may be called from several
@@ -58,10 +60,11 @@ class Colorizer:
         hint: str = "LATENCY",
         guided: bool = True,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        quality: str = "fast",
     ):
         # checked here, once, before loading anything: a bad value costs nothing
         self._load(ColorizerOptions(model, backend, precision, device, threads, size, saturation, hint, guided,
-                                    max_pixels))
+                                    max_pixels, quality))
 
     @classmethod
     def from_options(cls, options: ColorizerOptions) -> Colorizer:
@@ -183,13 +186,9 @@ class Colorizer:
         """
         if not isinstance(prepared, pipeline.Prepared):
             raise UsageError(f"predict_ab needs what prepare() returned, got {type(prepared).__name__}")
-        out = self.backend.infer(prepared.tensor)
-        stride = self.contract.output_stride
-        want = (1, 2, prepared.tensor.shape[2] // stride, prepared.tensor.shape[3] // stride)
-        if out.shape != want:
-            raise self.backend.shape_error(
-                f"gives {'x'.join(map(str, out.shape))} for a {'x'.join(map(str, prepared.tensor.shape))} input"
-            )
+        out = self._infer(prepared.tensor)
+        if self.options.quality == "photo":  # the tensor is stretched, never padded: a flip maps it onto itself
+            out = 0.5 * (out + self._infer(np.ascontiguousarray(prepared.tensor[..., ::-1]))[..., ::-1])
         h, w = prepared.ab_shape
         ab = out[0, :, :h, :w].transpose(1, 2, 0)
         if self.contract.ab_scale != 1.0:
@@ -199,6 +198,17 @@ class Colorizer:
         if not float(np.abs(ab).max(initial=0.0)) <= MAX_AB:  # NaN fails the comparison too
             raise ModelError(f"{self.model_path}: the model gave NaN, infinite or out-of-range colour values")
         return np.ascontiguousarray(ab, dtype=np.float32)
+
+    def _infer(self, tensor: np.ndarray) -> np.ndarray:
+        """The network's output for one tensor, its shape checked against the contract."""
+        out = self.backend.infer(tensor)
+        stride = self.contract.output_stride
+        want = (1, 2, tensor.shape[2] // stride, tensor.shape[3] // stride)
+        if out.shape != want:
+            raise self.backend.shape_error(
+                f"gives {'x'.join(map(str, out.shape))} for a {'x'.join(map(str, tensor.shape))} input"
+            )
+        return out
 
     def merge(self, prepared: pipeline.Prepared, ab: np.ndarray) -> np.ndarray:
         """The full-resolution image from ab and the ORIGINAL L; ``saturation`` is applied here.
@@ -213,5 +223,6 @@ class Colorizer:
     def __repr__(self) -> str:
         return (
             f"Colorizer(model={str(self.model_path)!r}, backend={self.backend_name!r}, "
-            f"precision={self.precision!r}, size={self.size}, saturation={self.saturation})"
+            f"precision={self.precision!r}, size={self.size}, saturation={self.saturation}, "
+            f"quality={self.options.quality!r})"
         )

@@ -24,6 +24,7 @@ from edgecolor.errors import UsageError
 from edgecolor.limits import DEFAULT_MAX_PIXELS, MAX_SIZE
 
 HINTS = ("LATENCY", "THROUGHPUT")  # OpenVINO performance hints
+QUALITIES = ("fast", "photo")  # photo: the prediction averaged over a horizontal flip (two passes), for stills
 
 
 def _is_int(value: object) -> bool:
@@ -81,6 +82,12 @@ def check_guided(guided: object) -> bool:
     return guided
 
 
+def check_quality(quality: object) -> str:
+    if quality not in QUALITIES:
+        raise UsageError(f"unknown quality {quality!r} (choose from {', '.join(QUALITIES)})")
+    return quality
+
+
 def check_max_pixels(max_pixels: object) -> int | None:
     """A pixel limit as given (None: none); anything but a positive integer is a UsageError."""
     if max_pixels is None:
@@ -108,6 +115,7 @@ class ColorizerOptions:
     hint: str = "LATENCY"
     guided: bool = True
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    quality: str = "fast"
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -125,4 +133,5 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "hint": check_hint,
     "guided": check_guided,
     "max_pixels": check_max_pixels,
+    "quality": check_quality,
 }

@@ -277,3 +277,26 @@ def test_a_model_giving_nan_is_a_model_error(model_files, tmp_path, backend):
     c = Colorizer(model=tmp_path / "nan.onnx", backend=backend)
     with pytest.raises(ModelError, match=r"nan\.onnx: the model gave NaN, infinite or out-of-range colour values"):
         c.colorize(photo())
+
+
+def test_photo_quality_changes_nothing_for_a_mirror_symmetric_model(models_dir):
+    """The tiny model is per-pixel (pool + 1x1 conv), so its mirrored pass is its own mirror: same output."""
+    img = photo(96, 128)
+    np.testing.assert_array_equal(Colorizer(quality="photo").colorize(img), Colorizer().colorize(img))
+
+
+@needs_bundled_model
+def test_photo_quality_averages_over_a_mirror(bundled):
+    """With the preset, a mirror-symmetric input gives a mirror-symmetric output (one pass does not: the
+    network's kernels are not symmetric), and mirroring a photo mirrors its colours."""
+    half = photo(120, 80, seed=3)
+    sym = np.ascontiguousarray(np.concatenate([half, half[:, ::-1]], axis=1))
+    fast = Colorizer(model=bundled, backend="openvino")
+    two = Colorizer(model=bundled, backend="openvino", quality="photo")
+    assert np.abs(chroma(fast.colorize(sym)) - chroma(fast.colorize(sym))[:, ::-1]).max() > 3
+    out = two.colorize(sym)
+    assert np.abs(out.astype(int) - out[:, ::-1]).max() <= 1
+    img = photo(120, 160, seed=4)
+    mirrored = two.colorize(np.ascontiguousarray(img[:, ::-1]))
+    assert np.abs(mirrored.astype(int) - two.colorize(img)[:, ::-1]).max() <= 1
+    assert "quality='photo'" in repr(two)

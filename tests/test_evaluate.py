@@ -67,3 +67,94 @@ def test_eval_and_colorize_offer_the_same_precisions(tmp_path):
     for command in ("eval", "colorize"):
         res = CliRunner().invoke(app, [command, str(tmp_path), "--precision", "fp64"])
         assert res.exit_code == 2 and all(p in res.output for p in PRECISIONS), res.output
+
+
+def _colourful(n: int = 4, seed: int = 1) -> list[np.ndarray]:
+    """Smooth photos of moderate chroma (far from the gamut edge, so scaling chroma is exact enough)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        lab = np.zeros((48, 64, 3), np.float32)
+        lab[..., 0] = cv2.resize(rng.uniform(35, 75, (4, 5)).astype(np.float32), (64, 48))
+        lab[..., 1:] = cv2.resize(rng.uniform(-18, 18, (4, 5, 2)).astype(np.float32), (64, 48))
+        out.append(np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2BGR) * 255 + 0.5, 0, 255).astype(np.uint8))
+    return out
+
+
+def _model(photos: list[np.ndarray], vivid: float):
+    """A colorizer that knows the answers but paints them wrong (part of the hue swapped, muted), then times vivid."""
+    by_grey = {metrics.to_grey_bgr(p).tobytes(): p for p in photos}
+
+    def colorize(grey: np.ndarray) -> np.ndarray:
+        return metrics.with_ab(by_grey[grey.tobytes()], lambda ab: (0.45 * ab + 0.25 * ab[..., ::-1]) * vivid)
+    return colorize
+
+
+def test_a_model_that_is_only_more_vivid_scores_the_same_at_a_fixed_ratio():
+    photos = _colourful()
+    dull = evaluate_arrays(_model(photos, 1.0), photos, at_ratio=0.6)
+    vivid = evaluate_arrays(_model(photos, 1.4), photos, at_ratio=0.6)
+    assert vivid["colorfulness_ratio"] > dull["colorfulness_ratio"] + 0.15  # the plain numbers differ...
+    assert abs(vivid["psnr_gain"] - dull["psnr_gain"]) > 0.1
+    assert vivid["psnr_gain_at_ratio"] == pytest.approx(dull["psnr_gain_at_ratio"], abs=0.02)  # ...the measure not
+    assert dull["chroma_scale_at_ratio"] / vivid["chroma_scale_at_ratio"] == pytest.approx(1.4, rel=0.02)
+
+
+def test_at_its_own_ratio_the_measure_is_the_plain_gain():
+    photos = _colourful()
+    res = evaluate_arrays(_model(photos, 1.0), photos)
+    at = evaluate_arrays(_model(photos, 1.0), photos, at_ratio=res["colorfulness_ratio"])
+    assert at["psnr_gain_at_ratio"] == pytest.approx(res["psnr_gain"], abs=0.01)
+    assert at["chroma_scale_at_ratio"] == pytest.approx(1.0, abs=0.01)
+    # a better colorizer (the right hue) scores higher at the same ratio
+    by_grey = {metrics.to_grey_bgr(p).tobytes(): p for p in photos}
+    right = evaluate_arrays(lambda g: metrics.with_ab(by_grey[g.tobytes()], lambda ab: 0.7 * ab), photos,
+                            at_ratio=res["colorfulness_ratio"])
+    assert right["psnr_gain_at_ratio"] > at["psnr_gain_at_ratio"] + 0.5
+
+
+def test_a_grey_model_cannot_reach_a_ratio():
+    photos = _colourful()
+    res = evaluate_arrays(lambda g: g, photos, at_ratio=0.8)
+    assert res["psnr_gain_at_ratio"] is None and res["chroma_scale_at_ratio"] is None
+
+
+def _write(folder, photos) -> None:
+    folder.mkdir(parents=True)
+    for i, p in enumerate(photos):
+        cv2.imwrite(str(folder / f"{i}.png"), p)
+
+
+def test_several_folders_give_one_row_per_kind_and_all_pooled(models_dir, tmp_path):
+    from edgecolor.colorizer import Colorizer
+    from edgecolor.evaluate import evaluate, evaluate_folders
+
+    _write(tmp_path / "streets", _colourful(3, seed=2))
+    _write(tmp_path / "cars", _colourful(2, seed=3))
+    c = Colorizer()
+    reports = evaluate_folders([tmp_path / "streets", tmp_path / "cars"], c, at_ratio=0.3)
+    assert [(r.name, r.photos) for r in reports] == [("streets", 3), ("cars", 2), ("all", 5)]
+    alone = evaluate(tmp_path / "cars", c, at_ratio=0.3)
+    assert alone.psnr_gain_at_ratio == pytest.approx(reports[1].psnr_gain_at_ratio)
+    pooled_grey = (3 * reports[0].grey_psnr + 2 * reports[1].grey_psnr) / 5
+    assert reports[2].grey_psnr == pytest.approx(pooled_grey)
+
+
+def test_eval_command_at_ratio_per_kind(models_dir, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from edgecolor.cli import app
+
+    _write(tmp_path / "a", _colourful(2, seed=4))
+    _write(tmp_path / "b", _colourful(2, seed=5))
+    res = CliRunner().invoke(app, ["eval", str(tmp_path / "a"), str(tmp_path / "b"), "--at-ratio", "0.3", "--json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.output)
+    assert [k["name"] for k in got["kinds"]] == ["a", "b"] and got["all"]["photos"] == 4
+    assert got["all"]["at_ratio"] == 0.3 and got["all"]["psnr_gain_at_ratio"] is not None
+    res = CliRunner().invoke(app, ["eval", str(tmp_path / "a"), "--at-ratio", "0.3"])
+    assert res.exit_code == 0 and "PSNR gain at colourfulness ratio 0.30" in res.output, res.output
+    res = CliRunner().invoke(app, ["eval", str(tmp_path / "a"), "--at-ratio", "0"])
+    assert res.exit_code == 2

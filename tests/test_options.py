@@ -20,7 +20,8 @@ from edgecolor.options import ColorizerOptions
 def test_defaults_are_the_colorizers():
     o = ColorizerOptions()
     assert (o.model, o.backend, o.precision, o.device, o.threads, o.size, o.saturation, o.hint, o.guided,
-            o.max_pixels) == ("default", "auto", "fp32", "CPU", None, None, 1.0, "LATENCY", True, DEFAULT_MAX_PIXELS)
+            o.max_pixels, o.quality) == ("default", "auto", "fp32", "CPU", None, None, 1.0, "LATENCY", True,
+                                         DEFAULT_MAX_PIXELS, "fast")
     # the keywords of Colorizer are the fields, in the same order (positional calls keep working)
     params = list(inspect.signature(Colorizer.__init__).parameters)[1:]
     assert params == [f.name for f in dataclasses.fields(ColorizerOptions)]
@@ -42,6 +43,7 @@ def test_defaults_are_the_colorizers():
     ({"precision": "fp64"}, "unknown precision 'fp64' (choose from fp32, fp16, int8)"),
     ({"hint": "FAST"}, "unknown performance hint 'FAST' (choose from LATENCY, THROUGHPUT)"),
     ({"guided": 1}, "guided must be True or False, got 1"),
+    ({"quality": "best"}, "unknown quality 'best' (choose from fast, photo)"),
     ({"model": 5}, "model must be a model name or a model file path, got 5"),
 ])
 def test_bad_values_are_one_line_usage_errors(kwargs, message):

@@ -70,11 +70,16 @@ def load_photos(
     drop_grey: bool = True,
     cache_dir: str | Path | None = ".cache",
     workers: int = 4,
+    only: list[str] | None = None,
 ) -> PhotoSet:
-    """Decode every photo under root into a PhotoSet, skipping tiny, unreadable and near-grey ones."""
+    """Decode every photo under root into a PhotoSet, skipping tiny, unreadable and near-grey ones.
+
+    ``only``: just these sources (e.g. the large photos, decoded again at a larger size for larger crops).
+    """
     root = Path(root)
-    files = list_photos(root)
-    key = hashlib.sha1(f"{root.resolve()}|{len(files)}|{size}|{min_side}|{drop_grey}".encode()).hexdigest()[:12]
+    files = [f for f in list_photos(root) if only is None or f[1] in only]
+    picked = "" if only is None else "|" + ",".join(sorted(only))
+    key = hashlib.sha1(f"{root.resolve()}|{len(files)}|{size}|{min_side}|{drop_grey}{picked}".encode()).hexdigest()[:12]
     cache = Path(cache_dir) / f"photos-{key}.npz" if cache_dir else None
     if cache and cache.exists():
         z = np.load(cache, allow_pickle=False)
@@ -113,4 +118,45 @@ def balanced_weights(source: np.ndarray, power: float = 0.5) -> np.ndarray:
     share = counts.astype(np.float64) ** power
     share /= share.sum()
     w = share[source] / counts[source]
+    return w / w.sum()
+
+
+def parse_source_weights(spec: str) -> dict[str, float]:
+    """'name=w,name2=w2' -> {name: w}: how many times its balanced share a source is sampled."""
+    out = {}
+    for item in filter(None, spec.split(",")):
+        name, sep, w = item.partition("=")
+        if not sep or float(w) < 0:
+            raise ValueError(f"source weight {item!r}: expected name=weight (weight >= 0)")
+        out[name.strip()] = float(w)
+    return out
+
+
+def unit_hash(name: str) -> float:
+    """A fixed number in [0, 1) from a photo's name: the same photos are held out on every machine and run."""
+    return int(hashlib.sha1(name.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def holdout_mask(photos: PhotoSet, spec: str) -> np.ndarray:
+    """True for held-out photos. 'name' holds out a whole source; 'name:0.2' about a fifth of it, chosen
+    by name (unit_hash), so two sets decoded at different sizes hold out the same photos."""
+    mask = np.zeros(len(photos), bool)
+    for item in filter(None, spec.split(",")):
+        name, _, frac = item.partition(":")
+        if name not in photos.sources:
+            continue
+        sel = photos.source == photos.sources.index(name)
+        if frac:
+            sel &= np.array([unit_hash(n) < float(frac) for n in photos.names])
+        mask |= sel
+    return mask
+
+
+def sampling_weights(photos: PhotoSet, power: float, boosts: dict[str, float], held: np.ndarray) -> np.ndarray:
+    """balanced_weights, each source's share times its boost, held-out photos never drawn."""
+    w = balanced_weights(photos.source, power)
+    for name, b in boosts.items():
+        if name in photos.sources:
+            w[photos.source == photos.sources.index(name)] *= b
+    w[held] = 0.0
     return w / w.sum()

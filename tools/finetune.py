@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tools.data import PhotoSet, balanced_weights
+from tools.data import PhotoSet, holdout_mask, load_photos, parse_source_weights, sampling_weights
 from tools.net import ENCODER_TAPS, ColorNet, checkpoint_encoder
 from tools.train import (
     ColorLoss,
@@ -119,6 +119,17 @@ def whole_batch(photos: PhotoSet, idx: np.ndarray, oy: int, ox: int, crop: int, 
     return x, lab_crop(photos, idx, oy, ox, crop, flip)
 
 
+def write_holdout(out: Path, root: Path, names: list[str]) -> None:
+    """OUT/holdout.txt (one name a line) and OUT/heldout/<source>/ of links to the photos, for tools.tune and
+    edgecolor eval per source kind; links, so no photo is copied."""
+    (out / "holdout.txt").write_text("".join(n + "\n" for n in names))
+    for n in names:
+        link = out / "heldout" / n
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.is_symlink():
+            link.symlink_to((root / n).resolve())
+
+
 def start_net(args, photos: PhotoSet) -> tuple[ColorNet, np.ndarray, np.ndarray, dict]:
     """The network to train, its ab bins and rebalancing weights, and the init checkpoint ({} if fresh)."""
     if not args.init:
@@ -157,18 +168,38 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--source-power", type=float, default=0.5)
     ap.add_argument("--whole", action="store_true",
                     help="train every layer on fresh crops (no cached head); slower, lets the early stages adapt")
-    ap.add_argument("--holdout", default="", help="comma-separated source folders left out of training, to tune on")
+    ap.add_argument("--source-weights", default="", help="name=w,...: a source drawn w times its balanced share")
+    ap.add_argument("--holdout", default="", help="comma-separated sources left out of training, to tune on; "
+                    "name:0.2 holds out about a fifth of that source (by file name); listed in OUT/holdout.txt "
+                    "and linked by source under OUT/heldout/")
+    ap.add_argument("--large-sources", default="", help="with --whole: sources also decoded at --large-size, "
+                    "for crops at the scale of use (the runtime works at 256 px)")
+    ap.add_argument("--large-size", type=int, default=256)
+    ap.add_argument("--large-crop", type=int, default=224)
+    ap.add_argument("--large-batch", type=int, default=12)
+    ap.add_argument("--large-share", type=float, default=0.5, help="share of steps drawn from the large photos")
     ap.add_argument("--cache", default=".cache")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--val-every", type=int, default=300, help="steps between validations/checkpoints")
     ap.add_argument("--limit", type=int, default=0, help="first N photos only (smoke tests)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    if args.large_sources and not args.whole:
+        ap.error("--large-sources needs --whole (the cached head is at --size)")
 
     out, emit, _ = start_run(args)
     photos, val = load_sets(args)
+    boosts = parse_source_weights(args.source_weights)
+    held = holdout_mask(photos, args.holdout)  # never sampled: unseen photos to choose constants on
+    write_holdout(out, Path(args.train), [photos.names[i] for i in np.flatnonzero(held)])
+    large = None
+    if args.large_sources:
+        large = load_photos(args.train, size=args.large_size, cache_dir=args.cache,
+                            only=args.large_sources.split(","))
+        large_w = sampling_weights(large, args.source_power, boosts, holdout_mask(large, args.holdout))
     net, centres, weights, init = start_net(args, photos)
-    emit({"event": "data", "train": len(photos), "val": len(val), "encoder": net.encoder.variant, "args": vars(args)})
+    emit({"event": "data", "train": len(photos), "held_out": int(held.sum()), "large": len(large) if large else 0,
+          "val": len(val), "encoder": net.encoder.variant, "args": vars(args)})
 
     feats: dict[str, np.ndarray] = {}
     if args.whole:  # trained: every encoder layer and the decoder (the decode step has no weights)
@@ -181,11 +212,7 @@ def main(argv: list[str] | None = None) -> None:
                              {"params": list(net.decoder.parameters()), "scale": 1.0}],
                             lr=args.lr, weight_decay=1e-4)
     loss_fn = ColorLoss(centres, weights, args.reg_weight)
-    sample_w = balanced_weights(photos.source, args.source_power)
-    held = [photos.sources.index(name) for name in filter(None, args.holdout.split(",")) if name in photos.sources]
-    if held:  # never sampled: these photos stay unseen, so temperature and fallback can be chosen on them
-        sample_w[np.isin(photos.source, held)] = 0.0
-        sample_w /= sample_w.sum()
+    sample_w = sampling_weights(photos, args.source_power, boosts, held)
     total = int(args.epochs * len(photos) / args.batch)
     step = 0
     ckpt = out / "last.pt"
@@ -209,13 +236,20 @@ def main(argv: list[str] | None = None) -> None:
         lr = cosine_lr(args.lr, step, total)
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"]
-        idx = np.sort(rng.choice(len(photos), args.batch, p=sample_w))
-        # offsets: any pixel for --whole, else cells of the cached 1/32 grid
-        oy, ox = rng.integers(0, (args.size - args.crop if args.whole else grid) + 1, 2)
-        flip = bool(rng.integers(0, 2))
-        if args.whole:
+        if large is not None and rng.random() < args.large_share:  # a step of large crops of the large photos
+            idx = np.sort(rng.choice(len(large), args.large_batch, p=large_w))
+            oy, ox = rng.integers(0, args.large_size - args.large_crop + 1, 2)
+            flip = bool(rng.integers(0, 2))
+            x, lab = whole_batch(large, idx, int(oy), int(ox), args.large_crop, flip, rng, args)
+        elif args.whole:  # offsets: any pixel for --whole, else cells of the cached 1/32 grid
+            idx = np.sort(rng.choice(len(photos), args.batch, p=sample_w))
+            oy, ox = rng.integers(0, args.size - args.crop + 1, 2)
+            flip = bool(rng.integers(0, 2))
             x, lab = whole_batch(photos, idx, int(oy), int(ox), args.crop, flip, rng, args)
         else:
+            idx = np.sort(rng.choice(len(photos), args.batch, p=sample_w))
+            oy, ox = rng.integers(0, grid + 1, 2)
+            flip = bool(rng.integers(0, 2))
             f = feature_crop(feats, idx, oy, ox, cells, flip)
             lab = lab_crop(photos, idx, oy * 32, ox * 32, args.crop, flip)
         with torch.enable_grad():

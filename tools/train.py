@@ -242,7 +242,8 @@ def load_sets(args: argparse.Namespace) -> tuple[PhotoSet, PhotoSet]:
     photos = load_photos(args.train, size=args.size, cache_dir=args.cache)
     val = load_photos(args.val, size=args.size, drop_grey=False, cache_dir=args.cache)
     if args.limit:
-        photos = PhotoSet(photos.lab[: args.limit], photos.source[: args.limit], photos.sources, photos.names)
+        n = args.limit
+        photos = PhotoSet(photos.lab[:n], photos.source[:n], photos.sources, photos.names[:n])
         val = PhotoSet(val.lab[: max(4, args.limit // 4)], val.source[:0], val.sources, val.names)
     return photos, val
 

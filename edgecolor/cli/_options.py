@@ -48,6 +48,9 @@ GUIDED = typer.Option(
 )
 STABILIZE = typer.Option(True, "--stabilize/--no-stabilize", help="Steady colour over time (less flicker).")
 STRENGTH = typer.Option(0.75, "--strength", min=0.0, max=0.95, help="Stabilization: weight of history.")
+QUALITY = typer.Option(
+    "fast", "--quality", help="photo: average the colour over a mirrored second pass (stills; twice the network time)."
+)
 WORKERS = typer.Option(1, "--workers", min=1, max=8, help="Inference threads, each with its own model copy.")
 
 # The colorizer options of the command line, in --help order: name (a ColorizerOptions field) ->
@@ -62,8 +65,10 @@ COLORIZER: dict[str, tuple[Any, Any]] = {
     "saturation": (SATURATION, float),
     "guided": (GUIDED, bool),
     "max_pixels": (MAX_PIXELS, int),
+    "quality": (QUALITY, str),
 }
-PHOTO_FILES_ONLY = ("max_pixels",)  # the pixel limit: colorize, video and live take it (photos=True)
+PHOTO_FILES_ONLY = ("max_pixels",)  # the pixel limit: colorize, video, live and serve take it (photos=True)
+STILLS_ONLY = ("quality",)  # a second network pass: photos only (stills=True); video and live stay one pass a frame
 
 
 def colorizer_options(**values: Any) -> ColorizerOptions:
@@ -81,9 +86,11 @@ class _Colorizer:
         self.names = names
 
 
-def colorizer(*names: str, photos: bool = False) -> Any:
-    """Placeholder default: the named colorizer options (default: every one, photo-file limits only with ``photos``)."""
-    return _Colorizer(names or tuple(n for n in COLORIZER if photos or n not in PHOTO_FILES_ONLY))
+def colorizer(*names: str, photos: bool = False, stills: bool = False) -> Any:
+    """Placeholder default: the named colorizer options (default: every one; the pixel limit only with ``photos``,
+    the photo-quality preset only with ``stills``)."""
+    return _Colorizer(names or tuple(n for n in COLORIZER if (photos or n not in PHOTO_FILES_ONLY)
+                                     and (stills or n not in STILLS_ONLY)))
 
 
 def takes_colorizer_options(command: Callable[..., Any]) -> Callable[..., Any]:

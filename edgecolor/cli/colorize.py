@@ -26,7 +26,7 @@ def colorize(
     outdir: Path | None = typer.Option(
         None, "-o", "--outdir", help="Output folder (default: a 'colorized' folder next to each input)."
     ),
-    options: ColorizerOptions = opt.colorizer(photos=True),
+    options: ColorizerOptions = opt.colorizer(photos=True, stills=True),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Also subfolders (not hidden/'colorized' ones)."),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
     ray: str | None = typer.Option(

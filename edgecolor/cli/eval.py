@@ -1,4 +1,4 @@
-"""`edgecolor eval FOLDER`: quality of a model on colour photos, against the greyscale baseline."""
+"""`edgecolor eval FOLDER...`: quality of a model on colour photos, against the greyscale baseline."""
 
 from __future__ import annotations
 
@@ -15,25 +15,38 @@ from edgecolor.options import ColorizerOptions
 @app.command("eval")
 @opt.takes_colorizer_options
 def eval_command(
-    folder: Path = typer.Argument(..., help="Folder of colour photos (searched recursively)."),
-    options: ColorizerOptions = opt.colorizer("model", "backend", "precision", "size"),
-    limit: int = typer.Option(0, "--limit", help="Score only the first N photos (0: all)."),
+    folders: list[Path] = typer.Argument(
+        ..., help="Folders of colour photos (searched recursively); several: one row per folder (source kind)."
+    ),
+    options: ColorizerOptions = opt.colorizer("model", "backend", "precision", "size", "quality"),
+    limit: int = typer.Option(0, "--limit", help="Score only the first N photos of each folder (0: all)."),
+    at_ratio: float | None = typer.Option(
+        None, "--at-ratio", min=0.05, max=2.0,
+        help="Also the PSNR gain at this colourfulness ratio (chroma scaled to reach it): compares models fairly.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Turn each colour photo grey, colorize it, and report PSNR, SSIM, colourfulness and AuC means."""
     from edgecolor.colorizer import Colorizer
-    from edgecolor.evaluate import evaluate
+    from edgecolor.evaluate import evaluate_folders
 
     colorizer = Colorizer.from_options(options)
-    report = evaluate(folder, colorizer, limit=limit)
+    reports = evaluate_folders(folders, colorizer, limit=limit, at_ratio=at_ratio)
     if as_json:
-        print(json.dumps(report.as_dict(), indent=1))
+        if len(reports) == 1:
+            print(json.dumps(reports[0].as_dict(), indent=1))
+        else:
+            print(json.dumps({"kinds": [r.as_dict() for r in reports[:-1]], "all": reports[-1].as_dict()}, indent=1))
         return
     from rich.console import Console
     from rich.table import Table
 
-    r = report
-    table = Table(title=f"{r.photos} photos · {Path(r.model).name} · {r.backend} {r.precision} · size {r.working_size}")
+    r = reports[-1]
+    title = f"{r.photos} photos · {Path(r.model).name} · {r.backend} {r.precision} · size {r.working_size}"
+    if len(reports) > 1:
+        _print_kinds(reports, title, at_ratio)
+        return
+    table = Table(title=title)
     for col in ("", "PSNR dB", "SSIM", "colourfulness", "AuC"):
         table.add_column(col, justify="right")
     table.add_row("greyscale input", f"{r.grey_psnr:.2f}", f"{r.grey_ssim:.4f}", "0 (grey)", f"{r.grey_auc:.4f}")
@@ -41,3 +54,28 @@ def eval_command(
     table.add_row("originals", "", "", f"{r.colorfulness_original:.2f}", "")
     Console().print(table)
     print(f"PSNR gain over greyscale: {r.psnr_gain:+.2f} dB · colourfulness ratio: {r.colorfulness_ratio:.2f}")
+    if at_ratio is not None:
+        print(f"PSNR gain at colourfulness ratio {at_ratio:.2f}: {_at(r)}")
+
+
+def _at(r) -> str:
+    if r.psnr_gain_at_ratio is None:
+        return "out of reach (too little colour to scale up)"
+    return f"{r.psnr_gain_at_ratio:+.2f} dB (chroma ×{r.chroma_scale_at_ratio:.2f})"
+
+
+def _print_kinds(reports: list, title: str, at_ratio: float | None) -> None:
+    """One row per folder, then all photos pooled."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    cols = ["folder", "photos", "PSNR gain dB", "colourfulness ratio", "AuC"]
+    if at_ratio is not None:
+        cols.append(f"gain at ratio {at_ratio:.2f}")
+    for col in cols:
+        table.add_column(col, justify="right")
+    for r in reports:
+        row = [r.name, str(r.photos), f"{r.psnr_gain:+.2f}", f"{r.colorfulness_ratio:.2f}", f"{r.auc:.4f}"]
+        table.add_row(*row, *([_at(r)] if at_ratio is not None else []))
+    Console().print(table)

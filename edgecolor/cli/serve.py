@@ -28,7 +28,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every network; "
                              "loopback only by default)."),
     port: int = typer.Option(7000, "--port", min=0, max=65535, help="Port (0: any free one)."),
-    options: ColorizerOptions = opt.colorizer(photos=True),
+    options: ColorizerOptions = opt.colorizer(photos=True, stills=True),
     workers: int = typer.Option(2, "--workers", min=1, max=64, help="Photos colorized at once (one model, loaded "
                                 "once; inference takes turns)."),
     queue: int = typer.Option(8, "--queue", min=0, help="Photos that may wait for a worker; more get 503."),

@@ -18,10 +18,10 @@ COMMANDS = {c.callback.__name__: c.callback for c in app.registered_commands}
 
 @pytest.mark.parametrize(("command", "names"), [
     ("colorize", list(opt.COLORIZER)),
-    ("video", list(opt.COLORIZER)),  # --max-pixels holds for video and live frames too (issue 21)
-    ("live", list(opt.COLORIZER)),
+    ("video", [n for n in opt.COLORIZER if n != "quality"]),  # --max-pixels holds for frames too (issue 21);
+    ("live", [n for n in opt.COLORIZER if n != "quality"]),  # video and live stay one pass a frame (issue 20)
     ("demo", ["model", "backend", "precision"]),
-    ("eval_command", ["model", "backend", "precision", "size"]),
+    ("eval_command", ["model", "backend", "precision", "size", "quality"]),
     ("bench", ["model", "threads", "device"]),
 ])
 def test_commands_take_the_shared_declarations(command, names):

@@ -362,3 +362,45 @@ def test_train_builds_the_encoder_it_is_asked_for(photos, tmp_path):
     deepest = max(int(k.split(".")[2]) for k in z["model"] if k.startswith("encoder.blocks."))
     assert deepest == ENCODER_TAPS["lite1"]["s32"]
     assert export.load_checkpoint(out / "final.pt").encoder.variant == "lite1"
+
+
+def test_finetune_whole_on_large_crops_with_weights_and_held_out_photos(photos, tmp_path):
+    """--large-sources decodes those sources again at --large-size for larger crops; --holdout name:frac keeps
+    a fixed part of a source unseen, listed in holdout.txt and linked by source under heldout/."""
+    from tools import finetune
+
+    train_dir, val_dir = photos
+    out = tmp_path / "large"
+    finetune.main(["--train", str(train_dir), "--val", str(val_dir), "--out", str(out), "--whole", "--size", "64",
+                   "--crop", "32", "--batch", "4", "--epochs", "0.3", "--large-sources", "weather_mwd",
+                   "--large-size", "128", "--large-crop", "96", "--large-batch", "2", "--large-share", "0.5",
+                   "--holdout", "flowers5_kaggle128:0.5", "--source-weights", "food101_mini10=3",
+                   "--cache", str(out / "cache"), "--val-every", "100", "--seed", "2"])
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    data = next(r for r in log if r["event"] == "data")
+    assert data["large"] == 12 and 0 < data["held_out"] < 12
+    held = (out / "holdout.txt").read_text().split()
+    assert len(held) == data["held_out"] and all(n.startswith("flowers5_kaggle128/") for n in held)
+    assert sorted(p.name for p in (out / "heldout" / "flowers5_kaggle128").iterdir()) == sorted(
+        n.split("/")[1] for n in held)
+    assert (out / "final.pt").exists()
+
+
+def test_tune_at_ratio_picks_by_the_measure_and_its_gain_reaches_the_ratio(trained, photos, tmp_path, capsys):
+    """tools.tune --at-ratio: every setting scored at the same colourfulness ratio; the chosen gain is the
+    chroma scale that reaches it, so the model exported with it runs at that ratio on those photos."""
+    from edgecolor.colorizer import Colorizer
+    from edgecolor.evaluate import evaluate_arrays
+    from tools import export, tune
+
+    train_dir, _ = photos
+    tune.main([str(trained), "--photos", str(train_dir / "weather_mwd"), "--n", "6", "--temperatures", "0.5,0.9",
+               "--fallbacks", "0", "--at-ratio", "0.5"])
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    rows, chosen = lines[:-1], lines[-1]["chosen"]
+    assert len(rows) == 2 and chosen["psnr_gain_at_ratio"] == max(r["psnr_gain_at_ratio"] for r in rows)
+    export.export(export.load_checkpoint(str(trained), chosen["temperature"], chosen["fallback"], chosen["gain"]),
+                  tmp_path / "m.onnx", export.contract_for("fp32"), simplify=False)
+    got = evaluate_arrays(Colorizer(model=str(tmp_path / "m.onnx"), backend="openvino").colorize,
+                          tune.sample_photos([str(train_dir / "weather_mwd")], 6, 0))
+    assert got["colorfulness_ratio"] == pytest.approx(0.5, abs=0.03)
