@@ -11,6 +11,7 @@ only more vivid then scores the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import cv2
 import numpy as np
 
 from edgecolor import metrics
+from edgecolor.errors import InputError
 
 METRIC_NAMES = ("psnr", "ssim", "colorfulness", "auc")
 
@@ -111,9 +113,29 @@ class ChromaSweep:
         return g_lo + t * (g_hi - g_lo), lo + t * (hi - lo)
 
 
-def colorize_all(colorize, originals: list[np.ndarray]) -> list[np.ndarray]:
-    """Each original turned grey (its own L) and colorized."""
-    return [colorize(metrics.to_grey_bgr(img)) for img in originals]
+# Below this mean colourfulness (Hasler & Suesstrunk; natural photos score 20-60, sepia about 10) a folder's
+# photos are grey: the grey baseline equals them (PSNR capped at 99, so a "gain" of about -75 dB) and the
+# colourfulness ratio divides by ~0. Nothing eval would print means anything, so the folder is refused.
+MIN_COLOURFULNESS = 2.0
+
+
+def check_colourful(folder: str | Path, originals: list[np.ndarray]) -> None:
+    """An InputError naming ``folder`` when its photos have (almost) no colour to score against."""
+    cf = float(np.mean([metrics.colorfulness(p) for p in originals])) if originals else 0.0
+    if cf < MIN_COLOURFULNESS:
+        raise InputError(f"{folder}: its photos have (almost) no colour (mean colourfulness {cf:.2f} < "
+                         f"{MIN_COLOURFULNESS:g}); eval needs colour originals to score against")
+
+
+def colorize_all(colorize, originals: list[np.ndarray],
+                 on_photo: Callable[[], None] | None = None) -> list[np.ndarray]:
+    """Each original turned grey (its own L) and colorized; ``on_photo`` is called after each (a progress bar)."""
+    outs = []
+    for img in originals:
+        outs.append(colorize(metrics.to_grey_bgr(img)))
+        if on_photo:
+            on_photo()
+    return outs
 
 
 def evaluate_arrays(colorize, originals: list[np.ndarray], at_ratio: float | None = None) -> dict[str, float]:
@@ -152,14 +174,26 @@ def evaluate(folder: str | Path, colorizer, limit: int = 0, at_ratio: float | No
     return evaluate_folders([folder], colorizer, limit, at_ratio)[0]
 
 
-def evaluate_folders(folders: list[str | Path], colorizer, limit: int = 0,
-                     at_ratio: float | None = None) -> list[EvalReport]:
+def evaluate_folders(folders: list[str | Path], colorizer, limit: int = 0, at_ratio: float | None = None,
+                     on_photo: Callable[[str, int, int], None] | None = None) -> list[EvalReport]:
     """One report per folder (a source kind each, so a weak kind shows) and, for several, a last one
-    named "all" over every photo pooled (the at-ratio scale found for the pool, not per kind)."""
+    named "all" over every photo pooled (the at-ratio scale found for the pool, not per kind).
+
+    Every folder is read and checked (``check_colourful``) before any photo is colorized, so a grey folder
+    fails at once. ``on_photo(folder name, photos done, photos in all)`` follows the colorizing."""
+    read = [(folder, read_originals(folder, limit)) for folder in folders]
+    for folder, imgs in read:
+        check_colourful(folder, imgs)
+    total, done = sum(len(imgs) for _, imgs in read), 0
     outputs, originals, reports = [], [], []
-    for folder in folders:
-        imgs = read_originals(folder, limit)
-        outs = colorize_all(colorizer.colorize, imgs)
+    for folder, imgs in read:
+        def step(name: str = Path(folder).name) -> None:
+            nonlocal done
+            done += 1
+            if on_photo:
+                on_photo(name, done, total)
+
+        outs = colorize_all(colorizer.colorize, imgs, step)
         reports.append(_report(colorizer, Path(folder).name, outs, imgs, at_ratio))
         outputs += outs
         originals += imgs

@@ -158,3 +158,76 @@ def test_eval_command_at_ratio_per_kind(models_dir, tmp_path):
     assert res.exit_code == 0 and "PSNR gain at colourfulness ratio 0.30" in res.output, res.output
     res = CliRunner().invoke(app, ["eval", str(tmp_path / "a"), "--at-ratio", "0"])
     assert res.exit_code == 2
+
+
+def _grey_photos(n: int = 3) -> list[np.ndarray]:
+    """Grey photos as a user's folder holds them: three equal channels, with JPEG-like chroma noise of +-1."""
+    rng = np.random.default_rng(9)
+    out = []
+    for p in _colourful(n, seed=6):
+        grey = metrics.to_grey_bgr(p).astype(np.int16) + rng.integers(-1, 2, p.shape, dtype=np.int16)
+        out.append(np.clip(grey, 0, 255).astype(np.uint8))
+    return out
+
+
+def test_only_photos_with_colour_can_be_scored(tmp_path):
+    from edgecolor.errors import InputError
+    from edgecolor.evaluate import MIN_COLOURFULNESS, check_colourful
+
+    with pytest.raises(InputError, match=r"^greys: .*no colour"):
+        check_colourful("greys", _grey_photos())
+    with pytest.raises(InputError, match="no colour"):
+        check_colourful("greys", [metrics.to_grey_bgr(p) for p in _colourful(2)])
+    check_colourful("colour", _colourful(2))  # no error
+    sepia = [metrics.with_ab(metrics.to_grey_bgr(p), lambda ab: ab + np.float32([6, 14])) for p in _colourful(2)]
+    assert metrics.colorfulness(sepia[0]) > MIN_COLOURFULNESS  # toned prints still count as colour
+    check_colourful("sepia", sepia)
+
+
+def test_eval_refuses_a_folder_of_grey_photos_before_colorizing(models_dir, tmp_path):
+    """It printed "PSNR gain -75 dB, ratio 1.00": the grey baseline equals grey originals (PSNR 99)."""
+    from typer.testing import CliRunner
+
+    from edgecolor.cli import app
+
+    _write(tmp_path / "colour", _colourful(2, seed=4))
+    _write(tmp_path / "greys", _grey_photos())
+    cv2.imwrite(str(tmp_path / "greys" / "one-channel.png"), _grey_photos(1)[0][..., 0])
+    for args in (["greys"], ["colour", "greys"]):
+        res = CliRunner().invoke(app, ["eval", *[str(tmp_path / a) for a in args]])
+        assert res.exit_code == 1, res.output  # an InputError, by the README's exit-code rule
+        lines = res.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"edgecolor: error: {tmp_path / 'greys'}: "), res.stderr
+        assert "no colour" in lines[0] and res.stdout == "" and "Traceback" not in res.output
+
+
+def test_progress_is_reported_per_photo_across_folders(models_dir, tmp_path):
+    from edgecolor.colorizer import Colorizer
+    from edgecolor.evaluate import evaluate_folders
+
+    _write(tmp_path / "streets", _colourful(3, seed=2))
+    _write(tmp_path / "cars", _colourful(2, seed=3))
+    calls = []
+    evaluate_folders([tmp_path / "streets", tmp_path / "cars"], Colorizer(),
+                     on_photo=lambda *a: calls.append(a))
+    assert calls == [("streets", 1, 5), ("streets", 2, 5), ("streets", 3, 5), ("cars", 4, 5), ("cars", 5, 5)]
+
+
+def test_eval_draws_a_bar_on_a_terminal_only(models_dir, tmp_path, monkeypatch):
+    """The bar goes to stderr when it is a terminal (FORCE_COLOR makes rich treat it as one); in a pipe
+    stderr stays empty and stdout is the JSON alone."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from edgecolor.cli import app
+
+    _write(tmp_path / "a", _colourful(2, seed=4))
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    piped = CliRunner().invoke(app, ["eval", str(tmp_path / "a"), "--json"])
+    assert piped.exit_code == 0 and piped.stderr == "" and json.loads(piped.stdout)["photos"] == 2
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    tty = CliRunner().invoke(app, ["eval", str(tmp_path / "a"), "--json"])
+    assert tty.exit_code == 0 and "eval a" in tty.stderr and "2/2" in tty.stderr
+    assert json.loads(tty.stdout)["photos"] == 2

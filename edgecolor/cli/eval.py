@@ -27,11 +27,23 @@ def eval_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Turn each colour photo grey, colorize it, and report PSNR, SSIM, colourfulness and AuC means."""
+    from edgecolor.cli._progress import progress_bar
     from edgecolor.colorizer import Colorizer
     from edgecolor.evaluate import evaluate_folders
 
     colorizer = Colorizer.from_options(options)
-    reports = evaluate_folders(folders, colorizer, limit=limit, at_ratio=at_ratio)
+    bar = progress_bar()  # None when stderr is no terminal: pipes and logs get only the result
+    task = bar.add_task("eval", total=None) if bar else None
+
+    def on_photo(name: str, done: int, total: int) -> None:
+        if bar:
+            bar.update(task, description=f"eval {name}", completed=done, total=total)
+
+    try:
+        reports = evaluate_folders(folders, colorizer, limit=limit, at_ratio=at_ratio, on_photo=on_photo)
+    finally:
+        if bar:
+            bar.stop()
     if as_json:
         if len(reports) == 1:
             print(json.dumps(reports[0].as_dict(), indent=1))
