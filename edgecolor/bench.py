@@ -355,8 +355,12 @@ def run(
     threads: int | None = None,
     device: str = "CPU",
     on_record: Callable[[BenchRecord], None] | None = None,
+    on_start: Callable[[int, int, str, str], None] | None = None,
 ) -> list[BenchRecord]:
-    """Bench every selected backend x precision variant of one model on the same frames."""
+    """Bench every selected backend x precision variant of one model on the same frames.
+
+    ``on_start(variants done, variants in all, backend, precision)`` before each variant, ``on_record``
+    after it: what a progress bar needs (a variant takes minutes on a small board)."""
     if frames < 1 or warmup < 0:
         raise UsageError("--frames must be >= 1 and --warmup >= 0")
     width, height = parse_size(size)
@@ -366,13 +370,15 @@ def run(
     if models.is_model_path(model):  # a file is one variant: its own metadata says which precision
         precisions = (models.read_contract(models.check_model_file(Path(model).expanduser())).precision,)
     images = grey_frames(width, height)
+    variants = [(b, p) for b in select(backend, BACKENDS, "backend") for p in precisions]
     records = []
-    for b in select(backend, BACKENDS, "backend"):
-        for p in precisions:
-            record = bench_variant(model, b, p, images, frames, warmup, threads, device)
-            records.append(record)
-            if on_record:
-                on_record(record)
+    for i, (b, p) in enumerate(variants):
+        if on_start:
+            on_start(i, len(variants), b, p)
+        record = bench_variant(model, b, p, images, frames, warmup, threads, device)
+        records.append(record)
+        if on_record:
+            on_record(record)
     return records
 
 

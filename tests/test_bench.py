@@ -57,6 +57,42 @@ def test_a_model_file_is_one_variant_per_backend(model_files):
     assert "onnx" in records[1].note
 
 
+def test_run_says_which_variant_starts_and_how_many_in_all(model_files):
+    """What `bench`'s progress bar follows: (done, total, backend, precision) before each variant."""
+    started, done = [], []
+    records = bench.run(model=str(model_files["ir16"]), size="64x64", frames=1, warmup=0,
+                        on_start=lambda *a: started.append(a), on_record=done.append)
+    assert started == [(0, 2, "openvino", "fp16"), (1, 2, "opencv", "fp16")]
+    assert done == records
+
+
+def test_runs_in_says_what_an_int8_model_computes_in(models_dir):
+    """OpenVINO reports "f32" for an int8 model (the layers kept in float): the table says int8 first."""
+    from edgecolor.cli.bench import runs_in
+
+    record = bench._record("m", "openvino", "int8", (64, 64), 1, 0, "CPU", "ok", "")
+    record.runtime_precision = "f32"
+    assert runs_in(record) == "int8 (f32 where kept)"
+    record.precision, record.runtime_precision = "fp16", "bf16"
+    assert runs_in(record) == "bf16"
+    record.runtime_precision = ""
+    assert runs_in(record) == "-"
+
+
+def test_bench_draws_a_bar_on_a_terminal_only(models_dir, monkeypatch):
+    """stderr is a terminal when FORCE_COLOR is set (rich's rule): the bar and a line per variant go there;
+    in a pipe stderr stays empty."""
+    args = ["bench", "--size", "64x48", "--frames", "1", "--warmup", "0", "--backend", "opencv", "--json"]
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    piped = CliRunner().invoke(app, args)
+    assert piped.exit_code == 0 and piped.stderr == "" and len(json.loads(piped.stdout)) == len(bench.PRECISIONS)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    tty = CliRunner().invoke(app, args)
+    assert tty.exit_code == 0 and "opencv fp32: ok" in tty.stderr and "opencv int8: skipped" in tty.stderr
+    assert len(json.loads(tty.stdout)) == len(bench.PRECISIONS)
+
+
 def test_json_has_every_field(models_dir):
     result = CliRunner().invoke(app, ["bench", "--size", "64x48", "--frames", "2", "--warmup", "0",
                                       "--backend", "openvino", "--precision", "all", "--threads", "1", "--json"])

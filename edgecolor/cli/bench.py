@@ -21,6 +21,17 @@ def _cell(value: object, digits: int = 1) -> str:
     return str(value)
 
 
+def runs_in(record) -> str:
+    """The *runs in* cell: what the runtime computes in. An int8 model's convolutions run in int8 (weights and
+    activations); the runtime reports the precision of the layers kept in float (the colour decode), so
+    "f32" alone would read as if nothing were quantized."""
+    if not record.runtime_precision:
+        return "-"
+    if record.precision == "int8":
+        return f"int8 ({record.runtime_precision} where kept)"
+    return record.runtime_precision
+
+
 def print_table(records: list, machine: dict) -> None:
     """One row per variant (median / p90 where two numbers); skipped variants are listed below with the reason."""
     from rich.console import Console
@@ -32,13 +43,14 @@ def print_table(records: list, machine: dict) -> None:
     table = Table(title=title, title_justify="left")
     for name in ("backend", "precision", "runs in", "net input", "load ms", "1st ms", "net ms", "net fps", "e2e ms",
                  "e2e fps", "peak MB"):
-        table.add_column(name, justify="left" if name in ("backend", "precision", "runs in") else "right")
+        table.add_column(name, justify="left" if name in ("backend", "precision", "runs in") else "right",
+                         no_wrap=name == "runs in")
     for r in ok:
-        table.add_row(r.backend, r.precision, r.runtime_precision or "-", r.input_size, _cell(r.load_ms, 0),
+        table.add_row(r.backend, r.precision, runs_in(r), r.input_size, _cell(r.load_ms, 0),
                       _cell(r.first_frame_ms, 0), f"{_cell(r.net_median_ms, 2)} / {_cell(r.net_p90_ms, 2)}",
                       _cell(r.net_fps), f"{_cell(r.e2e_median_ms, 2)} / {_cell(r.e2e_p90_ms, 2)}", _cell(r.e2e_fps),
                       _cell(r.peak_rss_mb, 0))
-    console = Console(width=None if sys.stdout.isatty() else 132)
+    console = Console(width=None if sys.stdout.isatty() else 150)  # a log's row fits "int8 (f32 where kept)"
     if ok:
         console.print(table)
         console.print("ms: median / p90. net: the network alone; e2e: colorize() on a full frame.", highlight=False)
@@ -62,13 +74,27 @@ def bench(
 ) -> None:
     """Measure load time, first frame, network and end-to-end speed and peak memory of each variant."""
     from edgecolor import bench as logic
+    from edgecolor.cli._progress import progress_bar
 
-    def progress(record) -> None:
-        if not as_json and sys.stderr.isatty():
-            print(f"  {record.backend} {record.precision}: {record.status}", file=sys.stderr, flush=True)
+    bar = progress_bar()  # None when stderr is no terminal: pipes, logs and --json > file get only the result
+    task = bar.add_task("bench", total=None) if bar else None
 
-    records = logic.run(model=options.model, backend=backend, precision=precision, size=size, frames=frames,
-                        warmup=warmup, threads=options.threads, device=options.device, on_record=progress)
+    def started(done: int, total: int, backend: str, precision: str) -> None:
+        if bar:
+            bar.update(task, description=f"bench {backend} {precision}", completed=done, total=total)
+
+    def finished(record) -> None:
+        if bar:
+            bar.advance(task)
+            bar.console.print(f"  {record.backend} {record.precision}: {record.status}", highlight=False, markup=False)
+
+    try:
+        records = logic.run(model=options.model, backend=backend, precision=precision, size=size, frames=frames,
+                            warmup=warmup, threads=options.threads, device=options.device, on_record=finished,
+                            on_start=started)
+    finally:
+        if bar:
+            bar.stop()
     if as_json:
         print(json.dumps(logic.as_dicts(records), indent=2))
     else:
