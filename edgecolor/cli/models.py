@@ -1,7 +1,13 @@
 """`edgecolor models`: the bundled models, their variants, size, cost and quality.
 
-Cost and quality come from an optional ``models/<name>/card.json`` written with the model
-(keys ``gflops_256``, ``psnr_gain_db``, ``colorfulness_ratio``); '-' where it says nothing.
+Cost and quality come from an optional ``models/<name>/card.json`` written with the model; '-' where it
+says nothing. ``gflops_256`` is the network's, the same for every variant (one graph). Quality differs by
+variant, so it is read per precision from ``variants``::
+
+    {"gflops_256": 1.06,
+     "variants": {"fp32": {"psnr_gain_db": 1.38, "colorfulness_ratio": 0.73}, "int8": {...}}}
+
+Top-level ``psnr_gain_db`` / ``colorfulness_ratio`` (older cards) are the fp32 variant's, never shown on another.
 """
 
 from __future__ import annotations
@@ -15,11 +21,32 @@ import typer
 from edgecolor.cli.app import app, warning
 from edgecolor.errors import printable
 
-CARD_KEYS = ("gflops_256", "psnr_gain_db", "colorfulness_ratio")
+QUALITY_KEYS = ("psnr_gain_db", "colorfulness_ratio")
+CARD_KEYS = ("gflops_256", *QUALITY_KEYS)
 
 
-def read_card(folder: Path) -> dict[str, float]:
-    """The numeric card.json entries edgecolor shows; a missing or broken card gives {}."""
+def _numbers(data: object, keys: tuple[str, ...]) -> dict[str, float]:
+    if not isinstance(data, dict):
+        return {}
+    return {k: float(data[k]) for k in keys if isinstance(data.get(k), int | float) and not isinstance(data[k], bool)}
+
+
+def variant_numbers(data: object, precision: str) -> dict[str, float]:
+    """A card's numbers for one variant: the model's cost, and this variant's own quality (see the module
+    docstring); a key the card does not give for this variant is absent."""
+    if not isinstance(data, dict):
+        return {}
+    out = _numbers(data, ("gflops_256",))
+    if precision == "fp32":
+        out.update(_numbers(data, QUALITY_KEYS))
+    variants = data.get("variants")
+    if isinstance(variants, dict):
+        out.update(_numbers(variants.get(precision), QUALITY_KEYS))
+    return out
+
+
+def read_card(folder: Path) -> dict:
+    """The model's card.json as it is (a dict; ``variant_numbers`` picks what is shown); missing or broken: {}."""
     from edgecolor.errors import ModelError
     from edgecolor.modelfile import check_regular, open_model_file
 
@@ -36,9 +63,7 @@ def read_card(folder: Path) -> dict[str, float]:
     except (OSError, ValueError) as e:
         warning(f"{path}: unreadable model card ({e})")
         return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: float(data[k]) for k in CARD_KEYS if isinstance(data.get(k), int | float)}
+    return data if isinstance(data, dict) else {}
 
 
 def rows() -> list[dict[str, object]]:
@@ -49,6 +74,7 @@ def rows() -> list[dict[str, object]]:
     for entry in list_models():
         card = read_card(entry.folder)
         for v in entry.variants:
+            numbers = variant_numbers(card, v.precision)
             try:
                 working = read_contract(v.path).working_size
             except Exception:  # noqa: BLE001 - a broken file is still listed; colorize reports why
@@ -63,7 +89,7 @@ def rows() -> list[dict[str, object]]:
                     "size_mb": v.size_mb,
                     "working_size": working,
                     "path": str(v.path),
-                    **{k: card.get(k) for k in CARD_KEYS},
+                    **{k: numbers.get(k) for k in CARD_KEYS},
                 }
             )
     return out

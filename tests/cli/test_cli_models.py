@@ -30,18 +30,53 @@ def test_lists_every_variant_with_card_numbers(models_copy):
         ("edgecolor-lite0", "fp16", "OpenVINO IR"),
         ("other", "fp32", "ONNX"),
     }
-    lite = [r for r in rows if r["model"] == "edgecolor-lite0"]
-    assert all(r["default"] and r["gflops_256"] == 1.17 and r["colorfulness_ratio"] == 0.81 for r in lite)
+    lite = {r["precision"]: r for r in rows if r["model"] == "edgecolor-lite0"}
+    assert all(r["default"] and r["gflops_256"] == 1.17 for r in lite.values())
+    assert lite["fp32"]["colorfulness_ratio"] == 0.81 and lite["fp16"]["colorfulness_ratio"] is None
+    lite = lite.values()
     assert all(r["size_mb"] > 0 and r["working_size"] == 64 for r in lite)
     other = next(r for r in rows if r["model"] == "other")
     assert not other["default"] and other["gflops_256"] is None
 
     table = invoke("models")
     assert table.exit_code == 0, table.output
-    line = next(line for line in table.stdout.splitlines() if "edgecolor-lite0" in line and "fp16" in line)
+    line = next(line for line in table.stdout.splitlines() if "edgecolor-lite0" in line and "fp32" in line)
     assert "(default)" in line and "1.17" in line and "+0.42" in line and "0.81" in line
     other_line = next(line for line in table.stdout.splitlines() if "other" in line)
     assert other_line.count(" - ") >= 3  # no card: '-' for GFLOPs and quality
+
+
+def test_each_variant_shows_its_own_quality_never_another_variants(models_copy):
+    """It showed the fp32 numbers on every variant. Per-variant numbers come from the card's "variants";
+    the top-level ones (older cards) are fp32's; a variant the card says nothing about gets '-'."""
+    card = {"gflops_256": 1.17, "psnr_gain_db": 0.42, "colorfulness_ratio": 0.81,
+            "variants": {"fp16": {"psnr_gain_db": 0.37, "colorfulness_ratio": 0.79}}}
+    (models_copy / "edgecolor-lite0" / "card.json").write_text(json.dumps(card))
+    rows = {r["precision"]: r for r in json.loads(invoke("models", "--json").stdout) if r["model"] == "edgecolor-lite0"}
+    assert (rows["fp32"]["psnr_gain_db"], rows["fp32"]["colorfulness_ratio"]) == (0.42, 0.81)
+    assert (rows["fp16"]["psnr_gain_db"], rows["fp16"]["colorfulness_ratio"]) == (0.37, 0.79)
+    assert rows["fp16"]["gflops_256"] == 1.17  # one network: the same cost for every variant
+
+    card = {"gflops_256": 1.17, "psnr_gain_db": 0.42, "colorfulness_ratio": 0.81}  # quality for fp32 only
+    (models_copy / "edgecolor-lite0" / "card.json").write_text(json.dumps(card))
+    table = invoke("models")
+    fp16 = next(line for line in table.stdout.splitlines() if "edgecolor-lite0" in line and "fp16" in line)
+    assert "1.17" in fp16 and "0.42" not in fp16 and "0.81" not in fp16 and fp16.count(" - ") >= 2
+
+
+def test_shipped_card_gives_every_shipped_variant_its_own_numbers():
+    from pathlib import Path
+
+    from edgecolor.cli.models import read_card, variant_numbers
+    from edgecolor.models import FORMATS
+
+    folder = Path(__file__).resolve().parents[2] / "models" / "edgecolor-lite0"
+    card = read_card(folder)
+    shipped = {p.stem.rsplit("-", 1)[1] for p in folder.iterdir() if p.suffix in FORMATS}
+    numbers = {p: variant_numbers(card, p) for p in shipped}
+    assert shipped == {"fp32", "fp16", "int8"}
+    assert all(set(n) == {"gflops_256", "psnr_gain_db", "colorfulness_ratio"} for n in numbers.values())
+    assert numbers["int8"]["psnr_gain_db"] < numbers["fp32"]["psnr_gain_db"]  # its own, not fp32's
 
 
 def test_broken_card_warns_and_still_lists(models_copy):
