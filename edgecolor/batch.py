@@ -56,7 +56,8 @@ class Result:
 
 @dataclass
 class Summary:
-    """Counts and times of a batch. ``work_seconds`` is the time spent in jobs, model loading excluded."""
+    """Counts and times of a batch. ``seconds`` is the whole run's wall time; ``load_seconds`` the part of it spent
+    loading the model, which the summary line leaves out of both its seconds and its rate (``run_seconds``)."""
 
     done: int = 0
     skipped: int = 0
@@ -66,23 +67,34 @@ class Summary:
     load_seconds: float = 0.0
     interrupted: bool = False
     written: list[Path] = field(default_factory=list)
+    colour_photos: list[Path] = field(default_factory=list)  # inputs already in colour (colorized from their L)
+    excluded: str = "model loading"  # what ``load_seconds`` was, as the line names it (Ray: its start-up)
 
     def add(self, result: Result) -> None:
         if result.status == "done":
             self.done += 1
             self.written.append(result.job.dst)
+            if result.colour:
+                self.colour_photos.append(result.job.src)
         elif result.status == "skipped":
             self.skipped += 1
         else:
             self.failed += 1
         self.work_seconds += result.seconds
 
+    @property
+    def run_seconds(self) -> float:
+        """Wall time without the excluded part: the seconds the line shows, and what its rate divides by."""
+        return max(0.0, self.seconds - self.load_seconds)
+
     def line(self) -> str:
-        rate = self.done / self.work_seconds if self.work_seconds > 0 else 0.0
+        """One meaning for both numbers: the seconds and the rate both leave out ``excluded`` (model loading)."""
+        seconds = self.run_seconds
+        rate = self.done / seconds if seconds > 0 else 0.0
         head = "interrupted: " if self.interrupted else ""
         return (
             f"{head}done {self.done}, skipped {self.skipped}, failed {self.failed} "
-            f"in {self.seconds:.2f} s ({rate:.1f} images/s, model loading excluded)"
+            f"in {seconds:.2f} s ({rate:.1f} images/s, {self.excluded} excluded)"
         )
 
 
@@ -253,8 +265,10 @@ def run_batch(jobs: list[Job], make_colorizer: Callable[[], object], force: bool
             before = _stamp(job.dst)
             if colorizer is None and (force or before is None):
                 t0 = time.perf_counter()
-                colorizer = make_colorizer()
-                summary.load_seconds = time.perf_counter() - t0
+                try:
+                    colorizer = make_colorizer()
+                finally:  # a stop while loading: that time is loading too, not the batch's
+                    summary.load_seconds = time.perf_counter() - t0
             result = run_job(colorizer, job, force)
             job = None  # counted below even if Ctrl-C comes next
             summary.add(result)

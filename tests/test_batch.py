@@ -9,7 +9,7 @@ import pytest
 from conftest import photo
 
 from edgecolor import Colorizer
-from edgecolor.batch import Job, plan_batch, run_batch, run_job
+from edgecolor.batch import Job, Result, Summary, plan_batch, run_batch, run_job
 from edgecolor.errors import ModelError
 
 
@@ -64,6 +64,7 @@ def test_run_batch_loads_nothing_when_every_output_exists(model_files, tmp_path)
     jobs = [Job(_write(tmp_path / f"{i}.png", photo(seed=i)), tmp_path / "out" / f"{i}.png") for i in range(2)]
     first = run_batch(jobs, make)
     assert (first.done, first.failed, len(made)) == (2, 0, 1) and first.load_seconds > 0
+    assert first.run_seconds == pytest.approx(first.seconds - first.load_seconds) and first.run_seconds > 0
     again = run_batch(jobs, make)
     assert (again.done, again.skipped, len(made)) == (0, 2, 1)
     assert sorted(os.listdir(tmp_path / "out")) == ["0.png", "1.png"]
@@ -82,3 +83,24 @@ def test_a_numpy_warning_during_a_job_becomes_one_line_naming_the_file(model_fil
     result = run_job(Overflowing(model=model_files["onnx"]), Job(good, tmp_path / "out" / "good.png"))
     assert result.status == "done"
     assert result.warnings == (f"{good}: overflow encountered in exp (RuntimeWarning)",)
+
+
+def test_the_summary_line_leaves_model_loading_out_of_both_its_seconds_and_its_rate(tmp_path):
+    """One meaning (issue 24): 4 photos in 3 s of which 1 s loading is "in 2.00 s", 2.0 per second, not 4/3."""
+    s = Summary(seconds=3.0, load_seconds=1.0)
+    for i in range(4):
+        s.add(Result(Job(tmp_path / f"{i}.jpg", tmp_path / "out" / f"{i}.jpg"), "done", seconds=0.25))
+    assert s.line() == "done 4, skipped 0, failed 0 in 2.00 s (2.0 images/s, model loading excluded)"
+    s.excluded, s.interrupted = "Ray start-up", True
+    assert s.line() == "interrupted: done 4, skipped 0, failed 0 in 2.00 s (2.0 images/s, Ray start-up excluded)"
+    assert Summary(seconds=0.5, load_seconds=0.5).line().endswith("in 0.00 s (0.0 images/s, model loading excluded)")
+
+
+def test_colour_photos_are_collected_for_one_warning_at_the_end(model_files, tmp_path):
+    """The batch gathers the colour inputs (the CLI says them in one line); grey ones are not among them."""
+    colour = photo()
+    colour[..., 2] = 250  # a strong red cast: a colour photo
+    jobs = [Job(_write(tmp_path / f"c{i}.png", colour), tmp_path / "out" / f"c{i}.png") for i in range(2)]
+    jobs.append(Job(_write(tmp_path / "grey.png", photo()), tmp_path / "out" / "grey.png"))
+    summary = run_batch(jobs, lambda: Colorizer(model=model_files["onnx"]))
+    assert summary.done == 3 and summary.colour_photos == [jobs[0].src, jobs[1].src]

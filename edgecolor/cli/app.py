@@ -119,6 +119,17 @@ class PipeSafeStdout:
         return getattr(self._stream, name)
 
 
+def plain_flags(command, ctx) -> None:
+    """Flags (``--force``, ``--guided/--no-guided``, ``--help``) show no value type in --help.
+
+    Typer's help puts ``<bool>`` beside them as if they took a value, and `--force true` then reads "true"
+    as an input file. An empty metavar leaves the type column blank; parsing is unchanged (still flags).
+    """
+    for param in command.get_params(ctx):  # the help option too: Click caches it on the command
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+
+
 class _Group(TyperGroup):
     """Turns EdgecolorError into one line and ``exit_code`` for every command, in tests and in real runs alike."""
 
@@ -149,6 +160,16 @@ class _Group(TyperGroup):
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+
+    def get_command(self, ctx, cmd_name):  # type: ignore[override]
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            plain_flags(command, ctx)
+        return command
+
+    def format_help(self, ctx, formatter) -> None:  # type: ignore[override]
+        plain_flags(self, ctx)
+        super().format_help(ctx, formatter)
 
     def invoke(self, ctx):  # type: ignore[override]
         try:

@@ -19,6 +19,19 @@ from edgecolor.errors import UsageError
 from edgecolor.options import ColorizerOptions
 
 
+def check_runnable(options: ColorizerOptions, local: bool = True) -> None:
+    """Refuse options that cannot run before planning, so a bad model is one line and exit 2 even when every
+    output exists (the model itself loads only when a photo needs it). From ``stat`` and imports only.
+
+    ``local``: the backend must be installed here; a Ray cluster's workers may have one this machine lacks.
+    """
+    from edgecolor import models
+    from edgecolor.backends import get_backend
+
+    backend = get_backend(options.backend, check=local)
+    models.resolve(options.model, options.precision, backend.name)
+
+
 @app.command()
 @opt.takes_colorizer_options
 def colorize(
@@ -38,6 +51,7 @@ def colorize(
     """Colorize black-and-white photos; outputs keep each input's name and format."""
     if workers is not None and ray is None:
         raise UsageError("--workers needs --ray")
+    check_runnable(options, local=ray is None)
     plan = plan_batch(inputs, outdir, recursive)
     if ray is not None:
         raise typer.Exit(run_on_ray_and_report(plan, options, ray, force, workers))

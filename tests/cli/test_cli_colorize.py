@@ -168,6 +168,20 @@ def test_colour_input_warns_and_is_colorized(models_dir, tmp_path):
     assert (tmp_path / "colorized" / "colour.png").is_file()
 
 
+def test_a_folder_of_colour_photos_gets_one_warning_at_the_end(models_dir, tmp_path):
+    colour = photo()
+    colour[..., 2] = 250
+    for i in range(5):
+        write_image(tmp_path / "in" / f"c{i}.png", colour)
+    write_image(tmp_path / "in" / "grey.png", photo())
+    result = invoke("colorize", tmp_path / "in", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("edgecolor: warning:")]
+    assert warnings == ["edgecolor: warning: 5 photos were in colour and were colorized from their lightness only "
+                        f"(the first: {tmp_path / 'in' / 'c0.png'})"]
+    assert summary(result.stdout) == (6, 0, 0)
+
+
 def test_grey_photo_with_scanning_cast_does_not_warn(models_dir, tmp_path):
     sepia = photo().astype(np.int16)
     sepia[..., 2] += 2  # a faint cast, as scanned prints have
@@ -225,6 +239,11 @@ def test_progress_bar_for_batches_and_summary_line(models_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "colorizing" in proc.stderr and "3/3" in proc.stderr
     assert summary(proc.stdout) == (3, 0, 0)
+    # one meaning: the seconds and the rate both leave out model loading, which has its own line
+    loading = re.search(r"^model loading: ([\d.]+) s \(not in the seconds and rate below\)$", proc.stdout, re.M)
+    assert loading and float(loading[1]) > 0, proc.stdout
+    seconds, rate = (float(x) for x in re.search(r" in ([\d.]+) s \(([\d.]+) images/s", proc.stdout).groups())
+    assert 3 / (seconds + 0.005) - 0.05 <= rate <= 3 / max(seconds - 0.005, 1e-9) + 0.05  # rate = done / seconds
     proc = run_cli("colorize", tmp_path / "0.jpg", "-o", tmp_path / "one", cwd=tmp_path, env={"TTY_COMPATIBLE": "1"})
     assert proc.returncode == 0 and "colorizing" not in proc.stderr  # no bar for a single file
 
@@ -314,6 +333,20 @@ def test_model_file_runs_on_each_backend(model_files, tmp_path, grey, backend):
     result = invoke("colorize", grey, "--model", model_files["onnx"], "--backend", backend)
     assert result.exit_code == 0, result.output
     assert mean_chroma(read(tmp_path / "colorized" / "old.jpg")) > 5
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["-m", "nosuchmodel"], "unknown model 'nosuchmodel'"),
+    (["--backend", "cuda"], "unknown backend 'cuda'"),
+    (["--precision", "int8"], "no int8 variant"),
+])
+def test_options_are_checked_before_planning_even_when_every_output_exists(models_dir, grey, args, says):
+    """Issue 24: a bad model was "skipped ... exists", exit 0, when the outputs were there from an earlier run."""
+    assert invoke("colorize", grey).exit_code == 0
+    result = invoke("colorize", grey, *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == errors(result.stderr) and says in result.stderr
+    assert "skipped" not in result.output and not SUMMARY.search(result.stdout)
 
 
 def test_backend_not_installed(models_dir, tmp_path, grey):

@@ -57,3 +57,31 @@ def test_a_value_typer_lets_through_is_one_line_exit_2(tmp_path):
     result = invoke("colorize", tmp_path / "a.jpg", "--saturation", "inf")
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [f"{ERROR}saturation must be a number >= 0, got inf"]
+
+
+
+def _help(*args: str) -> str:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, [*args, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("command", sorted(typer.main.get_command(app).commands))
+def test_flags_are_plain_flags_in_help(command):
+    """Issue 24: --help showed `<bool>` beside --force, and `--force true` then took "true" for an input file."""
+    text = _help(command)
+    assert "<bool>" not in text and "--help" in text
+    assert "<bool>" not in _help()
+
+
+def test_flags_still_parse_as_flags(models_dir, tmp_path):
+    from cli_support import write_image
+    from conftest import photo
+
+    src = write_image(tmp_path / "a.jpg", photo())
+    assert invoke("colorize", src, "--no-guided", "-r").exit_code == 0
+    forced = invoke("colorize", src, "--force", "--guided")
+    assert forced.exit_code == 0 and "edgecolor: skipped" not in forced.output and "done 1," in forced.output
+    assert "--guided" in _help("colorize") and "--no-guided" in _help("colorize")  # the pair stays one option
