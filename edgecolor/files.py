@@ -293,9 +293,10 @@ def _read_bytes(path: Path) -> bytes:
 
 
 _stderr_lock = threading.Lock()
-# what decoder libraries print: OpenCV's log lines, libjpeg's and libpng's messages
+# what decoder libraries print: OpenCV's log lines (its ffmpeg backend's too), libjpeg's and libpng's messages
 _OPENCV_LOG = re.compile(r"^\[\s*(?:WARN|ERROR|INFO)[^\]]*\]\s+\S+\s+\S+:\d+\s+\S+\s+(.*)$")
-_LIBRARY_LINE = re.compile(r"^(libpng|libtiff|Corrupt JPEG|Premature end of JPEG|Invalid JPEG|Warning|TIFF)", re.I)
+_LIBRARY_LINE = re.compile(
+    r"^(libpng|libtiff|Corrupt JPEG|Premature end of JPEG|Invalid JPEG|Warning|TIFF|OpenCV: FFMPEG:)", re.I)
 
 
 class _Said:

@@ -147,19 +147,22 @@ class Recorder:
     def __init__(self, path: Path, fps: float | Callable[[], float], codec: str | None = None,
                  note: Callable[[str], None] | None = None, stop: threading.Event | None = None) -> None:
         """``fps`` may be a callable: a camera's rate is known only once it is open (first frame).
-        ``note`` hears about stale temporary files removed from the folder. ``stop``: the run's stop event
+        ``note`` hears about stale temporary files removed from the folder, and without ffmpeg which codec OpenCV
+        writes. ``stop``: the run's stop event
         (a SIGTERM that reached ffmpeg with us leaves its finished file, see video.FfmpegWriter)."""
         from edgecolor.atomic import AtomicFile
         from edgecolor.ffmpeg import choose_encoder, find_ffmpeg
 
         self.target = Path(path)
-        self.fps, self.codec, self.stop = fps, codec, stop
+        self.fps, self.codec, self.stop, self.note = fps, codec, stop, note
         self._ffmpeg = find_ffmpeg()
         choose_encoder(self.target, codec, self._ffmpeg)  # unknown extension or codec: fail before opening anything
         self._file = AtomicFile(self.target, note=note)
         self._writer = None
         self._t0: float | None = None
-        self.frames = 0
+        self.frames = 0  # written: what the file holds
+        self.repeats = 0  # extra copies written (where the source's frames were dropped, or a gap)
+        self.skipped = 0  # frames not written (early ones: the recording's clock had not moved on)
 
     def emit(self, result: Result) -> None:
         from edgecolor.video import open_writer
@@ -169,13 +172,15 @@ class Recorder:
                 self.fps = float(self.fps())
             size = (result.frame.shape[1], result.frame.shape[0])
             self._writer = open_writer(self._file.path, size, self.fps, self.codec, None, self._ffmpeg,
-                                       target=self.target, stop=self.stop)
+                                       target=self.target, stop=self.stop, warn=self.note)
             self._t0 = result.captured
         due = int((result.captured - self._t0) * self.fps) + 1
         repeats = min(max(0, due - self.frames), int(self.fps) + 1)  # a gap (reconnect) is at most a second
         for _ in range(repeats):
             self._writer.write(result.frame)
         self.frames += repeats
+        self.repeats += max(0, repeats - 1)
+        self.skipped += repeats == 0
 
     def close(self) -> Path | None:
         """Finish the file; None when nothing was recorded (no empty file is left)."""
@@ -244,6 +249,9 @@ class LiveReport:
     lost: bool  # the source failed (exit code non-zero)
     recorded: Path | None
     reconnects: int
+    recorded_frames: int = 0  # what the recording holds: the colorized frames + repeats - skipped (real time)
+    recorded_repeats: int = 0
+    recorded_skipped: int = 0
 
 
 def live(
@@ -292,9 +300,11 @@ def live(
     finally:
         src.close()
         outputs.close()
-    recorded = outputs.recorder.close() if outputs.recorder else None
+    recorder = outputs.recorder
+    recorded = recorder.close() if recorder else None
     user_stop = stats.interrupted and not src.lost
-    return LiveReport(stats, src.name, "" if user_stop else src.ended, src.lost, recorded, src.reconnects)
+    return LiveReport(stats, src.name, "" if user_stop else src.ended, src.lost, recorded, src.reconnects,
+                      *((recorder.frames, recorder.repeats, recorder.skipped) if recorded else ()))
 
 
 class _Outputs:
@@ -323,7 +333,7 @@ class _Outputs:
             from edgecolor.mjpeg import MjpegServer
 
             self.server = MjpegServer(serve, host, allow_hosts=allow_hosts)
-            announce(f"preview: {self.server.url}")
+            announce(f"preview: {self.server.where}")
         self.sinks.append(_MeterSink(self.meter))
         if self.recorder:
             self.sinks.append(self.recorder)

@@ -65,6 +65,33 @@ def default_hosts(bound: str) -> set[str]:
     return names
 
 
+def own_addresses() -> list[str]:
+    """This machine's non-loopback IPv4 addresses, as far as can be told without sending anything: its name's
+    addresses, and the one a route to the outside would leave from (a UDP connect() picks it, sends nothing)."""
+    found: set[str] = set()
+    try:
+        found |= {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+    except OSError:
+        pass
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent, no route means no address
+            found.add(probe.getsockname()[0])
+    except OSError:
+        pass
+    usable = [ipaddress.ip_address(a) for a in found]
+    return sorted(str(a) for a in usable if not (a.is_loopback or a.is_unspecified))
+
+
+def listen_line(host: str, port: int) -> str:
+    """Where to open a server bound to ``host``: its URL, or for a wildcard (0.0.0.0, ::) the local URL and the
+    URLs other machines can use (this machine's name and addresses, which the Host check answers to)."""
+    if host not in ("", "0.0.0.0", "::"):
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+    others = [f"http://{a}:{port}/" for a in [socket.gethostname().lower(), *own_addresses()]]
+    return f"http://127.0.0.1:{port}/ (listening on all interfaces; from other machines: {', '.join(others)})"
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -356,6 +383,11 @@ class MjpegServer:
     def url(self) -> str:
         host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
         return f"http://{host}:{self.port}/"
+
+    @property
+    def where(self) -> str:
+        """One line for people: the URL, plus the network URLs when listening on all interfaces."""
+        return listen_line(self.host, self.port)
 
     @property
     def watchers(self) -> int:

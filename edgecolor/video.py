@@ -5,7 +5,7 @@ found: the imageio-ffmpeg package's, or one on PATH. That gives real codecs (H.2
 OpenCV's MPEG-4 part 2). The sound is added afterwards, in a second ffmpeg pass that copies the
 colorized video stream (no re-encoding): the picture decides the output's length, so every
 decoded frame is kept whatever the sound's length, and a partial file's sound ends with its picture.
-Without ffmpeg, OpenCV's VideoWriter writes a silent video and a warning says so.
+Without ffmpeg, OpenCV's VideoWriter writes a silent video and one warning line says so, naming its codec.
 
 The output is written under a temporary name in the target folder and renamed when finished, so
 a failed run leaves nothing behind; Ctrl-C (any number of times) finishes a playable, shorter file.
@@ -207,8 +207,14 @@ class FfmpegWriter(Writer):
         return "it ended early without an error" if code == 0 else f"exit code {code}"
 
 
+# What OpenCV's fourccs are called, for the warning that says what was written without ffmpeg.
+FOURCC_NAMES = {"mp4v": "MPEG-4 Part 2", "fmp4": "MPEG-4 Part 2", "divx": "MPEG-4 Part 2", "xvid": "MPEG-4 Part 2",
+                "mjpg": "Motion JPEG", "vp90": "VP9", "vp09": "VP9", "vp80": "VP8", "avc1": "H.264", "h264": "H.264",
+                "x264": "H.264", "hvc1": "H.265", "hev1": "H.265", "hevc": "H.265", "h265": "H.265"}
+
+
 class Cv2Writer(Writer):
-    """OpenCV's VideoWriter: the fallback without ffmpeg (no sound)."""
+    """OpenCV's VideoWriter: the fallback without ffmpeg (no sound). ``fourcc``: the one that opened."""
 
     audio_note = "not copied (no ffmpeg)"
 
@@ -216,20 +222,29 @@ class Cv2Writer(Writer):
                  label: Path | None = None) -> None:
         import cv2
 
-        from edgecolor.files import opencv_can_name
+        from edgecolor.files import opencv_can_name, quiet_stderr
 
         self.path, self.size = path, size
         if not opencv_can_name(path):  # OpenCV's writer crashes the process on such a name; ffmpeg's does not
             raise InputError(f"{label or path}: OpenCV cannot write a file whose name is not valid UTF-8: "
                              "choose another name, or install ffmpeg (pip install 'edgecolor[video]')")
-        with quiet_opencv():
+        # quiet_stderr: OpenCV's ffmpeg backend prints its own lines ("OpenCV: FFMPEG: tag ... is not supported")
+        # straight to fd 2 when a fourcc does not fit the container; the warning below says what was written.
+        with quiet_opencv(), quiet_stderr():
             for fourcc in fourccs:
                 self._w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc[:4].ljust(4)), fps, size)
                 if self._w.isOpened():
+                    self.fourcc = fourcc
                     break
             else:
                 raise EdgecolorError(f"{label or path}: OpenCV cannot write {'/'.join(fourccs)} video here "
                                      "(install imageio-ffmpeg for more codecs)")
+
+    @property
+    def codec_name(self) -> str:
+        """'MPEG-4 Part 2 (mp4v)': what the file holds, for people."""
+        name = FOURCC_NAMES.get(self.fourcc.lower())
+        return f"{name} ({self.fourcc})" if name else self.fourcc
 
     def write(self, frame: np.ndarray) -> None:
         self._w.write(_bgr8_of_size(frame, self.size))
@@ -257,18 +272,23 @@ def _bgr8_of_size(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def open_writer(path: Path, size: tuple[int, int], fps: float, codec: str | None = None,
                 audio: AudioPlan | None = None, ffmpeg: str | None = None, target: Path | None = None,
                 scratch: Path | None = None, timeline: Timeline | None = None,
-                stop: threading.Event | None = None) -> Writer:
+                stop: threading.Event | None = None, warn: Callable[[str], None] | None = None) -> Writer:
     """An encoder for ``path`` chosen by ``target``'s extension (``path`` may be a temporary name).
 
     ``scratch``: where the video stream goes before the sound is added (default: beside ``path``).
     ``timeline``: each frame's time for a variable frame rate (ffmpeg only; OpenCV writes ``fps``).
+    ``warn``: without ffmpeg, hears one line saying which codec OpenCV writes (and that there is no sound).
     """
     muxer, encoder, fourcc = choose_encoder(target or path, codec, ffmpeg)
     if ffmpeg:
         return FfmpegWriter(ffmpeg, path, size, fps, muxer, encoder, audio, label=target, scratch=scratch,
                             timeline=timeline, stop=stop)
     fourccs = [fourcc] + (["mp4v"] if fourcc != "mp4v" and muxer != "avi" else [])
-    return Cv2Writer(path, size, fps, fourccs, label=target)
+    writer = Cv2Writer(path, size, fps, fourccs, label=target)
+    if warn:
+        warn(f"{target or path}: no ffmpeg found (pip install imageio-ffmpeg): OpenCV writes it as "
+             f"{writer.codec_name} video, without sound")
+    return writer
 
 
 # -- Ctrl-C ---------------------------------------------------------------------------------------
@@ -403,7 +423,8 @@ def colorize_video(
             out = AtomicFile(dst, note=warn)
             try:
                 writer = open_writer(out.path, source.size, source.fps, codec, audio, exe, target=dst,
-                                     scratch=out.helper("video") if audio else None, timeline=timeline, stop=stop)
+                                     scratch=out.helper("video") if audio else None, timeline=timeline, stop=stop,
+                                     warn=warn)
             except BaseException:
                 out.discard()
                 raise
@@ -421,15 +442,13 @@ def colorize_video(
 def _plan_output(src: Path | str, dst: Path, source: FileSource, codec: str | None, exe: str | None,
                  start: float | None, end: float | None, warn: Callable[[str], None]) -> AudioPlan | None:
     """Refuse writing onto the input and an unknown codec before anything is written; the sound's plan
-    (None without ffmpeg or sound), and warnings for a silent output or a colour input."""
+    (None without ffmpeg or sound), and a warning for a colour input."""
     from edgecolor.files import same_file  # late: files imports cv2
 
     if isinstance(src, Path) and same_file(src, dst):
         raise EdgecolorError(f"{dst}: output would overwrite the input")
     muxer = choose_encoder(dst, codec, exe)[0]
-    audio = plan_audio(exe, src, muxer, start, end) if exe else None
-    if not exe:
-        warn(f"{src}: no ffmpeg found (pip install imageio-ffmpeg): the output has no sound")
+    audio = plan_audio(exe, src, muxer, start, end) if exe else None  # without ffmpeg open_writer warns
     if source.first_frame is not None and _is_colour(source.first_frame):
         warn(f"{src}: is a colour video; it is colorized from its lightness, its own colours are replaced")
     return audio

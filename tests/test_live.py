@@ -92,6 +92,53 @@ def test_sigterm_finishes_the_recording_and_prints_the_report(tmp_path, clip_fil
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.mp4"]
 
 
+def test_frames_and_record_report_what_the_file_holds(tmp_path, clip_file, model_files):
+    """--frames N --record: N frames colorized; the recording repeats a frame where the source's were dropped
+    (real time), and the report's count is the file's own, through the API and the command line."""
+    rec = tmp_path / "rec.mp4"
+    report = live(str(clip_file), Colorizer(model_files["onnx"]), record=rec, max_frames=20, timeout=10)
+    assert report.stats.frames == 20 and report.recorded == rec
+    assert report.recorded_frames == len(frames_of(rec)) == 20 + report.recorded_repeats - report.recorded_skipped
+
+    rec2 = tmp_path / "rec2.mp4"
+    result = invoke("live", "--source", clip_file, "--frames", 12, "--record", rec2, "--model", model_files["onnx"])
+    assert result.exit_code == 0, result.output
+    assert "live: 12 frames in " in result.output
+    line = next(ln for ln in result.output.splitlines() if ln.startswith(f"recorded {rec2}: "))
+    assert int(line.split(": ", 1)[1].split()[0]) == len(frames_of(rec2)), line
+
+
+def test_recorder_counts_the_repeats_it_writes(tmp_path):
+    """Frames captured 0.25 s apart recorded at 20 fps: each is written 5 times to keep real time (the first
+    once); ``frames`` and ``repeats`` say what the file holds, whatever the CPU (the capture times are given)."""
+    from edgecolor.live import Recorder
+    from edgecolor.stream import Result
+
+    rec = Recorder(tmp_path / "rec.mp4", 20.0)
+    frame = np.full((48, 64, 3), 128, np.uint8)
+    for i in range(10):
+        rec.emit(Result(i, frame, frame, captured=100.0 + i * 0.25))
+    assert rec.close() == tmp_path / "rec.mp4"
+    assert rec.frames == 46 == len(frames_of(tmp_path / "rec.mp4")) and rec.repeats == 36 and rec.skipped == 0
+
+
+def test_wildcard_host_prints_urls_other_machines_can_open():
+    """--host 0.0.0.0: the line names the local URL and this machine's name and addresses (the Host check
+    answers to each), and says it listens on all interfaces; a bound address is its URL alone."""
+    import socket
+
+    from edgecolor.mjpeg import default_hosts, listen_line, own_addresses
+
+    line = listen_line("0.0.0.0", 8080)
+    assert "\n" not in line and line.startswith("http://127.0.0.1:8080/ (listening on all interfaces")
+    name = socket.gethostname().lower()
+    assert f"http://{name}:8080/" in line and name in default_hosts("0.0.0.0")
+    for address in own_addresses():
+        assert f"http://{address}:8080/" in line and not address.startswith("127.")
+    assert listen_line("127.0.0.1", 8080) == "http://127.0.0.1:8080/"
+    assert listen_line("192.168.1.20", 80) == "http://192.168.1.20:80/"
+
+
 def test_live_http_mjpeg_source_that_disappears(tmp_path, model_files):
     rec = tmp_path / "rec.mkv"
     with MjpegSource(frames=30) as cam:

@@ -95,6 +95,30 @@ def test_without_ffmpeg_warns_and_writes_a_silent_video(tmp_path, clip_file, mod
     assert audio_of(out) == []
 
 
+@pytest.mark.parametrize("name", ["quiet.mp4", "quiet.webm"])
+def test_without_ffmpeg_one_warning_names_the_codec_written(tmp_path, clip_file, model_files, capfd, name):
+    """The API with ffmpeg=None: one warning line naming the codec the file holds (checked with ffmpeg), and
+    none of OpenCV's own lines on stderr (its ffmpeg backend complains about a fourcc a container refuses)."""
+    from edgecolor.colorizer import Colorizer
+    from edgecolor.video import colorize_video
+
+    out, warnings = tmp_path / name, []
+    capfd.readouterr()
+    report = colorize_video(clip_file, out, Colorizer(model_files["onnx"]), end=0.4, ffmpeg=None,
+                            warn=warnings.append)
+    said = capfd.readouterr()
+    assert said.err == "" and said.out == ""
+    about = [w for w in warnings if "ffmpeg" in w]
+    assert len(about) == 1, warnings
+    m = re.fullmatch(rf"{re.escape(str(out))}: no ffmpeg found \(pip install imageio-ffmpeg\): OpenCV writes it as "
+                     r"(.+) \((\w{4})\) video, without sound", about[0])
+    assert m, about[0]
+    assert report.frames == 10 and len(frames_of(out)) == 10
+    seen = {"MPEG-4 Part 2": "mpeg4", "VP9": "vp9", "VP8": "vp8", "H.264": "h264", "Motion JPEG": "mjpeg"}[m[1]]
+    text = subprocess.run([FFMPEG, "-hide_banner", "-i", str(out)], capture_output=True, text=True).stderr
+    assert f"Video: {seen}" in text, text
+
+
 def test_batch_into_a_folder_goes_on_after_a_bad_input(tmp_path, clip_file, model_files):
     second = tmp_path / "second.mkv"
     write_clip(second, synthetic_clip(96, 64, shot=4).frames, FPS, FFMPEG, audio=False)

@@ -17,13 +17,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import helper, numpy_helper
+
+try:
+    import onnx
+    from onnx import helper, numpy_helper
+except ImportError:
+    if __name__ != "__main__":
+        raise
+    # Run as a command without the convert extra: one line and the usage exit code, not a traceback.
+    print('tools.cv4: error: needs the onnx package: pip install ".[convert]"', file=sys.stderr)
+    raise SystemExit(2) from None
 
 from tools.sidecar import write_contract_json
 

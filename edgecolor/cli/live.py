@@ -43,7 +43,11 @@ def live(
     virtual_cam: bool = typer.Option(False, "--virtual-cam", help="Send frames to a virtual camera (pyvirtualcam)."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Give up after this many seconds without frames."),
     loop: bool = typer.Option(False, "--loop", help="Play a file source again from the start when it ends."),
-    frames: int | None = typer.Option(None, "--frames", min=1, help="Stop after this many colorized frames."),
+    frames: int | None = typer.Option(
+        None, "--frames", min=1,
+        help="Stop after this many colorized frames (--record repeats or skips some to keep real time: its own "
+             "count is reported).",
+    ),
     options: ColorizerOptions = opt.colorizer(photos=True),  # with --max-pixels: the limit holds for frames too
     stabilize: bool = opt.STABILIZE,
     strength: float = opt.STRENGTH,
@@ -95,8 +99,10 @@ def _print_report(report) -> int:
     print(f"live: {report.stats.line()}", file=sys.stderr)
     if report.reconnects:
         print(f"live: source reopened {report.reconnects} times", file=sys.stderr)
-    if report.recorded:
-        print(f"recorded {report.recorded}")
+    if report.recorded:  # the file's own count: real-time pacing repeats or skips frames
+        repeats, skipped = report.recorded_repeats, report.recorded_skipped
+        why = f" ({repeats} repeated, {skipped} skipped to keep real time)" if repeats or skipped else ""
+        print(f"recorded {report.recorded}: {report.recorded_frames} frames{why}")
     if report.lost:
         error(report.ended)
         return EXIT_SOME_FAILED

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace edgecolor {
@@ -110,11 +111,18 @@ cv::Size networkSize(cv::Size image, int longSide, int multiple) {
 }
 
 Colorizer::Colorizer(const std::string& onnxPath, int longSide) : contract_(readContract(onnxPath)) {
+    const auto level = cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);  // said below
     try {
         net_ = cv::dnn::readNetFromONNX(onnxPath);
-    } catch (const cv::Exception& e) {
-        throw std::runtime_error(onnxPath + ": OpenCV cannot read this model (" + e.err + ")");
+    } catch (const cv::Exception& e) {  // most likely an opset 11+ export: OpenCV 4.x needs the tools.cv4 variant
+        cv::utils::logging::setLogLevel(level);
+        std::string why = e.err.substr(0, e.err.find('\n'));  // "> Node [Clip@ai.onnx]:(...) parse error: OpenCV(..."
+        why = why.substr(0, why.find(": OpenCV("));
+        why.erase(0, why.find_first_not_of("> "));
+        throw std::runtime_error(onnxPath + ": OpenCV " CV_VERSION " cannot read this model (" + why +
+                                 "); convert it with python -m tools.cv4 MODEL.onnx OUT.onnx");
     }
+    cv::utils::logging::setLogLevel(level);
     if (net_.empty()) throw std::runtime_error(onnxPath + ": OpenCV read an empty network");
     longSide_ = longSide > 0 ? longSide : contract_.workingSize;
 }
