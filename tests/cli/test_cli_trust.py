@@ -173,7 +173,7 @@ def test_python_warnings_reach_the_terminal_as_one_line(models_dir, tmp_path):
     import cv2
     import numpy as np
 
-    noise = (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8)
+    noise = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)  # colour: eval refuses grey
     data = bytearray(cv2.imencode(".jpg", noise)[1].tobytes())
     data[len(data) // 2:len(data) // 2 + 20] = b"\x00" * 20
     (tmp_path / "photos").mkdir()
