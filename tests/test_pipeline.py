@@ -437,3 +437,41 @@ def test_fast_merge_keeps_l_on_texture(kind, colour):
     assert dl.max() <= dl_exact.max() + 2
     assert (dl <= 1).mean() >= (dl_exact <= 1).mean() - 0.01
     assert cv2.PSNR(np.ascontiguousarray(out), np.ascontiguousarray(exact)) > 44
+
+
+def grid_grey(grey: np.ndarray) -> np.ndarray:
+    gh, gw = pipeline.grid_size(*grey.shape)
+    return cv2.resize(grey, (gw, gh), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("kind", ["grey", "bgr", "bgra"])
+def test_fast_merge_uint8_offset_equals_int16_path(monkeypatch, kind):
+    """1080p texture under a varying colour: the colour offset resized and added as uint8 (+128) gives
+    the int16 path's picture within a level (where the two resizes round apart), alpha exactly."""
+    grey = cv2.resize(photo(90, 160, seed=5)[..., 0], (1920, 1080), interpolation=cv2.INTER_CUBIC)
+    img = known_input(kind, grey, np.uint8)
+    p = prepare(img, CONTRACT)
+    ab = ab_for(p, 25, -20)
+    slope, offset = pipeline.output_coefficients(p, ab)
+    assert pipeline._biased_offset(slope, offset, grid_grey(grey)) is not None  # the uint8 path runs
+    fast = merge(p, ab).astype(np.int64)
+    monkeypatch.setattr(pipeline, "_biased_offset", lambda *args: None)
+    wide = merge(p, ab).astype(np.int64)
+    assert np.abs(fast - wide).max() <= 1 and (fast != wide).mean() < 0.05
+    if kind == "bgra":
+        np.testing.assert_array_equal(fast[..., 3], img[..., 3])
+
+
+@pytest.mark.parametrize(("level", "colour"), [(119, (80.0, -100.0)), (200, (-70.0, 70.0))])
+def test_fast_merge_saturated_colour_takes_the_int16_path(level, colour):
+    """A colour more than 127 levels from the grey does not fit the uint8 offset: the int16 path
+    runs and the flat 1080p frame is the float reference's colour within a level."""
+    grey = np.full((1080, 1920), level, np.uint8)
+    p = prepare(known_input("bgr", grey, np.uint8), CONTRACT)
+    ab = np.empty((*p.ab_shape, 2), np.float32)
+    ab[...] = colour
+    slope, offset = pipeline.output_coefficients(p, ab)
+    assert pipeline._biased_offset(slope, offset, grid_grey(grey)) is None
+    out = merge(p, ab).astype(np.int64)
+    expected = float_reference(grey, np.broadcast_to(np.float32(colour), (1080, 1920, 2)), 255)
+    assert np.abs(out - expected).max() <= 1
