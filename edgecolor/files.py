@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import stat
 import struct
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from edgecolor import atomic, imageheader
 from edgecolor.errors import InputError, OutputError, UsageError, file_kind  # noqa: F401 - files.file_kind
 from edgecolor.limits import DEFAULT_MAX_PIXELS
 from edgecolor.options import check_max_pixels
+from edgecolor.regular import NotRegular, open_regular
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")  # photos edgecolor reads and writes
 # Every still-image suffix: also the formats OpenCV reads that edgecolor does not take as photos; never a video.
@@ -273,18 +273,12 @@ def _read_bytes(path: Path) -> bytes:
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image")
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
+        with open_regular(path) as f:
+            data = f.read()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            os.close(fd)
-            raise InputError(f"{path}: not a regular file ({file_kind(mode)}); refused")
-        with os.fdopen(fd, "rb") as f:
-            data = f.read()
+    except NotRegular as e:
+        raise InputError(f"{path}: not a regular file ({file_kind(e.mode)}); refused") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
     if not data:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from edgecolor.contract import PREFIX, RT_INFO_SECTION
 from edgecolor.errors import ModelError, file_kind
+from edgecolor.regular import open_regular
 
 # The largest model file of each kind edgecolor opens: ONNX stops at protobuf's 2 GiB, an IR's .xml is
 # its layer list (a few MB), the .bin its weights; a model card is a few numbers.
@@ -55,14 +56,9 @@ def check_regular(path: Path) -> int:
 
 
 def open_model_file(path: Path):
-    """``path`` opened for reading if it is a regular file: opened without blocking and checked on the
-    open descriptor (a FIFO swapped in after ``check_regular`` is refused too). OSError otherwise."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise OSError(f"not a regular file ({file_kind(mode)})")
-    return os.fdopen(fd, "rb")
+    """``path`` opened for reading if it is a regular file (``regular.open_regular``: a FIFO swapped in after
+    ``check_regular`` is refused too). OSError otherwise."""
+    return open_regular(path)
 
 
 # -- metadata readers --------------------------------------------------------------------------

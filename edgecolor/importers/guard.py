@@ -13,6 +13,7 @@ import os
 import stat
 from pathlib import Path
 
+from edgecolor import regular
 from edgecolor.errors import EdgecolorError
 
 MAX_WEIGHTS_BYTES = 1 << 30  # all tensors of a state dict or Caffe model together (the published: < 140 MB)
@@ -27,25 +28,18 @@ MAX_ELEMENTS = 1 << 27  # elements of one tensor in an imported graph at its che
 
 
 def open_regular(path: Path, what: str = "file"):
-    """``path`` opened for binary reading, refused unless it is a regular file (checked on the open file,
-    which is opened without blocking, so a FIFO or a device never hangs the import)."""
+    """``path`` opened for binary reading, refused unless it is a regular file (``regular.open_regular``:
+    checked on the open file, opened without blocking, so a FIFO or a device never hangs the import)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        return regular.open_regular(path)
     except FileNotFoundError:
         raise EdgecolorError(f"{path}: {what} not found") from None
+    except regular.NotRegular as e:
+        mode = e.mode
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise EdgecolorError(f"{path}: {kind}, not a regular file; give the {what} itself") from None
     except OSError as e:
         raise EdgecolorError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
-            raise EdgecolorError(f"{path}: {kind}, not a regular file; give the {what} itself")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def check_regular(path: Path, what: str = "file") -> int:
