@@ -100,17 +100,14 @@ def _workers_of(pid: int) -> list[int]:
     return [p for p, name in names.items() if name.startswith("ray::_Worker") and under(p)]
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds Ray's workers in /proc (Linux)")
-@pytest.mark.parametrize("kill", ["one", "all"])
-def test_a_lost_worker_does_not_end_the_batch(tmp_path, kill):
-    """kill -9 of one worker: its photos are done by the other (exit 0); of every worker: the rest are failed,
-    one line each, with the summary and exit 1. Ray's report of the dead worker never reaches stdout."""
+def _start_ray_batch(tmp_path: Path, seed: int) -> tuple[subprocess.Popen, Path]:
+    """`colorize --ray local --workers 2` of 60 noise photos (480x640), started in a child; and its out folder."""
     import cv2
     import numpy as np
 
     photos = tmp_path / "in"
     photos.mkdir()
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for i in range(60):
         cv2.imwrite(str(photos / f"{i:02d}.png"), (rng.random((480, 640)) * 255).astype(np.uint8))
     out = tmp_path / "out"
@@ -119,6 +116,15 @@ def test_a_lost_worker_does_not_end_the_batch(tmp_path, kill):
     proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "colorize", str(photos), "-o", str(out), "--ray",
                              "local", "--workers", "2"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    return proc, out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds Ray's workers in /proc (Linux)")
+@pytest.mark.parametrize("kill", ["one", "all"])
+def test_a_lost_worker_does_not_end_the_batch(tmp_path, kill):
+    """kill -9 of one worker: its photos are done by the other (exit 0); of every worker: the rest are failed,
+    one line each, with the summary and exit 1. Ray's report of the dead worker never reaches stdout."""
+    proc, out = _start_ray_batch(tmp_path, seed=0)
     deadline = time.monotonic() + 300
     workers: list[int] = []
     while time.monotonic() < deadline and proc.poll() is None:
@@ -153,20 +159,7 @@ def test_a_lost_worker_does_not_end_the_batch(tmp_path, kill):
 def test_sigterm_on_ray_prints_what_was_written(tmp_path):
     """SIGTERM (a stopped service) mid-batch on Ray: Ray's own SIGTERM handler does not end the run at once;
     the photos being made are finished and counted, the summary says so, exit 130, nothing half-written."""
-    import cv2
-    import numpy as np
-
-    photos = tmp_path / "in"
-    photos.mkdir()
-    rng = np.random.default_rng(1)
-    for i in range(60):
-        cv2.imwrite(str(photos / f"{i:02d}.png"), (rng.random((480, 640)) * 255).astype(np.uint8))
-    out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("EDGECOLOR_MODELS_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "edgecolor", "colorize", str(photos), "-o", str(out), "--ray",
-                             "local", "--workers", "2"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc, out = _start_ray_batch(tmp_path, seed=1)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if out.exists() and len([p for p in out.iterdir() if p.name[0] != "."]) >= 5:
