@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import default_sigint
+from gst_support import missing
 from video_fixtures import mean_chroma
 
 from edgecolor.colorizer import Colorizer
@@ -28,28 +28,11 @@ from edgecolor.gst import plugin_path
 W, H = 161, 120  # an odd width: rows of GRAY8 (164 bytes) and BGR (484 bytes) are padded to 4 bytes
 
 
-def _missing() -> str:
-    for tool in ("gst-launch-1.0", "gst-inspect-1.0", "ffprobe"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (gstreamer1.0-tools, ffmpeg)"
-    try:
-        import gi
-
-        gi.require_version("Gst", "1.0")
-        gi.require_version("GstVideo", "1.0")
-    except (ImportError, ValueError) as e:
-        return f"GStreamer's Python bindings are missing (python3-gi; scripts/link_system_gi.sh): {e}"
-    loader = subprocess.run(["gst-inspect-1.0", "python"], capture_output=True, text=True)
-    if loader.returncode != 0:
-        return "GStreamer's Python plugin loader is missing (gstreamer1.0-python3-plugin-loader)"
-    for element, package in (("x264enc", "gstreamer1.0-plugins-ugly"), ("mp4mux", "gstreamer1.0-plugins-good"),
-                             ("avdec_h264", "gstreamer1.0-libav")):
-        if subprocess.run(["gst-inspect-1.0", element], capture_output=True).returncode != 0:
-            return f"GStreamer element {element} is missing ({package})"
-    return ""
-
-
-MISSING = _missing()
+MISSING = missing(
+    ("gst-launch-1.0", "gst-inspect-1.0", "ffprobe"), "gstreamer1.0-tools, ffmpeg", ("Gst", "GstVideo"),
+    "GStreamer's Python bindings are missing (python3-gi; scripts/link_system_gi.sh)",
+    (("x264enc", "gstreamer1.0-plugins-ugly"), ("mp4mux", "gstreamer1.0-plugins-good"),
+     ("avdec_h264", "gstreamer1.0-libav")), python_loader=True)
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=MISSING)
 
 

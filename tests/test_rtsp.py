@@ -8,7 +8,6 @@ Needs GStreamer's RTSP server and its introspection data (gir1.2-gst-rtsp-server
 
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,31 +19,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import default_sigint
+from gst_support import missing
 from video_fixtures import cli_env, errors, invoke, mean_chroma, synthetic_clip, write_clip
 
 from edgecolor.errors import EdgecolorError
 from edgecolor.video import find_ffmpeg
 
-
-def _missing() -> str:
-    for tool in ("ffmpeg", "ffprobe", "gst-inspect-1.0"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (ffmpeg, gstreamer1.0-tools)"
-    try:
-        import gi
-
-        gi.require_version("Gst", "1.0")
-        gi.require_version("GstRtspServer", "1.0")
-    except (ImportError, ValueError) as e:
-        return f"GStreamer's RTSP server bindings are missing (python3-gi, gir1.2-gst-rtsp-server-1.0): {e}"
-    for element, package in (("x264enc", "gstreamer1.0-plugins-ugly"), ("rtph264pay", "gstreamer1.0-plugins-good"),
-                             ("appsrc", "gstreamer1.0-plugins-base")):
-        if subprocess.run(["gst-inspect-1.0", element], capture_output=True).returncode != 0:
-            return f"GStreamer element {element} is missing ({package})"
-    return ""
-
-
-MISSING = _missing()
+MISSING = missing(
+    ("ffmpeg", "ffprobe", "gst-inspect-1.0"), "ffmpeg, gstreamer1.0-tools", ("Gst", "GstRtspServer"),
+    "GStreamer's RTSP server bindings are missing (python3-gi, gir1.2-gst-rtsp-server-1.0)",
+    (("x264enc", "gstreamer1.0-plugins-ugly"), ("rtph264pay", "gstreamer1.0-plugins-good"),
+     ("appsrc", "gstreamer1.0-plugins-base")))
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=MISSING)
 
 
