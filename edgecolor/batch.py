@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecolor import atomic
+from edgecolor.cvlog import opencv_reason
 from edgecolor.errors import EdgecolorError, InputError, UsageError, file_kind
 from edgecolor.options import ColorizerOptions
 
@@ -237,10 +238,9 @@ def run_job(colorizer, job: Job, force: bool = False) -> Result:
     except Exception as e:  # one odd file must not end a batch of thousands
         if os.environ.get("EDGECOLOR_DEBUG"):
             raise
-        if type(e).__name__ == "error" and type(e).__module__.startswith("cv2"):  # e.g. a size OpenCV refuses
-            from edgecolor.files import opencv_reason
-
-            message = f"{job.src}: OpenCV cannot process this image ({opencv_reason(e)})"
+        reason = opencv_reason(e)
+        if reason is not None:  # e.g. a size OpenCV refuses
+            message = f"{job.src}: OpenCV cannot process this image ({reason})"
             return Result(job, "failed", message, seconds=time.perf_counter() - t0)
         message = f"{job.src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)"
         return Result(job, "failed", " ".join(message.split()), seconds=time.perf_counter() - t0)

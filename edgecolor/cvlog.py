@@ -8,6 +8,8 @@ process-wide, so nested and concurrent blocks share one counter and the last one
 from __future__ import annotations
 
 import contextlib
+import re
+import sys
 import threading
 
 _log_lock = threading.Lock()
@@ -37,3 +39,18 @@ def quiet_opencv():
             _log_depth -= 1
             if _log_depth == 0 and _log_saved is not None:
                 logging.setLogLevel(_log_saved)
+
+
+_CV_ERROR = re.compile(r"error: \(-?\d+:([^)]*)\)\s*(.*?)(?: in function .*)?$")
+
+
+def opencv_reason(e: BaseException) -> str | None:
+    """What a cv2.error says, in one line without OpenCV's source location ("OpenCV(5.1.0) file:line: error:
+    (-215:Assertion failed) what in function 'f'" -> "Assertion failed: what"); None when ``e`` is no cv2.error.
+    The one reader of OpenCV's errors: the backend, photo reading and writing, and the batches' last resort."""
+    cv2 = sys.modules.get("cv2")  # not loaded: not one of its errors (and no import for asking)
+    if cv2 is None or not isinstance(e, cv2.error):
+        return None
+    text = " ".join(str(e).split())
+    m = _CV_ERROR.search(text)
+    return (f"{m[1]}: {m[2]}".strip(": ") if m else text)[:300]

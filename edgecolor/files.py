@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from edgecolor import atomic, imageheader
+from edgecolor.cvlog import opencv_reason
 from edgecolor.errors import InputError, OutputError, UsageError, file_kind  # noqa: F401 - files.file_kind
 from edgecolor.limits import DEFAULT_MAX_PIXELS
 from edgecolor.options import check_max_pixels
@@ -346,13 +347,6 @@ def _write_all(fd: int, data: bytes) -> None:
             data = data[os.write(fd, data):]
     except OSError:  # stderr closed: nowhere to say it
         pass
-
-
-def opencv_reason(e: Exception) -> str:
-    """The useful part of a cv2.error ("OpenCV(5.0.0) file:line: error: (-215:Assertion failed) what")."""
-    text = " ".join(str(e).split())
-    m = re.search(r"error: \(-?\d+:([^)]*)\)\s*(.*?)(?: in function .*)?$", text)
-    return f"{m[1]}: {m[2]}".strip(": ") if m else text
 
 
 def _jpeg_segments(data: bytes):
