@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import glob
 import os
-import stat
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -20,8 +19,9 @@ from pathlib import Path
 
 from edgecolor import atomic
 from edgecolor.cvlog import opencv_reason
-from edgecolor.errors import EdgecolorError, InputError, UsageError, file_kind
+from edgecolor.errors import EdgecolorError, InputError, UsageError
 from edgecolor.options import ColorizerOptions
+from edgecolor.regular import NotRegular, stat_regular
 
 DEFAULT_OUTDIR_NAME = "colorized"
 _GLOB_CHARS = set("*?[")
@@ -195,15 +195,18 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], outdir: Path | None,
 def not_regular(path: Path) -> str | None:
     """Why ``path`` is no photo file to open (a FIFO would block, a device never ends), or None.
 
-    Decided from ``stat`` without opening it; ``files.read_image`` checks again on the open file.
+    Decided from ``stat`` without opening it (``regular.stat_regular``); ``files.read_image`` checks again on the
+    open file (``regular.open_regular``).
     """
     try:
-        mode = os.stat(path).st_mode
+        stat_regular(path)
     except FileNotFoundError:
         return "no such file (a broken link?)"
+    except NotRegular as e:
+        return f"{e}; refused without opening it"
     except OSError as e:
         return f"cannot read ({e.strerror or e})"
-    return None if stat.S_ISREG(mode) else f"not a regular file ({file_kind(mode)}); refused without opening it"
+    return None
 
 
 def remove_stale_temps(plan: Plan) -> list[Path]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import struct
 import sys
 import tempfile
@@ -24,7 +25,7 @@ import numpy as np
 
 from edgecolor import atomic, imageheader
 from edgecolor.cvlog import opencv_reason
-from edgecolor.errors import InputError, OutputError, UsageError, file_kind  # noqa: F401 - files.file_kind
+from edgecolor.errors import InputError, OutputError, UsageError
 from edgecolor.limits import DEFAULT_MAX_PIXELS
 from edgecolor.options import check_max_pixels
 from edgecolor.regular import NotRegular, open_regular
@@ -270,17 +271,18 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
 
 def _read_bytes(path: Path) -> bytes:
     """The whole file; only a regular file is read (a FIFO would block, /dev/zero never ends): it is
-    opened without blocking and checked on the open descriptor, so nothing can be swapped in between."""
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an image")
+    opened without blocking and checked on the open descriptor (``regular.open_regular``, the one check)."""
     try:
         with open_regular(path) as f:
             data = f.read()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except NotRegular as e:
-        raise InputError(f"{path}: not a regular file ({file_kind(e.mode)}); refused") from None
+        raise InputError(f"{path}: is a folder, not an image" if stat.S_ISDIR(e.mode) else f"{path}: {e}; refused") \
+            from None
     except OSError as e:
+        if path.is_dir():  # Windows refuses to open a folder at all
+            raise InputError(f"{path}: is a folder, not an image") from None
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
     if not data:
         raise InputError(f"{path}: empty file (0 bytes)")
