@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecolor import atomic
-from edgecolor.cvlog import opencv_reason
 from edgecolor.errors import EdgecolorError, InputError, UsageError
 from edgecolor.options import ColorizerOptions
 from edgecolor.regular import NotRegular, stat_regular
@@ -241,6 +240,8 @@ def run_job(colorizer, job: Job, force: bool = False) -> Result:
     except Exception as e:  # one odd file must not end a batch of thousands
         if os.environ.get("EDGECOLOR_DEBUG"):
             raise
+        from edgecolor.cvlog import opencv_reason  # here: `edgecolor --help` does not pay for it
+
         reason = opencv_reason(e)
         if reason is not None:  # e.g. a size OpenCV refuses
             message = f"{job.src}: OpenCV cannot process this image ({reason})"
