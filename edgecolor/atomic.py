@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from edgecolor.errors import EdgecolorError, OutputError
+from edgecolor.errors import OutputError
 
 STALE_AFTER_S = 24 * 3600  # a temporary this old is stale whoever wrote it
 QUIET_FOR = 60.0  # a video writer's ffmpeg may still be finishing its file for a while after the writer died
@@ -104,8 +104,8 @@ def write_with(target: Path, write: Callable[[Path], bool]) -> bool:
     return True
 
 
-def make_folder(path: Path, kind: type[EdgecolorError] = OutputError) -> list[Path]:
-    """Create the folder ``path`` is to be written into (with parents); a clear ``kind`` error when it
+def make_folder(path: Path) -> list[Path]:
+    """Create the folder ``path`` is to be written into (with parents); a clear ``OutputError`` when it
     cannot be. Returns the folders it made, outermost first, so a failed write can remove them again."""
     folder = path.parent
     if folder.is_dir():
@@ -114,9 +114,9 @@ def make_folder(path: Path, kind: type[EdgecolorError] = OutputError) -> list[Pa
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (NotADirectoryError, FileExistsError):
-        raise kind(f"{path}: cannot create output folder {folder} (a file is in the way)") from None
+        raise OutputError(f"{path}: cannot create output folder {folder} (a file is in the way)") from None
     except OSError as e:
-        raise kind(f"{path}: cannot create output folder {folder} ({e.strerror or e})") from None
+        raise OutputError(f"{path}: cannot create output folder {folder} ({e.strerror or e})") from None
     return made
 
 
@@ -204,14 +204,14 @@ class AtomicFile:
         self.target = target
         self._helpers: list[Path] = []
         # folders made for this file are removed again by discard(): a failed run leaves nothing
-        self._made = make_folder(target, kind=EdgecolorError)
+        self._made = make_folder(target)
         if not self._made:
             remove_stale(target.parent, note, quiet_for=QUIET_FOR)
         try:
             self.path = create_temp(target)
         except CannotCreateError as e:
             self.discard()
-            raise EdgecolorError(f"{target}: cannot write here ({e.strerror or e})") from None
+            raise OutputError(f"{target}: cannot write here ({e.strerror or e})") from None
 
     def helper(self, tag: str) -> Path:
         path = temp_path(self.target, _OURS.match(self.path.name)["token"], tag)
@@ -223,7 +223,7 @@ class AtomicFile:
             os.replace(self.path, self.target)
         except OSError as e:
             self.discard()
-            raise EdgecolorError(f"{self.target}: cannot write ({e.strerror or e})") from None
+            raise OutputError(f"{self.target}: cannot write ({e.strerror or e})") from None
         self._remove_helpers()
 
     def discard(self) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import glob
 import os
-import stat
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -19,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecolor import atomic
-from edgecolor.errors import EdgecolorError, InputError, UsageError, file_kind
+from edgecolor.errors import EdgecolorError, InputError, UsageError
 from edgecolor.options import ColorizerOptions
+from edgecolor.regular import NotRegular, stat_regular
 
 DEFAULT_OUTDIR_NAME = "colorized"
 _GLOB_CHARS = set("*?[")
@@ -194,15 +194,18 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], outdir: Path | None,
 def not_regular(path: Path) -> str | None:
     """Why ``path`` is no photo file to open (a FIFO would block, a device never ends), or None.
 
-    Decided from ``stat`` without opening it; ``files.read_image`` checks again on the open file.
+    Decided from ``stat`` without opening it (``regular.stat_regular``); ``files.read_image`` checks again on the
+    open file (``regular.open_regular``).
     """
     try:
-        mode = os.stat(path).st_mode
+        stat_regular(path)
     except FileNotFoundError:
         return "no such file (a broken link?)"
+    except NotRegular as e:
+        return f"{e}; refused without opening it"
     except OSError as e:
         return f"cannot read ({e.strerror or e})"
-    return None if stat.S_ISREG(mode) else f"not a regular file ({file_kind(mode)}); refused without opening it"
+    return None
 
 
 def remove_stale_temps(plan: Plan) -> list[Path]:
@@ -237,10 +240,11 @@ def run_job(colorizer, job: Job, force: bool = False) -> Result:
     except Exception as e:  # one odd file must not end a batch of thousands
         if os.environ.get("EDGECOLOR_DEBUG"):
             raise
-        if type(e).__name__ == "error" and type(e).__module__.startswith("cv2"):  # e.g. a size OpenCV refuses
-            from edgecolor.files import opencv_reason
+        from edgecolor.cvlog import opencv_reason  # here: `edgecolor --help` does not pay for it
 
-            message = f"{job.src}: OpenCV cannot process this image ({opencv_reason(e)})"
+        reason = opencv_reason(e)
+        if reason is not None:  # e.g. a size OpenCV refuses
+            message = f"{job.src}: OpenCV cannot process this image ({reason})"
             return Result(job, "failed", message, seconds=time.perf_counter() - t0)
         message = f"{job.src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)"
         return Result(job, "failed", " ".join(message.split()), seconds=time.perf_counter() - t0)

@@ -23,6 +23,10 @@ PRECISIONS = ("fp32", "fp16", "int8")
 # sensible normalisation room (ECCV16's is 1/100 and 110) while refusing ones that overflow float32.
 MAX_SIZE_MULTIPLE = MAX_SIZE // 8
 MAX_SCALE = 1e4
+# edgecolor's own networks (tools.train, tools.export) take L (0..100) as L * L_SCALE + L_SHIFT, in -1..1: the
+# contract's defaults, and the one place the tools and the pipeline read these numbers from.
+L_SCALE = 0.02
+L_SHIFT = -1.0
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,8 @@ class ModelContract:
     output_name: str
     input_layout: str = "NCHW"
     color_space: str = "CIELAB-D65-OpenCV"
-    l_scale: float = 0.02
-    l_shift: float = -1.0
+    l_scale: float = L_SCALE
+    l_shift: float = L_SHIFT
     ab_scale: float = 1.0
     size_multiple: int = 32
     working_size: int = 256  # preferred long side of the network input, in pixels

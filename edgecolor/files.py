@@ -9,13 +9,9 @@ end-of-image marker (FFD9); a PNG must have its IEND chunk.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
+import stat
 import struct
-import sys
-import tempfile
-import threading
 import warnings
 from pathlib import Path
 
@@ -23,7 +19,8 @@ import cv2
 import numpy as np
 
 from edgecolor import atomic, imageheader
-from edgecolor.errors import InputError, OutputError, UsageError, file_kind  # noqa: F401 - files.file_kind
+from edgecolor.cvlog import opencv_reason, quiet_opencv
+from edgecolor.errors import InputError, OutputError, UsageError
 from edgecolor.limits import DEFAULT_MAX_PIXELS
 from edgecolor.options import check_max_pixels
 from edgecolor.regular import NotRegular, open_regular
@@ -98,17 +95,17 @@ def decode_image(data: bytes, path: str | os.PathLike, max_pixels: int | None = 
             f"{path}: image too large: {dims[0]}x{dims[1]} = {dims[0] * dims[1] / 1e6:.0f} megapixels, "
             f"above the limit of {max_pixels / 1e6:.0f} (raise it with --max-pixels)"
         )
-    with quiet_stderr() as said:
-        try:
-            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        except cv2.error as e:  # OpenCV's own size limit, out of memory
-            image = None
-            said.lines.append(opencv_reason(e))
+    with quiet_opencv(capture=True) as said:
+        image, lines = _imdecode(data)
+    if said.lines and not said.alone:  # another thread's decode printed meanwhile too: whose lines? again, alone
+        with quiet_opencv(capture=True, alone=True) as said:
+            image, lines = _imdecode(data)
+    lines += said.lines
     if image is None or image.size == 0:
-        why = f": {said.lines[0]}" if said.lines else ""
+        why = f": {lines[0]}" if lines else ""
         raise InputError(f"{path}: corrupt or unsupported {kind} image (cannot decode it{why})")
-    if said.lines:
-        warnings.warn(ImageWarning(f"{path}: damaged {kind} data ({said.lines[0]}); decoded what could be"),
+    if lines:
+        warnings.warn(ImageWarning(f"{path}: damaged {kind} data ({lines[0]}); decoded what could be"),
                       stacklevel=3)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
@@ -152,7 +149,7 @@ def write_image_atomic(path: str | os.PathLike, image: np.ndarray, quality: int 
         # goes through an in-memory encode and Python's own file writing instead.
         # What the encoder libraries print when a write fails (libpng's "Write Error", OpenCV's [ERROR]
         # lines on a full disk) is kept off stderr: the OSError of the in-memory route below says why.
-        with quiet_stderr():
+        with quiet_opencv(capture=True):
             if opencv_can_name(path) and atomic.write_with(path, lambda tmp: cv2.imwrite(str(tmp), image, params)):
                 return path
             ok, encoded = cv2.imencode(suffix, image, params)  # also says why when writing in place failed
@@ -269,90 +266,36 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
 
 def _read_bytes(path: Path) -> bytes:
     """The whole file; only a regular file is read (a FIFO would block, /dev/zero never ends): it is
-    opened without blocking and checked on the open descriptor, so nothing can be swapped in between."""
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an image")
+    opened without blocking and checked on the open descriptor (``regular.open_regular``, the one check)."""
     try:
         with open_regular(path) as f:
             data = f.read()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except NotRegular as e:
-        raise InputError(f"{path}: not a regular file ({file_kind(e.mode)}); refused") from None
+        raise InputError(f"{path}: is a folder, not an image" if stat.S_ISDIR(e.mode) else f"{path}: {e}; refused") \
+            from None
     except OSError as e:
+        if path.is_dir():  # Windows refuses to open a folder at all
+            raise InputError(f"{path}: is a folder, not an image") from None
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
     if not data:
         raise InputError(f"{path}: empty file (0 bytes)")
     return data
 
 
-_stderr_lock = threading.Lock()
-# what decoder libraries print: OpenCV's log lines (its ffmpeg backend's too), libjpeg's and libpng's messages
-_OPENCV_LOG = re.compile(r"^\[\s*(?:WARN|ERROR|INFO)[^\]]*\]\s+\S+\s+\S+:\d+\s+\S+\s+(.*)$")
-_LIBRARY_LINE = re.compile(
-    r"^(libpng|libtiff|Corrupt JPEG|Premature end of JPEG|Invalid JPEG|Warning|TIFF|OpenCV: FFMPEG:)", re.I)
-
-
-class _Said:
-    lines: list[str]
-
-    def __init__(self) -> None:
-        self.lines = []
-
-
-@contextlib.contextmanager
-def quiet_stderr():
-    """Capture what C libraries write to file descriptor 2 meanwhile; their messages go to ``.lines``.
-
-    Redirecting fd 2 is process-wide, so it is done by one thread at a time (decodes wait on each
-    other for this); any other line that lands there meanwhile is written back to stderr afterwards.
-    """
-    said = _Said()
-    with _stderr_lock, tempfile.TemporaryFile() as capture:
-        try:
-            sys.stderr.flush()
-        except (AttributeError, OSError, ValueError):
-            pass
-        try:
-            saved = os.dup(2)
-        except OSError:  # no fd 2 (a windowed app): nothing to capture
-            yield said
-            return
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield said
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            other = []
-            for raw in capture.read().splitlines(keepends=True):
-                line = raw.decode("utf-8", "replace").strip()
-                m = _OPENCV_LOG.match(line)
-                if m:
-                    said.lines.append(m[1].strip())
-                elif _LIBRARY_LINE.match(line):
-                    said.lines.append(line)
-                elif raw.strip(b" \t\n"):  # blank lines (OpenCV ends its messages with one) go; a bare \r stays
-                    other.append(raw)
-            # the rest goes back byte for byte: a progress bar's frames (carriage returns, escape
-            # sequences) redraw as they were, only late
-            _write_all(2, b"".join(other))
-
-
-def _write_all(fd: int, data: bytes) -> None:
+def _imdecode(data: bytes) -> tuple[np.ndarray | None, list[str]]:
+    """cv2.imdecode keeping depth and alpha; None and OpenCV's reason when it raises (its own size limit, memory)."""
     try:
-        while data:
-            data = data[os.write(fd, data):]
-    except OSError:  # stderr closed: nowhere to say it
-        pass
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), []
+    except cv2.error as e:
+        return None, [opencv_reason(e)]
 
 
-def opencv_reason(e: Exception) -> str:
-    """The useful part of a cv2.error ("OpenCV(5.0.0) file:line: error: (-215:Assertion failed) what")."""
-    text = " ".join(str(e).split())
-    m = re.search(r"error: \(-?\d+:([^)]*)\)\s*(.*?)(?: in function .*)?$", text)
-    return f"{m[1]}: {m[2]}".strip(": ") if m else text
+def quiet_stderr():
+    """``cvlog.quiet_opencv(capture=True)`` under the name video.py's Cv2Writer still calls (issue 24: the one
+    switch is cvlog's); goes once the writer, moving to writers.py, calls quiet_opencv itself."""
+    return quiet_opencv(capture=True)
 
 
 def _jpeg_segments(data: bytes):

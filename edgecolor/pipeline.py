@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edgecolor.contract import ModelContract
+from edgecolor.contract import L_SCALE, L_SHIFT, ModelContract
 from edgecolor.errors import InputError, UsageError
 from edgecolor.limits import MAX_SIZE
 from edgecolor.options import check_saturation, is_size
@@ -64,8 +64,8 @@ class Prepared:
     valid: tuple[int, int]
     output_stride: int
     chroma: float
-    l_scale: float = 0.02
-    l_shift: float = -1.0
+    l_scale: float = L_SCALE
+    l_shift: float = L_SHIFT
 
     def working_l(self) -> np.ndarray:
         """L (0..100) of the network input, recovered from the tensor (no full-size work)."""

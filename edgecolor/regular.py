@@ -2,7 +2,8 @@
 
 A FIFO blocks its reader until a writer comes and a device (/dev/zero) never ends, so the file is opened
 without blocking and its type checked on the open descriptor: nothing can be swapped in between a check
-and the read. Callers turn ``NotRegular`` into their own error kind and wording.
+and the read. ``stat_regular`` is the same test without opening, for a plan or a listing made before
+anything is read (the open is checked again). Callers turn ``NotRegular`` into their own error kind and wording.
 """
 
 from __future__ import annotations
@@ -38,3 +39,13 @@ def open_regular(path: str | os.PathLike | Path) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def stat_regular(path: str | os.PathLike | Path) -> os.stat_result:
+    """``os.stat(path)`` of a regular file, decided without opening it (a batch's plan refuses a FIFO or a device
+    before anything is read; ``open_regular`` checks the open file again): NotRegular if it is not one, the
+    stat's own OSError (FileNotFoundError for a broken link...) if it cannot be looked at."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise NotRegular(path, st.st_mode)
+    return st

@@ -34,7 +34,8 @@ from importlib import resources
 from pathlib import PurePath
 from typing import Any
 
-from edgecolor.errors import EdgecolorError, InputError, OutputError, UsageError
+from edgecolor.cvlog import opencv_reason
+from edgecolor.errors import BackendError, EdgecolorError, InputError, OutputError, UsageError
 from edgecolor.mjpeg import default_hosts, host_name
 from edgecolor.options import ColorizerOptions, check_saturation, check_size
 
@@ -176,10 +177,9 @@ class Service:
             raise HttpError(503, f"{name}: out of memory; try a smaller photo or fewer at once") from None
         except Exception as e:  # noqa: BLE001 - one odd photo must not take the server down
             self.counts.add("failed")
-            if type(e).__name__ == "error" and type(e).__module__.startswith("cv2"):
-                from edgecolor.files import opencv_reason
-
-                raise HttpError(400, f"{name}: OpenCV cannot process this image ({opencv_reason(e)})") from None
+            reason = opencv_reason(e)
+            if reason is not None:
+                raise HttpError(400, f"{name}: OpenCV cannot process this image ({reason})") from None
             print(f"edgecolor: warning: serve: {name}: unexpected {type(e).__name__}: {e}", file=sys.stderr)
             raise HttpError(500, f"{name}: unexpected {type(e).__name__}: {e}") from None
         result.seconds = time.perf_counter() - t0
@@ -531,7 +531,7 @@ class PhotoServer:
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise EdgecolorError(f"serve: the server did not start on {self.url}")
+                raise BackendError(f"serve: the server did not start on {self.url}")
             time.sleep(0.01)
         return self
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import InputError
 
 
 def sample_dirs() -> list[Path]:
@@ -19,7 +19,7 @@ def samples_dir() -> Path:
     for candidate in sample_dirs():
         if candidate.is_dir() and any(candidate.glob("*.jpg")):
             return candidate
-    raise EdgecolorError(f"bundled sample photos not found (looked in {' and '.join(map(str, sample_dirs()))})")
+    raise InputError(f"bundled sample photos not found (looked in {' and '.join(map(str, sample_dirs()))})")
 
 
 def to_bgr8(image):

@@ -7,7 +7,7 @@ import re
 import pytest
 from conftest import tiny_contract
 
-from edgecolor.contract import MAX_SIZE_MULTIPLE, PREFIX, ModelContract, read_metadata
+from edgecolor.contract import L_SCALE, L_SHIFT, MAX_SIZE_MULTIPLE, PREFIX, ModelContract, read_metadata
 from edgecolor.errors import EdgecolorError, ModelError
 from edgecolor.limits import MAX_SIZE
 from edgecolor.models import read_contract, read_model_metadata
@@ -18,6 +18,21 @@ def test_metadata_round_trip():
     meta = c.to_metadata()
     assert all(k.startswith(PREFIX) and isinstance(v, str) for k, v in meta.items())
     assert ModelContract.from_metadata(meta) == c
+
+
+def test_the_l_scaling_is_defined_once_and_maps_l_to_minus_one_one():
+    """L_SCALE / L_SHIFT are the contract's defaults and what the pipeline assumes when not told; the
+    trained networks take L 0..100 as -1..1."""
+    import numpy as np
+
+    from edgecolor.pipeline import Prepared
+
+    assert (0 * L_SCALE + L_SHIFT, 100 * L_SCALE + L_SHIFT) == (-1.0, 1.0)
+    assert (ModelContract("m", "1", "fp32", "L", "ab").l_scale, ModelContract("m", "1", "fp32", "L", "ab").l_shift) \
+        == (L_SCALE, L_SHIFT)
+    t = np.array([[[[L_SHIFT, 50 * L_SCALE + L_SHIFT]]]], np.float32)
+    p = Prepared(t, np.zeros((1, 2), np.uint8), None, None, np.dtype(np.uint8), 1, (1, 2), 1, 1.0)
+    assert p.working_l().ravel().tolist() == pytest.approx([0.0, 50.0], abs=1e-4)
 
 
 def test_defaults_fill_missing_optional_keys():

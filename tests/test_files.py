@@ -416,18 +416,30 @@ def test_a_file_name_that_is_not_utf8_is_written_and_read(tmp_path, suffix):
         np.testing.assert_array_equal(back, photo())
 
 
-def test_what_others_write_to_stderr_meanwhile_goes_back_byte_for_byte(capfd):
-    """A decode or encode captures fd 2; a progress bar's frames drawn meanwhile (carriage returns, escape
-    sequences) came back split into lines, leaving stray bar lines on the terminal."""
-    from edgecolor.files import quiet_stderr
+def test_a_damaged_photo_is_told_apart_from_clean_ones_decoded_at_the_same_time(tmp_path, capfd):
+    """Decodes on several threads capture fd 2 together (none waits for another); libjpeg's "Corrupt JPEG data"
+    printed while clean photos decode too is the damaged photo's warning only (it is decoded again, alone)."""
+    damaged = _damaged_jpeg(tmp_path)
+    clean = tmp_path / "clean.jpg"
+    cv2.imwrite(str(clean), photo(256, 384))
+    start = threading.Barrier(4)
 
-    frames = b"\r\x1b[2Kcolorizing 1/3\r\x1b[2Kcolorizing 2/3"
-    with quiet_stderr() as said:
-        os.write(2, frames[:20])
-        os.write(2, b"libpng warning: iCCP: known incorrect sRGB profile\n")
-        os.write(2, frames[20:])
-    assert said.lines == ["libpng warning: iCCP: known incorrect sRGB profile"]
-    assert capfd.readouterr().err == frames.decode()
+    def work(path):
+        start.wait()
+        for _ in range(15):
+            read_image(path)
+
+    threads = [threading.Thread(target=work, args=(damaged,))]
+    threads += [threading.Thread(target=work, args=(clean,)) for _ in range(3)]
+    with warnings.catch_warnings(record=True) as caught:  # process-wide: one list for every thread
+        warnings.simplefilter("always")
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    said = [str(w.message) for w in caught]
+    assert len(said) == 15 and all(m.startswith(f"{damaged}: damaged JPEG data (Corrupt JPEG") for m in said), said
+    assert capfd.readouterr().err == ""
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif", ".webp", ".bmp"])

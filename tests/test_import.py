@@ -22,7 +22,7 @@ torch = pytest.importorskip("torch")
 
 import import_support as S  # noqa: E402
 
-from edgecolor.errors import EdgecolorError  # noqa: E402
+from edgecolor.errors import ModelError, OutputError, UsageError  # noqa: E402
 from edgecolor.importers.importer import import_model  # noqa: E402
 from edgecolor.models import read_contract  # noqa: E402
 
@@ -119,7 +119,7 @@ def test_eccv16_caffemodel_equals_reference_with_annealed_mean(files, tmp_path, 
 
 
 def test_caffemodel_without_bin_centres_needs_hull(files, tmp_path):
-    with pytest.raises(EdgecolorError, match="class8_ab has no bin centres.*--hull"):
+    with pytest.raises(ModelError, match="class8_ab has no bin centres.*--hull"):
         import_model("eccv16", files["caffe_nohull"], dest=tmp_path)
     assert not any(tmp_path.iterdir())
     hull = files["dir"] / "pts_in_hull.npy"
@@ -174,9 +174,10 @@ def test_third_party_onnx_freed_and_equals_reference(files, tmp_path):
 # -- bad input: one clear line, nothing written ---------------------------------------------------
 
 
-def _expect_refused(tmp_path, weights, match, arch="eccv16", **kw):
+def _expect_refused(tmp_path, weights, match, arch="eccv16", kind=ModelError, **kw):
+    """A bad weights, prototxt or hull file is a ModelError (exit 2, as README's import section says)."""
     dest = tmp_path / "models"
-    with pytest.raises(EdgecolorError, match=match) as e:
+    with pytest.raises(kind, match=match) as e:
         import_model(arch, weights, dest=dest, **kw)
     assert "\n" not in str(e.value)
     assert not dest.exists() or not any(dest.iterdir()), list(dest.iterdir())
@@ -248,9 +249,21 @@ def test_prototxt_override_is_checked(files, tmp_path):
     _expect_refused(tmp_path, files["caffe"], "layer conv5_2 has dilation 1", prototxt=bad)
 
 
+def test_bad_options_are_usage_errors_and_an_unwritable_folder_an_output_error(files, tmp_path):
+    _expect_refused(tmp_path, files["pth"], "--prototxt applies to a .caffemodel", kind=UsageError,
+                    prototxt=files["pth"])
+    _expect_refused(tmp_path, files["pth"], "not a usable model name", kind=UsageError, name="../x")
+    _expect_refused(tmp_path, files["pth"], "--int8 needs --calib", kind=UsageError, int8=True)
+    _expect_refused(tmp_path, files["pth"], "unknown network", arch="eccv17", kind=UsageError)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="cannot write the model folder"):
+        import_model("eccv16", files["pth"], dest=blocker)
+
+
 def test_existing_import_needs_force(files, tmp_path):
     import_model("eccv16", files["pth"], dest=tmp_path)
-    with pytest.raises(EdgecolorError, match="already imported; use --force"):
+    with pytest.raises(UsageError, match="already imported; use --force"):
         import_model("eccv16", files["pth"], dest=tmp_path)
     r = import_model("eccv16", files["caffe"], dest=tmp_path, force=True)
     assert json.loads((r.folder / "card.json").read_text())["format"] == "caffe"

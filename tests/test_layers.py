@@ -16,7 +16,9 @@ ABOVE = {
     "stream": {"video", "live", "mjpeg", "cli"},
     "video": {"live", "mjpeg", "cli"},
     "mjpeg": {"stream", "video", "live", "sources", "cli"},
-    "cvlog": {"sources", "stream", "video", "live", "mjpeg", "ffmpeg", "atomic", "backends", "cli"},
+    "cvlog": {"sources", "stream", "video", "live", "mjpeg", "ffmpeg", "atomic", "backends", "files", "batch", "serve",
+              "cli"},
+    "regular": {"files", "batch", "modelfile", "importers", "atomic", "cvlog", "options", "colorizer", "cli"},
     # the model-file reader is below the catalogue and the backends, which both read from it
     "options": {"models", "backends", "colorizer", "pipeline", "files", "batch", "video", "video_batch", "live",
                 "stream", "sources", "cli"},

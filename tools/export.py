@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 import torch
 
-from edgecolor.contract import ModelContract
+from edgecolor.contract import L_SCALE, L_SHIFT, ModelContract
 from tools.net import OUTPUT_STRIDE, STRIDE, ColorNet, checkpoint_encoder
 from tools.sidecar import write_contract_json
 
@@ -68,8 +68,8 @@ def contract_for(precision: str = "fp32", working_size: int = 256, name: str = M
         precision=precision,
         input_name="L",
         output_name="ab",
-        l_scale=0.02,
-        l_shift=-1.0,
+        l_scale=L_SCALE,
+        l_shift=L_SHIFT,
         ab_scale=AB_SCALE,
         size_multiple=STRIDE,
         working_size=working_size,
@@ -97,7 +97,7 @@ def real_inputs(folder: str | Path | None, n: int = 3) -> list[np.ndarray]:
             h, w = img.shape[:2]
             img = cv2.resize(img, (max(32, w // 32 * 32), max(32, h // 32 * 32)), interpolation=cv2.INTER_AREA)
             L = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)[..., 0]
-            out.append((L * 0.02 - 1.0)[None, None].astype(np.float32))
+            out.append((L * L_SCALE + L_SHIFT)[None, None].astype(np.float32))
     return out
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edgecolor.contract import L_SCALE, L_SHIFT
 from tools.data import PhotoSet, holdout_mask, load_photos, parse_source_weights, sampling_weights
 from tools.net import ENCODER_TAPS, ColorNet, checkpoint_encoder
 from tools.train import (
@@ -97,7 +98,7 @@ def cache_head(path: Path, net: ColorNet, photos: PhotoSet, args) -> dict[str, n
     out: dict[str, list[np.ndarray]] = {}
     for i in range(0, len(photos), 128):
         l8 = [recompress_l(p[..., 0], rng, args.jpeg_prob, args.jpeg_min, args.jpeg_max) for p in photos.lab[i:i + 128]]
-        x = torch.from_numpy(np.stack(l8)[:, None].astype(np.float32) * (100.0 / 255.0) * 0.02 - 1.0)
+        x = torch.from_numpy(np.stack(l8)[:, None].astype(np.float32) * (100.0 / 255.0) * L_SCALE + L_SHIFT)
         for k, v in head_forward(net, x).items():
             out.setdefault(k, []).append(v.half().numpy())
     feats = {k: np.concatenate(v) for k, v in out.items()}
@@ -115,7 +116,7 @@ def whole_batch(photos: PhotoSet, idx: np.ndarray, oy: int, ox: int, crop: int, 
         l8 = l8[..., ::-1]
     l8 = np.stack([recompress_l(np.ascontiguousarray(x), rng, args.jpeg_prob, args.jpeg_min, args.jpeg_max)
                    for x in l8])
-    x = torch.from_numpy(l8[:, None].astype(np.float32) * (100.0 / 255.0) * 0.02 - 1.0)
+    x = torch.from_numpy(l8[:, None].astype(np.float32) * (100.0 / 255.0) * L_SCALE + L_SHIFT)
     return x, lab_crop(photos, idx, oy, ox, crop, flip)
 
 

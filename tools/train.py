@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from edgecolor import metrics
+from edgecolor.contract import L_SCALE, L_SHIFT
 from tools.data import PhotoSet, balanced_weights, load_photos
 from tools.net import ENCODER_TAPS, ColorNet, ab_bin_centres, checkpoint_encoder
 
@@ -52,7 +53,7 @@ def seed_all(seed: int) -> None:
 
 def l_input(lab: torch.Tensor) -> torch.Tensor:
     """Network input from float Lab (n,3,H,W): L in 0..100 -> [-1, 1] (contract l_scale/l_shift)."""
-    return lab[:, :1] * 0.02 - 1.0
+    return lab[:, :1] * L_SCALE + L_SHIFT
 
 
 def ab_targets(lab: torch.Tensor, stride: int = 4) -> torch.Tensor:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from edgecolor.backends.base import Backend, register
-from edgecolor.cvlog import quiet_opencv
+from edgecolor.cvlog import opencv_reason, quiet_opencv
 from edgecolor.errors import BackendError, ModelError
 
 
@@ -42,7 +40,7 @@ class OpenCVBackend(Backend):
         except OSError as e:
             raise ModelError(f"{path}: cannot read model file ({e.strerror or e})") from None
         except cv2.error as e:
-            raise ModelError(f"{path}: OpenCV cannot load this model ({_short(e)})") from None
+            raise ModelError(f"{path}: OpenCV cannot load this model ({opencv_reason(e)})") from None
         if net.empty():
             raise ModelError(f"{path}: OpenCV loaded an empty network (corrupt or unsupported model)")
         with quiet_opencv():  # the new engine warns that it ignores targets; CPU is what we want
@@ -72,7 +70,7 @@ class OpenCVBackend(Backend):
         try:
             out = self._run(np.zeros((1, 1, m, m), np.float32))
         except self._error as e:
-            raise self.shape_error(f"does not fit: {_short(e)}") from None
+            raise self.shape_error(f"does not fit: {opencv_reason(e)}") from None
         if out.shape != (1, 2, m // s, m // s):
             raise self.shape_error(f"gives {'x'.join(map(str, out.shape))} for a 1x1x{m}x{m} input")
 
@@ -91,11 +89,5 @@ class OpenCVBackend(Backend):
         try:
             return self._run(x)
         except self._error as e:
-            raise BackendError(f"{self.model_path}: inference failed ({_short(e)})") from None
+            raise BackendError(f"{self.model_path}: inference failed ({opencv_reason(e)})") from None
 
-
-def _short(e: Exception) -> str:
-    """The message of a cv2.error without OpenCV's source location."""
-    text = " ".join(str(e).split())
-    m = re.search(r"error: \(-?\d+:[^)]*\) (.*?)(?: in function '.*')?$", text)
-    return (m.group(1) if m else text)[:300]

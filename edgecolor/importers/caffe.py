@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import BackendError, ModelError
 from edgecolor.importers import guard
 
 # (message, [(field name, number, type, label, message type name)]); label 1 optional, 3 repeated.
@@ -69,7 +69,7 @@ def messages() -> dict[str, type]:
     try:
         from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
     except ImportError:
-        raise EdgecolorError("reading a .caffemodel needs protobuf: pip install 'edgecolor[convert]'") from None
+        raise BackendError("reading a .caffemodel needs protobuf: pip install 'edgecolor[convert]'") from None
 
     fdp = descriptor_pb2.FileDescriptorProto(name="edgecolor_caffe.proto", package="edgecolor_caffe", syntax="proto2")
     for msg_name, fields in _MESSAGES:
@@ -109,16 +109,16 @@ def read_caffemodel(path: Path) -> dict[str, list[np.ndarray]]:
     try:
         net.ParseFromString(data)
     except (DecodeError, RecursionError, ValueError):
-        raise EdgecolorError(f"{path}: truncated or not a Caffe model (protobuf cannot parse it)") from None
+        raise ModelError(f"{path}: truncated or not a Caffe model (protobuf cannot parse it)") from None
     del data
     layers: dict[str, list[np.ndarray]] = {}
     for layer in list(net.layer) + list(net.layers):
         try:
             layers[layer.name] = [blob_array(b) for b in layer.blobs]
         except ValueError as e:
-            raise EdgecolorError(f"{path}: layer {layer.name}: {e}") from None
+            raise ModelError(f"{path}: layer {layer.name}: {e}") from None
     if not layers:
-        raise EdgecolorError(f"{path}: no layers in this file; not a Caffe model")
+        raise ModelError(f"{path}: no layers in this file; not a Caffe model")
     return layers
 
 
@@ -131,7 +131,7 @@ def read_prototxt(path: Path):
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise EdgecolorError(f"{path}: not a Caffe prototxt (not UTF-8 text)") from None
+        raise ModelError(f"{path}: not a Caffe prototxt (not UTF-8 text)") from None
     depth = deepest = 0
     for ch in text:  # protobuf's text parser recurses per brace: bound it before parsing
         if ch in "{<":
@@ -140,12 +140,12 @@ def read_prototxt(path: Path):
         elif ch in "}>":
             depth -= 1
     if deepest > guard.MAX_NESTING:
-        raise EdgecolorError(f"{path}: not a Caffe prototxt (nested {deepest} deep; a deploy prototxt is 3)")
+        raise ModelError(f"{path}: not a Caffe prototxt (nested {deepest} deep; a deploy prototxt is 3)")
     try:
         text_format.Parse(text, net, allow_unknown_field=True)
     except (text_format.ParseError, RecursionError, ValueError) as e:
         reason = (str(e).splitlines() or [type(e).__name__])[0][:160]
-        raise EdgecolorError(f"{path}: not a Caffe prototxt ({reason})") from None
+        raise ModelError(f"{path}: not a Caffe prototxt ({reason})") from None
     return net
 
 
@@ -185,14 +185,14 @@ def eccv16_weights(layers: dict[str, list[np.ndarray]], source: str,
         blobs = layers.get(caffe, [])
         if len(blobs) >= 3:
             if blobs[2].size != 1:
-                raise EdgecolorError(f"{source}: layer {caffe} holds {blobs[2].size} scale factors; Caffe's "
+                raise ModelError(f"{source}: layer {caffe} holds {blobs[2].size} scale factors; Caffe's "
                                      "BatchNorm holds one")
             f = float(blobs[2].reshape(-1)[0])
             f = 0.0 if f == 0 else 1.0 / f
             out[f"bn{i}.mean"] = blobs[0] * f
             out[f"bn{i}.var"] = blobs[1] * f
     if "decode.weight" not in out:
-        raise EdgecolorError(f"{source}: layer class8_ab has no bin centres in this file; "
+        raise ModelError(f"{source}: layer class8_ab has no bin centres in this file; "
                              f"pass --hull pts_in_hull.npy (from the colorization release)")
     return out, names
 
@@ -206,7 +206,7 @@ def eccv16_anneal(layers: dict[str, list[np.ndarray]], prototxt=None, source: st
     if blobs and np.any(blobs[0]):
         anneal = blobs[0].reshape(-1)
         if anneal.size not in (1, N_BINS) or not np.isfinite(anneal).all():
-            raise EdgecolorError(f"{source}: layer conv8_313_rh holds {anneal.size} values"
+            raise ModelError(f"{source}: layer conv8_313_rh holds {anneal.size} values"
                                  f"{'' if np.isfinite(anneal).all() else ' (not all finite)'}; the annealing "
                                  f"scale is one value or one per bin ({N_BINS})")
         return anneal
@@ -215,7 +215,7 @@ def eccv16_anneal(layers: dict[str, list[np.ndarray]], prototxt=None, source: st
             if layer.name == "conv8_313_rh" and layer.scale_param.HasField("filler"):
                 value = float(layer.scale_param.filler.value)
                 if not np.isfinite(value):
-                    raise EdgecolorError(f"{source}: the prototxt's conv8_313_rh scale is {value}; not a number")
+                    raise ModelError(f"{source}: the prototxt's conv8_313_rh scale is {value}; not a number")
                 return value
     return ANNEAL
 
@@ -230,7 +230,7 @@ def check_eccv16_prototxt(net, source: str) -> None:
     for c in convs:
         name = "class8_ab" if c.name == "decode" else c.name
         if name not in layers:
-            raise EdgecolorError(f"{source}: no layer {name}; not the ECCV16 deploy prototxt")
+            raise ModelError(f"{source}: no layer {name}; not the ECCV16 deploy prototxt")
         p = layers[name].convolution_param
         got = {
             "num_output": p.num_output or c.cout,
@@ -243,5 +243,5 @@ def check_eccv16_prototxt(net, source: str) -> None:
                 "dilation": c.dil}
         for key, value in want.items():
             if got[key] != value:
-                raise EdgecolorError(f"{source}: layer {name} has {key} {got[key]}; the ECCV16 importer builds "
+                raise ModelError(f"{source}: layer {name} has {key} {got[key]}; the ECCV16 importer builds "
                                      f"{value} (a different network?)")

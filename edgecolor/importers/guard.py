@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 
 from edgecolor import regular
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import ModelError
 
 MAX_WEIGHTS_BYTES = 1 << 30  # all tensors of a state dict or Caffe model together (the published: < 140 MB)
 MAX_TENSORS = 10_000  # named tensors in one file (the published: < 200)
@@ -33,13 +33,13 @@ def open_regular(path: Path, what: str = "file"):
     try:
         return regular.open_regular(path)
     except FileNotFoundError:
-        raise EdgecolorError(f"{path}: {what} not found") from None
+        raise ModelError(f"{path}: {what} not found") from None
     except regular.NotRegular as e:
         mode = e.mode
         kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
-        raise EdgecolorError(f"{path}: {kind}, not a regular file; give the {what} itself") from None
+        raise ModelError(f"{path}: {kind}, not a regular file; give the {what} itself") from None
     except OSError as e:
-        raise EdgecolorError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+        raise ModelError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
 
 
 def check_regular(path: Path, what: str = "file") -> int:
@@ -54,7 +54,7 @@ def read_capped(path: Path, limit: int, what: str = "file") -> bytes:
         size = os.fstat(f.fileno()).st_size  # read() sizes its buffer by the request: ask for what is there
         data = f.read(min(size, limit) + 1)
     if len(data) > limit:
-        raise EdgecolorError(f"{path}: larger than {limit >> 20} MB; not a {what}")
+        raise ModelError(f"{path}: larger than {limit >> 20} MB; not a {what}")
     return data
 
 

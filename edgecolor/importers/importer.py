@@ -25,7 +25,7 @@ import numpy as np
 
 from edgecolor.atomic import host_tag
 from edgecolor.contract import ModelContract
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import BackendError, EdgecolorError, ModelError, OutputError, UsageError
 from edgecolor.importers import guard
 
 ARCHS = ("eccv16", "siggraph17")
@@ -69,7 +69,7 @@ def require_convert() -> None:
     except (ImportError, ValueError):
         found = False
     if not found:
-        raise EdgecolorError(CONVERT_HINT)
+        raise BackendError(CONVERT_HINT)
 
 
 # -- telling the formats apart -----------------------------------------------------------------
@@ -81,7 +81,7 @@ def sniff(path: Path) -> str:
         size = os.fstat(f.fileno()).st_size
         head = f.read(64)
     if size == 0:
-        raise EdgecolorError(f"{path}: empty file")
+        raise ModelError(f"{path}: empty file")
     if head.startswith(b"PK\x03\x04"):
         return "pth"
     if head[:1] == b"\x80" and 2 <= head[1] <= 5:  # a pickle stream: PyTorch's legacy .pth layout
@@ -89,9 +89,9 @@ def sniff(path: Path) -> str:
     stripped = head.lstrip()
     if stripped[:1].isalpha() or stripped[:1] == b"#":
         if b"layer" in head or b"name" in head or b"input" in head:
-            raise EdgecolorError(f"{path}: a text prototxt describes the network only; give the .caffemodel "
+            raise ModelError(f"{path}: a text prototxt describes the network only; give the .caffemodel "
                                  "(and this file with --prototxt)")
-        raise EdgecolorError(f"{path}: a text file; expected a .caffemodel, a .pth state dict or an ONNX model")
+        raise ModelError(f"{path}: a text file; expected a .caffemodel, a .pth state dict or an ONNX model")
     from edgecolor.modelfile import _fields
 
     seen: set[tuple[int, int]] = set()
@@ -100,12 +100,12 @@ def sniff(path: Path) -> str:
             for number, wire, _value in _fields(f, size):
                 seen.add((number, wire))
     except ValueError:
-        raise EdgecolorError(f"{path}: truncated or not a model file (not a .caffemodel, .pth or ONNX)") from None
+        raise ModelError(f"{path}: truncated or not a model file (not a .caffemodel, .pth or ONNX)") from None
     if (7, 2) in seen:  # ModelProto.graph; in Caffe's NetParameter, field 7 is a bool
         return "onnx"
     if (100, 2) in seen or (2, 2) in seen:  # NetParameter.layer / .layers
         return "caffe"
-    raise EdgecolorError(f"{path}: not a .caffemodel, .pth state dict or ONNX model")
+    raise ModelError(f"{path}: not a .caffemodel, .pth state dict or ONNX model")
 
 
 # -- building the ONNX graph -------------------------------------------------------------------
@@ -127,18 +127,18 @@ def _load_hull(path: Path) -> np.ndarray:
             read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
             shape, _fortran, dtype = read_header(f)
             if shape != (313, 2):
-                raise EdgecolorError(f"{path}: shape {shape}; pts_in_hull.npy holds 313 ab bin centres (313, 2)")
+                raise ModelError(f"{path}: shape {shape}; pts_in_hull.npy holds 313 ab bin centres (313, 2)")
             if dtype.kind not in "fiu":
-                raise EdgecolorError(f"{path}: holds {dtype}; pts_in_hull.npy holds numbers")
+                raise ModelError(f"{path}: holds {dtype}; pts_in_hull.npy holds numbers")
             f.seek(0)
             hull = np.load(f, allow_pickle=False)
-        except EdgecolorError:
+        except ModelError:
             raise
         except (OSError, ValueError, EOFError, TypeError, SyntaxError) as e:
             reason = (str(e).splitlines() or [type(e).__name__])[0][:120]
-            raise EdgecolorError(f"{path}: not a .npy array ({reason})") from None
+            raise ModelError(f"{path}: not a .npy array ({reason})") from None
     if not np.isfinite(hull).all():
-        raise EdgecolorError(f"{path}: holds NaN or infinite bin centres")
+        raise ModelError(f"{path}: holds NaN or infinite bin centres")
     return hull.astype(np.float32)
 
 
@@ -155,11 +155,11 @@ def build(arch: str, weights: Path, name: str, prototxt: Path | None = None,
     source = str(weights)
     notes: list[str] = []
     if fmt != "caffe" and prototxt is not None:
-        raise EdgecolorError(f"{prototxt}: --prototxt applies to a .caffemodel; {weights} is {FORMAT_NAMES[fmt]}")
+        raise UsageError(f"{prototxt}: --prototxt applies to a .caffemodel; {weights} is {FORMAT_NAMES[fmt]}")
     if fmt != "caffe" and hull is not None:
-        raise EdgecolorError(f"{hull}: --hull applies to a .caffemodel; {weights} is {FORMAT_NAMES[fmt]}")
+        raise UsageError(f"{hull}: --hull applies to a .caffemodel; {weights} is {FORMAT_NAMES[fmt]}")
     if arch == "siggraph17" and fmt != "pth":
-        raise EdgecolorError(f"{weights}: siggraph17 is imported from the colorizers state dict "
+        raise ModelError(f"{weights}: siggraph17 is imported from the colorizers state dict "
                              f"(siggraph17-df00044c.pth); this is {FORMAT_NAMES[fmt]}")
 
     if fmt == "onnx":
@@ -262,7 +262,7 @@ def check_runs(path: Path, contract: ModelContract) -> None:
     y = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(x)[0]
     want = (1, 2, h // contract.output_stride, w // contract.output_stride)
     if y.shape != want or not np.isfinite(y).all():
-        raise EdgecolorError(f"{path}: the imported network gives {y.shape} (finite: {np.isfinite(y).all()}), "
+        raise ModelError(f"{path}: the imported network gives {y.shape} (finite: {np.isfinite(y).all()}), "
                              f"expected {want}")
 
 
@@ -291,13 +291,13 @@ def _check_name(name: str, dest: Path, force: bool) -> None:
 
     if not _NAME.fullmatch(name) or name in ("default",):
         shown = repr(name[:40] + ("..." if len(name) > 40 else ""))
-        raise EdgecolorError(f"{shown}: not a usable model name (letters, digits, '-', '_'; at most "
+        raise UsageError(f"{shown}: not a usable model name (letters, digits, '-', '_'; at most "
                              f"{MAX_NAME} characters, starting with a letter or digit)")
     bundled = {e.name for e in list_models() if not e.imported}
     if name in bundled:
-        raise EdgecolorError(f"{name}: a bundled model has this name; choose another with --name")
+        raise UsageError(f"{name}: a bundled model has this name; choose another with --name")
     if (dest / name).exists() and not force:
-        raise EdgecolorError(f"{dest / name}: already imported; use --force to replace it")
+        raise UsageError(f"{dest / name}: already imported; use --force to replace it")
 
 
 def import_model(arch: str, weights: str | os.PathLike, *, name: str | None = None,
@@ -309,7 +309,7 @@ def import_model(arch: str, weights: str | os.PathLike, *, name: str | None = No
     from edgecolor.models import user_models_dir
 
     if arch not in ARCHS:
-        raise EdgecolorError(f"unknown network {arch!r}; choose from {', '.join(ARCHS)}")
+        raise UsageError(f"unknown network {arch!r}; choose from {', '.join(ARCHS)}")
     require_convert()
     say = progress or (lambda _msg: None)
     weights = Path(weights).expanduser()
@@ -318,7 +318,7 @@ def import_model(arch: str, weights: str | os.PathLike, *, name: str | None = No
     remove_stale_imports(dest, say)
     _check_name(name, dest, force)
     if int8 and calib is None:
-        raise EdgecolorError("--int8 needs --calib DIR (photos to calibrate on)")
+        raise UsageError("--int8 needs --calib DIR (photos to calibrate on)")
     if calib is not None:
         from edgecolor.files import image_paths
 
@@ -333,7 +333,7 @@ def import_model(arch: str, weights: str | os.PathLike, *, name: str | None = No
         dest.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".import-{name}-ec{host_tag()}-{os.getpid()}-", dir=dest))
     except OSError as e:
-        raise EdgecolorError(f"{dest}: cannot write the model folder ({e.strerror or e})") from None
+        raise OutputError(f"{dest}: cannot write the model folder ({e.strerror or e})") from None
     try:
         import onnx
 
@@ -382,10 +382,10 @@ def _hostile_file(weights: Path):
     except EdgecolorError:
         raise
     except MemoryError:
-        raise EdgecolorError(f"{weights}: cannot import (it asks for more memory than there is)") from None
+        raise ModelError(f"{weights}: cannot import (it asks for more memory than there is)") from None
     except Exception as e:  # noqa: BLE001 - onnx, onnxsim, protobuf and OpenVINO raise anything on a crafted file
         reason = (str(e).splitlines() or [""])[0][:160] or type(e).__name__
-        raise EdgecolorError(f"{weights}: cannot import this file ({reason})") from None
+        raise ModelError(f"{weights}: cannot import this file ({reason})") from None
 
 
 # .import-<name>-ec<host>-<pid>-<mkdtemp's 8>: a staging folder; .old-<name>-ec<host>-<pid>: a replaced import

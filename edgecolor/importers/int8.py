@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecolor.contract import ModelContract
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import UsageError
 
 MAX_DROP_DB = 0.3
 MAX_RATIO_DROP = 0.05  # INT8 may not lose more colourfulness ratio than this either (muted colour)
@@ -28,7 +28,7 @@ def calibration_inputs(folder: str | Path, contract: ModelContract, n: int, seed
 
     paths = image_paths(folder)
     if len(paths) < n:
-        raise EdgecolorError(f"{folder}: {len(paths)} photos, fewer than the {n} asked for calibration")
+        raise UsageError(f"{folder}: {len(paths)} photos, fewer than the {n} asked for calibration")
     random.Random(seed).shuffle(paths)
     out = []
     for p in paths[:n]:

@@ -125,8 +125,8 @@ def expected_shapes(arch: str, div: int = 1) -> dict[str, tuple[int, ...]]:
 
 def check_weights(arch: str, weights: dict[str, np.ndarray], source: str, names: dict[str, str] | None = None) -> None:
     """Every expected weight present with its shape; ``names`` maps canonical names back to the file's own
-    for the message. Raises EdgecolorError naming the first missing or misshapen one."""
-    from edgecolor.errors import EdgecolorError
+    for the message. Raises ModelError naming the first missing or misshapen one."""
+    from edgecolor.errors import ModelError
 
     names = names or {}
     want = expected_shapes(arch, width_divisor(weights))
@@ -134,15 +134,15 @@ def check_weights(arch: str, weights: dict[str, np.ndarray], source: str, names:
     if missing:
         shown = ", ".join(names.get(k, k) for k in missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4
                                                                    else "")
-        raise EdgecolorError(f"{source}: not the {arch} network: missing {shown}")
+        raise ModelError(f"{source}: not the {arch} network: missing {shown}")
     for k, shape in want.items():
         got = tuple(weights[k].shape)
         if got != shape and tuple(d for d in got if d != 1) != tuple(d for d in shape if d != 1):
-            raise EdgecolorError(f"{source}: {names.get(k, k)} has shape {got}, {arch} needs {shape}")
+            raise ModelError(f"{source}: {names.get(k, k)} has shape {got}, {arch} needs {shape}")
     for k in list(weights):
         weights[k] = np.ascontiguousarray(weights[k], dtype=np.float32).reshape(want.get(k, weights[k].shape))
         if not np.isfinite(weights[k]).all():
-            raise EdgecolorError(f"{source}: {names.get(k, k)} holds NaN or infinite values")
+            raise ModelError(f"{source}: {names.get(k, k)} holds NaN or infinite values")
 
 
 # -- graph building ---------------------------------------------------------------------------

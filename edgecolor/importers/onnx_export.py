@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import ModelError
 from edgecolor.importers import guard
 
 CHECK_SIZES = ((96, 160), (256, 256))
@@ -37,24 +37,24 @@ def load(path: Path):
     try:
         model = onnx.load_model_from_string(data)
     except Exception as e:  # noqa: BLE001 - onnx raises DecodeError, ValueError, OSError...
-        raise EdgecolorError(f"{path}: truncated or not an ONNX model ({str(e).splitlines()[0][:120]})") from None
+        raise ModelError(f"{path}: truncated or not an ONNX model ({str(e).splitlines()[0][:120]})") from None
     del data
     inits = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
     outputs = list(model.graph.output)
     if len(inputs) != 1 or len(outputs) != 1:
-        raise EdgecolorError(f"{path}: {len(inputs)} inputs and {len(outputs)} outputs; the ECCV16 export has one "
+        raise ModelError(f"{path}: {len(inputs)} inputs and {len(outputs)} outputs; the ECCV16 export has one "
                              "L input and one ab output")
     din, dout = _dims(inputs[0]), _dims(outputs[0])
     if len(din) != 4 or din[1] != 1 or len(dout) != 4 or dout[1] != 2:
-        raise EdgecolorError(f"{path}: input {din} / output {dout}; the ECCV16 export takes 1x1xHxW L and gives "
+        raise ModelError(f"{path}: input {din} / output {dout}; the ECCV16 export takes 1x1xHxW L and gives "
                              "1x2xHxW ab")
     for d in din + dout:
         if isinstance(d, int) and not 0 <= d <= guard.MAX_CHECK_SIDE:
-            raise EdgecolorError(f"{path}: input {din} / output {dout}: a dimension of {d}; the import runs the "
+            raise ModelError(f"{path}: input {din} / output {dout}: a dimension of {d}; the import runs the "
                                  f"graph at its own size, at most {guard.MAX_CHECK_SIDE} (the export's is 256)")
     if din[0] not in (0, 1, None) and not isinstance(din[0], str):
-        raise EdgecolorError(f"{path}: a batch of {din[0]}; the ECCV16 export takes one image")
+        raise ModelError(f"{path}: a batch of {din[0]}; the ECCV16 export takes one image")
     check_graph(model, str(path))
     return model
 
@@ -72,28 +72,28 @@ def check_graph(model, source: str) -> None:
 
     graph = model.graph
     if len(graph.node) > 100_000:
-        raise EdgecolorError(f"{source}: {len(graph.node)} nodes; not a colorization network")
+        raise ModelError(f"{source}: {len(graph.node)} nodes; not a colorization network")
     for node in graph.node:
         if node.op_type in CONTROL_FLOW or node.domain not in _DEFAULT_DOMAINS:
             kind = "control flow" if node.op_type in CONTROL_FLOW else f"an operator of domain {node.domain[:40]!r}"
-            raise EdgecolorError(f"{source}: a {node.op_type[:40]} node ({kind}); "
+            raise ModelError(f"{source}: a {node.op_type[:40]} node ({kind}); "
                                  "a colorization network has none, and edgecolor does not run it")
         for a in node.attribute:
             if a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) or a.HasField("g") or len(a.graphs):
-                raise EdgecolorError(f"{source}: node {node.name[:40] or node.op_type} holds a subgraph; "
+                raise ModelError(f"{source}: node {node.name[:40] or node.op_type} holds a subgraph; "
                                      "a colorization network has none")
     if len(model.functions):
-        raise EdgecolorError(f"{source}: the model defines functions; a colorization network has none")
+        raise ModelError(f"{source}: the model defines functions; a colorization network has none")
     tensors = list(graph.initializer) + [a.t for n in graph.node for a in n.attribute if a.HasField("t")]
     for t in tensors:
         if t.data_location == TensorProto.EXTERNAL or len(t.external_data):
-            raise EdgecolorError(f"{source}: tensor {t.name[:40]} is in an external data file; import takes a "
+            raise ModelError(f"{source}: tensor {t.name[:40]} is in an external data file; import takes a "
                                  "self-contained ONNX file")
         _check_tensor(t, source)
     try:
         onnx.checker.check_model(model)
     except Exception as e:  # noqa: BLE001 - ValidationError, and anything a crafted graph makes it raise
-        raise EdgecolorError(f"{source}: not a valid ONNX graph ({str(e).splitlines()[0][:160]})") from None
+        raise ModelError(f"{source}: not a valid ONNX graph ({str(e).splitlines()[0][:160]})") from None
 
 
 def _check_tensor(t, source: str) -> None:
@@ -103,9 +103,9 @@ def _check_tensor(t, source: str) -> None:
     try:
         n = guard.count(list(t.dims), "dimension")
     except ValueError as e:
-        raise EdgecolorError(f"{source}: tensor {t.name[:40]}: {e}") from None
+        raise ModelError(f"{source}: tensor {t.name[:40]}: {e}") from None
     if n > guard.MAX_ELEMENTS:
-        raise EdgecolorError(f"{source}: tensor {t.name[:40]} claims {n} values; more than a network holds")
+        raise ModelError(f"{source}: tensor {t.name[:40]} claims {n} values; more than a network holds")
     try:
         itemsize = helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
     except Exception:  # noqa: BLE001 - an unknown or string type: no size to compare
@@ -113,7 +113,7 @@ def _check_tensor(t, source: str) -> None:
     held = len(t.raw_data) // itemsize if t.HasField("raw_data") else max(
         len(t.float_data), len(t.int32_data), len(t.int64_data), len(t.double_data), len(t.uint64_data))
     if t.HasField("raw_data") and len(t.raw_data) != n * itemsize or not t.HasField("raw_data") and held not in (0, n):
-        raise EdgecolorError(f"{source}: tensor {t.name[:40]} claims {n} values and holds {held}")
+        raise ModelError(f"{source}: tensor {t.name[:40]} claims {n} values and holds {held}")
 
 
 def check_sizes(model, source: str, fixed: tuple[int, int]) -> None:
@@ -133,14 +133,14 @@ def check_sizes(model, source: str, fixed: tuple[int, int]) -> None:
     try:
         m = onnx.shape_inference.infer_shapes(m, check_type=False, strict_mode=False, data_prop=True)
     except Exception as e:  # noqa: BLE001
-        raise EdgecolorError(f"{source}: the graph's shapes cannot be inferred ({str(e).splitlines()[0][:120]})") \
+        raise ModelError(f"{source}: the graph's shapes cannot be inferred ({str(e).splitlines()[0][:120]})") \
             from None
     shapes = {vi.name: vi.type.tensor_type for vi in list(m.graph.value_info) + list(m.graph.output)}
     for node in m.graph.node:  # every tensor's size known before it runs: none may depend on the input's values
         for name in node.output:
             t = shapes.get(name)
             if name and (t is None or not t.HasField("shape") or not all(d.HasField("dim_value") for d in t.shape.dim)):
-                raise EdgecolorError(f"{source}: the size of {node.op_type[:40]} output {name[:40]} depends on the "
+                raise ModelError(f"{source}: the size of {node.op_type[:40]} output {name[:40]} depends on the "
                                      "values it computes; a colorization network's sizes follow from its input's")
     for vi in list(m.graph.value_info) + list(m.graph.output):
         t = vi.type.tensor_type
@@ -148,7 +148,7 @@ def check_sizes(model, source: str, fixed: tuple[int, int]) -> None:
             continue
         known = [d.dim_value for d in t.shape.dim if d.HasField("dim_value")]
         if any(v < 0 for v in known) or guard.count([max(v, 0) for v in known], "dimension") > guard.MAX_ELEMENTS:
-            raise EdgecolorError(f"{source}: tensor {vi.name[:40]} would be {'x'.join(map(str, known))} at a "
+            raise ModelError(f"{source}: tensor {vi.name[:40]} would be {'x'.join(map(str, known))} at a "
                                  f"{fixed[0]}x{fixed[1]} input; more than a colorization network makes")
 
 
@@ -233,7 +233,7 @@ def _run(model, x: np.ndarray) -> np.ndarray:
 
 def make_dynamic(model, source: str, fixed: tuple[int, int]) -> tuple[object, int]:
     """(model with free H and W, output stride) when the graph computes the same at its fixed size and
-    runs at another size with the same stride; otherwise an EdgecolorError (the runtime needs free sizes)."""
+    runs at another size with the same stride; otherwise a ModelError (the runtime needs free sizes)."""
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 100, (1, 1, *fixed)).astype(np.float32)
     check_sizes(model, source, fixed)
@@ -243,19 +243,19 @@ def make_dynamic(model, source: str, fixed: tuple[int, int]) -> tuple[object, in
     try:
         ref = _run(model, x)
     except Exception as e:  # noqa: BLE001 - OpenVINO's errors are RuntimeError with long text
-        raise EdgecolorError(f"{source}: OpenVINO cannot run this graph ({str(e).splitlines()[0][:160]})") from None
+        raise ModelError(f"{source}: OpenVINO cannot run this graph ({str(e).splitlines()[0][:160]})") from None
     stride = fixed[0] // ref.shape[2] if ref.shape[2] else 0
     if stride < 1 or ref.shape[2] * stride != fixed[0] or ref.shape[3] * stride != fixed[1]:
-        raise EdgecolorError(f"{source}: output {ref.shape} is not the input {fixed} divided by a whole stride")
+        raise ModelError(f"{source}: output {ref.shape} is not the input {fixed} divided by a whole stride")
     try:
         same = _run(freed, x)
         other = [_run(freed, rng.uniform(0, 100, (1, 1, h, w)).astype(np.float32)) for h, w in CHECK_SIZES]
     except Exception as e:  # noqa: BLE001
-        raise EdgecolorError(f"{source}: the graph's size is fixed at {fixed[0]}x{fixed[1]} and cannot be freed "
+        raise ModelError(f"{source}: the graph's size is fixed at {fixed[0]}x{fixed[1]} and cannot be freed "
                              f"({str(e).splitlines()[0][:120]}); edgecolor needs a free input size") from None
     if np.abs(same - ref).max() > 1e-4 * max(1.0, float(np.abs(ref).max())):  # float32 rounding, relative
-        raise EdgecolorError(f"{source}: freeing the input size changes the output; edgecolor needs a free size")
+        raise ModelError(f"{source}: freeing the input size changes the output; edgecolor needs a free size")
     for (h, w), y in zip(CHECK_SIZES, other):
         if y.shape != (1, 2, h // stride, w // stride):
-            raise EdgecolorError(f"{source}: at {h}x{w} the graph gives {y.shape}; its size cannot be freed")
+            raise ModelError(f"{source}: at {h}x{w} the graph gives {y.shape}; its size cannot be freed")
     return freed, stride

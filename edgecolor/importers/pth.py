@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import ModelError
 from edgecolor.importers import guard
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -170,41 +170,41 @@ def read_state_dict(path: Path) -> dict[str, np.ndarray]:
     with guard.open_regular(path, "weights file") as f:
         is_zip = f.read(4) == b"PK\x03\x04"
     if is_zip and not zipfile.is_zipfile(path):
-        raise EdgecolorError(f"{path}: truncated or not a PyTorch state dict (the zip archive has no directory)")
+        raise ModelError(f"{path}: truncated or not a PyTorch state dict (the zip archive has no directory)")
     try:
         raw = _read_zip(path) if is_zip else _read_legacy(path)
         if isinstance(raw, dict) and "state_dict" in raw and isinstance(raw["state_dict"], dict):
             raw = raw["state_dict"]
         if not isinstance(raw, dict) or not raw:
-            raise EdgecolorError(f"{path}: not a PyTorch state dict (no named tensors)")
+            raise ModelError(f"{path}: not a PyTorch state dict (no named tensors)")
         if len(raw) > guard.MAX_TENSORS:
-            raise EdgecolorError(f"{path}: {len(raw)} entries; more than a state dict holds ({guard.MAX_TENSORS})")
+            raise ModelError(f"{path}: {len(raw)} entries; more than a state dict holds ({guard.MAX_TENSORS})")
         total = 0
         for k, v in raw.items():
             if not isinstance(v, _Tensor):
-                raise EdgecolorError(f"{path}: entry {str(k)[:60]!r} is not a tensor; not a state dict")
+                raise ModelError(f"{path}: entry {str(k)[:60]!r} is not a tensor; not a state dict")
             try:
                 v.check()
             except (ValueError, KeyError) as e:
-                raise EdgecolorError(f"{path}: tensor {str(k)[:60]!r} is truncated or malformed ({e})") from None
+                raise ModelError(f"{path}: tensor {str(k)[:60]!r} is truncated or malformed ({e})") from None
             total += v.numel * v.storage.dtype.itemsize
         if total > guard.MAX_WEIGHTS_BYTES:
-            raise EdgecolorError(f"{path}: its tensors claim {total / 1e9:.1f} GB; more than an importable network "
+            raise ModelError(f"{path}: its tensors claim {total / 1e9:.1f} GB; more than an importable network "
                                  f"({guard.MAX_WEIGHTS_BYTES >> 20} MB)")
         out = {}
         for k, v in raw.items():
             try:
                 out[str(k)] = v.array()
             except (ValueError, KeyError) as e:
-                raise EdgecolorError(f"{path}: tensor {str(k)[:60]!r} is truncated or malformed ({e})") from None
+                raise ModelError(f"{path}: tensor {str(k)[:60]!r} is truncated or malformed ({e})") from None
         return out
-    except EdgecolorError:
+    except ModelError:
         raise
     except MemoryError:
-        raise EdgecolorError(f"{path}: not a PyTorch state dict (it asks for more memory than there is)") from None
+        raise ModelError(f"{path}: not a PyTorch state dict (it asks for more memory than there is)") from None
     except Exception as e:  # noqa: BLE001 - a hostile pickle can raise anything the allowed types raise
         reason = (str(e).splitlines() or [type(e).__name__])[0][:160] or type(e).__name__
-        raise EdgecolorError(f"{path}: truncated or not a PyTorch state dict ({reason})") from None
+        raise ModelError(f"{path}: truncated or not a PyTorch state dict ({reason})") from None
 
 
 def _read_zip(path: Path):
@@ -344,8 +344,8 @@ def canonical_weights(arch: str, state: dict[str, np.ndarray], source: str) -> t
         other = "siggraph17" if arch == "eccv16" else "eccv16"
         other_keys = colorizers_keys(other)
         if all(k[len(prefix):] in other_keys or k.endswith("num_batches_tracked") for k in state):
-            raise EdgecolorError(f"{source}: this is the colorizers {other} state dict, not {arch}: "
+            raise ModelError(f"{source}: this is the colorizers {other} state dict, not {arch}: "
                                  f"use `edgecolor import {other}`")
         shown = ", ".join(extra[:4]) + (f" and {len(extra) - 4} more" if len(extra) > 4 else "")
-        raise EdgecolorError(f"{source}: not the colorizers {arch} state dict: unexpected keys {shown}")
+        raise ModelError(f"{source}: not the colorizers {arch} state dict: unexpected keys {shown}")
     return out, names
