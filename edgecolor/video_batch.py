@@ -139,11 +139,11 @@ def run_videos(plan: VideoPlan, options: ColorizerOptions, *, force: bool = Fals
     """Colorize every planned video with one pool of Colorizers (loaded once, on the first file that needs them).
 
     Ctrl-C (any number of times) finishes the current file cleanly and stops the batch
-    (``interrupted``); ``exiting``: the program ends afterwards (see ``video.ctrl_c_sets``). A model
+    (``interrupted``); ``exiting``: the program ends afterwards (see ``ctrlc.ctrl_c_sets``). A model
     that cannot load is raised; every other failure is one file's. ``strength`` None: stream's default.
     """
+    from edgecolor.ctrlc import ctrl_c_sets
     from edgecolor.stream import DEFAULT_STRENGTH
-    from edgecolor.video import ctrl_c_sets
 
     events = events or VideoEvents()
     pool = ColorizerPool(options, workers)

@@ -16,7 +16,8 @@ import pytest
 from conftest import default_sigint
 from video_fixtures import cli_env, errors, flicker, frames_of, invoke, mean_chroma, synthetic_clip, write_clip
 
-from edgecolor.video import FileSource, ffmpeg_probe, find_ffmpeg
+from edgecolor.ffmpeg import ffmpeg_probe, find_ffmpeg
+from edgecolor.sources import FileSource
 
 FFMPEG = find_ffmpeg()
 pytestmark = pytest.mark.skipif(FFMPEG is None and not os.environ.get("CI"), reason="no ffmpeg (imageio-ffmpeg)")
