@@ -204,14 +204,14 @@ class AtomicFile:
         self.target = target
         self._helpers: list[Path] = []
         # folders made for this file are removed again by discard(): a failed run leaves nothing
-        self._made = make_folder(target, kind=EdgecolorError)
+        self._made = make_folder(target)  # OutputError: this file failed, a batch goes on
         if not self._made:
             remove_stale(target.parent, note, quiet_for=QUIET_FOR)
         try:
             self.path = create_temp(target)
         except CannotCreateError as e:
             self.discard()
-            raise EdgecolorError(f"{target}: cannot write here ({e.strerror or e})") from None
+            raise OutputError(f"{target}: cannot write here ({e.strerror or e})") from None
 
     def helper(self, tag: str) -> Path:
         path = temp_path(self.target, _OURS.match(self.path.name)["token"], tag)
@@ -223,7 +223,7 @@ class AtomicFile:
             os.replace(self.path, self.target)
         except OSError as e:
             self.discard()
-            raise EdgecolorError(f"{self.target}: cannot write ({e.strerror or e})") from None
+            raise OutputError(f"{self.target}: cannot write ({e.strerror or e})") from None
         self._remove_helpers()
 
     def discard(self) -> None:

@@ -379,3 +379,23 @@ def _walk(folder: Path, recursive: bool, outdir: Path | None) -> list[Path]:
         )
         found.extend(rootp / f for f in sorted(files) if not f.startswith("."))
     return found
+
+
+def file_failure(e: Exception, name: str | os.PathLike, thing: str = "file") -> str:
+    """The per-file failure policy of photo and video batches, decided by type: the one line to report when
+    ``e`` means only this file failed (an ``InputError``, an OS error, anything unexpected: the batch goes on);
+    ``e`` itself is raised when nothing can run (``ModelError``, ``BackendError``, ``UsageError``), or with
+    EDGECOLOR_DEBUG set for an unexpected one. ``name``: the file an OS error without a file name is about."""
+    if isinstance(e, InputError):
+        return str(e)
+    if isinstance(e, EdgecolorError):
+        raise e
+    if isinstance(e, OSError):
+        return f"{e.filename or name}: {e.strerror or e}"
+    if os.environ.get("EDGECOLOR_DEBUG"):
+        raise e
+    if type(e).__name__ == "error" and type(e).__module__.startswith("cv2"):  # e.g. a size OpenCV refuses
+        from edgecolor.files import opencv_reason
+
+        return f"{name}: OpenCV cannot process this {thing} ({opencv_reason(e)})"
+    return " ".join(f"{name}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)".split())

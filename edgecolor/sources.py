@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from edgecolor.cvlog import quiet_opencv
-from edgecolor.errors import EdgecolorError, InputError
+from edgecolor.errors import InputError, UsageError
 from edgecolor.ffmpeg import ffmpeg_probe, own_process_group
 from edgecolor.limits import DEFAULT_MAX_PIXELS
 
@@ -40,7 +40,7 @@ def _image_suffixes() -> frozenset[str]:
 
 
 def check_video_file(path: str | os.PathLike, devices: bool = False) -> Path:
-    """``path`` if it is a video file edgecolor may open; else EdgecolorError, before anything reads it.
+    """``path`` if it is a video file edgecolor may open; else InputError, before anything reads it.
 
     ``devices``: character devices (/dev/video0) are allowed too, for live sources. FIFOs, sockets and
     other special files never are: opening one blocks until a writer comes, or reads without end.
@@ -49,19 +49,19 @@ def check_video_file(path: str | os.PathLike, devices: bool = False) -> Path:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise EdgecolorError(f"{path}: no such file") from None
+        raise InputError(f"{path}: no such file") from None
     except OSError as e:
-        raise EdgecolorError(f"{path}: cannot read ({e.strerror or e})") from None
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
     if stat.S_ISDIR(st.st_mode):
-        raise EdgecolorError(f"{path}: is a folder, not a video")
+        raise InputError(f"{path}: is a folder, not a video")
     if not stat.S_ISREG(st.st_mode):
         if devices and stat.S_ISCHR(st.st_mode):
             return path
         kind = "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else (
             "a socket" if stat.S_ISSOCK(st.st_mode) else "a device or other special file")
-        raise EdgecolorError(f"{path}: is {kind}, not a regular file; edgecolor reads only regular video files")
+        raise InputError(f"{path}: is {kind}, not a regular file; edgecolor reads only regular video files")
     if path.suffix.lower() in _image_suffixes():
-        raise EdgecolorError(f"{path}: is a photo, not a video (use `edgecolor colorize` for photos)")
+        raise InputError(f"{path}: is a photo, not a video (use `edgecolor colorize` for photos)")
     return path
 
 
@@ -159,9 +159,9 @@ class FileSource(Source):
         if not self.url:
             check_video_file(self.path)
         if start is not None and start < 0:
-            raise EdgecolorError(f"--start must be >= 0 seconds, got {start}")
+            raise UsageError(f"--start must be >= 0 seconds, got {start}")
         if end is not None and end <= (start or 0.0):
-            raise EdgecolorError(f"--end ({end}) must be after --start ({start or 0.0})")
+            raise UsageError(f"--end ({end}) must be after --start ({start or 0.0})")
         self._open(ffmpeg, force_ffmpeg)
         try:
             check_frame_size(self.name, *self.size, max_pixels)
@@ -207,13 +207,13 @@ class FileSource(Source):
             self.size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
             return
         if self.url:
-            raise EdgecolorError(f"{self.name}: cannot open this stream")
+            raise InputError(f"{self.name}: cannot open this stream")
         self._open_ffmpeg(ffmpeg)
 
     def _open_ffmpeg(self, ffmpeg: str | None) -> None:
         info = ffmpeg_probe(ffmpeg, self.path) if ffmpeg else None
         if info is None or not info.width:
-            raise EdgecolorError(f"{self.name}: not a video this edgecolor can read")
+            raise InputError(f"{self.name}: not a video this edgecolor can read")
         self._ffmpeg = ffmpeg
         self.fps = info.fps
         self.size = (info.width, info.height)
@@ -242,8 +242,8 @@ class FileSource(Source):
             self.close()
             if start:
                 length = f" (about {self.total / self.fps:.1f} s)" if self.total else ""
-                raise EdgecolorError(f"{self.name}: --start {start:g} s is past the end of the video{length}")
-            raise EdgecolorError(f"{self.name}: no video frames could be decoded")
+                raise InputError(f"{self.name}: --start {start:g} s is past the end of the video{length}")
+            raise InputError(f"{self.name}: no video frames could be decoded")
         self.size = (frame.shape[1], frame.shape[0])
         try:  # a container that did not state its size
             check_frame_size(self.name, *self.size, self.max_pixels)
@@ -316,7 +316,7 @@ def parse_source(spec: str | int | os.PathLike) -> tuple[str, Any]:
             return "file", Path(text)
         index = int(text)
     if not 0 <= index <= MAX_CAMERA_INDEX:
-        raise EdgecolorError(f"{spec}: not a camera index (0 to {MAX_CAMERA_INDEX}), a file or a URL")
+        raise InputError(f"{spec}: not a camera index (0 to {MAX_CAMERA_INDEX}), a file or a URL")
     return "camera", index
 
 
@@ -341,7 +341,7 @@ def as_source(source: Any, live: bool | None = None) -> Source:
         return CaptureSource(source, live=bool(live))
     if isinstance(source, Iterable):
         return IterSource(source, live=bool(live))
-    raise EdgecolorError(f"cannot read frames from a {type(source).__name__}")
+    raise UsageError(f"cannot read frames from a {type(source).__name__}")
 
 
 class LiveSource(Source):
@@ -362,7 +362,7 @@ class LiveSource(Source):
         if self.kind == "file":
             check_video_file(self.target, devices=True)
         if timeout <= 0:
-            raise EdgecolorError(f"--timeout must be > 0 seconds, got {timeout}")
+            raise UsageError(f"--timeout must be > 0 seconds, got {timeout}")
         self.timeout, self.loop = float(timeout), loop
         self.ended, self.lost = "", False
         self.reconnects = 0
@@ -376,7 +376,7 @@ class LiveSource(Source):
         self._pace_n = 0
         if self.kind == "file":  # a file that cannot be read is an error now, not a reconnect loop
             if not self._open():
-                raise EdgecolorError(f"{spec}: not a video this edgecolor can read")
+                raise InputError(f"{spec}: not a video this edgecolor can read")
 
     def _open(self) -> bool:
         import cv2

@@ -26,7 +26,7 @@ import numpy as np
 
 from edgecolor.atomic import AtomicFile
 from edgecolor.ctrlc import CtrlC, ctrl_c_sets
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import InputError
 from edgecolor.ffmpeg import (
     CONTAINERS,
     AudioPlan,
@@ -134,7 +134,7 @@ def _plan_output(src: Path | str, dst: Path, source: FileSource, codec: str | No
     from edgecolor.files import same_file  # late: files imports cv2
 
     if isinstance(src, Path) and same_file(src, dst):
-        raise EdgecolorError(f"{dst}: output would overwrite the input")
+        raise InputError(f"{dst}: output would overwrite the input")
     muxer = choose_encoder(dst, codec, exe)[0]
     audio = plan_audio(exe, src, muxer, start, end) if exe else None  # without ffmpeg open_writer warns
     if source.first_frame is not None and _is_colour(source.first_frame):
@@ -174,7 +174,7 @@ def _encode(src: Path | str, source: FileSource, writer: Writer, out: AtomicFile
             if stats.ctrl_c:
                 raise KeyboardInterrupt
             why = "stopped before the first frame" if stats.interrupted else "no frames in the chosen range"
-            raise EdgecolorError(f"{src}: {why}")
+            raise InputError(f"{src}: {why}")
         writer.close()
     except BaseException:  # nothing usable: no partial file left behind
         writer.abort()

@@ -9,14 +9,13 @@ playable partial one and stops. The work on one file is ``video.colorize_video``
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgecolor.batch import colorizer_factory
-from edgecolor.errors import EdgecolorError
+from edgecolor.batch import colorizer_factory, file_failure
+from edgecolor.errors import UsageError
 from edgecolor.options import ColorizerOptions
 
 
@@ -37,7 +36,7 @@ def plan_videos(inputs: list[str], output: Path | None, start: float | None = No
     pairs = plan_outputs(inputs, output)
     ffmpeg = find_ffmpeg() or False
     if end is not None and end <= (start or 0.0):
-        raise EdgecolorError(f"--end ({end}) must be after --start ({start or 0.0})")
+        raise UsageError(f"--end ({end}) must be after --start ({start or 0.0})")
     for _, dst in pairs:
         choose_encoder(dst, codec, ffmpeg or None)
     return VideoPlan(pairs, ffmpeg)
@@ -49,10 +48,10 @@ def plan_outputs(inputs: list[str], output: Path | None) -> list[tuple[str, Path
     from edgecolor.video import default_output
 
     if output is not None and output.suffix and not output.is_dir() and output.suffix.lower() not in CONTAINERS:
-        raise EdgecolorError(f"-o {output}: unknown video type {output.suffix}; use one of {', '.join(CONTAINERS)}")
+        raise UsageError(f"-o {output}: unknown video type {output.suffix}; use one of {', '.join(CONTAINERS)}")
     as_folder = output is not None and (len(inputs) > 1 or output.is_dir() or not output.suffix)
     if output is not None and len(inputs) > 1 and output.suffix.lower() in CONTAINERS and not output.is_dir():
-        raise EdgecolorError(f"-o {output}: several inputs need an output folder, not a file name")
+        raise UsageError(f"-o {output}: several inputs need an output folder, not a file name")
     pairs = []
     for item in inputs:
         src = Path(_url_name(item)) if "://" in item else Path(item)
@@ -79,17 +78,12 @@ class ColorizerPool:
         self._make = colorizer_factory(options)
         self._made: list = []
         self._calls = 0
-        self.error: EdgecolorError | None = None  # the model could not load: fatal for the whole batch
 
     def __call__(self):
         i = self._calls % self.workers
         self._calls += 1
-        if i == len(self._made):
-            try:
-                self._made.append(self._make())
-            except EdgecolorError as e:
-                self.error = e
-                raise
+        if i == len(self._made):  # a model that cannot load raises its ModelError/BackendError: the batch stops
+            self._made.append(self._make())
         return self._made[i]
 
 
@@ -168,8 +162,8 @@ def run_videos(plan: VideoPlan, options: ColorizerOptions, *, force: bool = Fals
 def _one(src: str, dst: Path, pool: ColorizerPool, ctrl, events: VideoEvents, settings: dict) -> str:
     """Colorize one video of the batch: 'done', 'partial', 'failed' or 'stopped'.
 
-    A per-file problem is told to ``events.failed`` and is 'failed' (the batch goes on); a model
-    that cannot load raises (nothing can run).
+    A per-file problem is told to ``events.failed`` and is 'failed' (the batch goes on); what means
+    nothing can run (a model that cannot load, a bad option) raises: batch.file_failure, by type.
     """
     from edgecolor.video import colorize_video
 
@@ -184,23 +178,14 @@ def _one(src: str, dst: Path, pool: ColorizerPool, ctrl, events: VideoEvents, se
             report = colorize_video(src, dst, pool, warn=events.warn, stop=ctrl.stop, progress=progress, **settings)
         finally:
             events.file_ended()
-    except EdgecolorError as e:
-        if pool.error is not None:
-            raise
-        if ctrl.presses:  # Ctrl-C before the first frame: nothing written, not a failure
-            return "stopped"
-        events.failed(str(e))
-        return "failed"
     except KeyboardInterrupt:  # only when someone else's SIGINT handler was in place
         ctrl.presses += 1
         return "stopped"
-    except OSError as e:
-        events.failed(f"{e.filename or src}: {e.strerror or e}")
-        return "failed"
     except Exception as e:  # one odd file must not end a batch
-        if os.environ.get("EDGECOLOR_DEBUG"):
-            raise
-        events.failed(f"{src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)")
+        message = file_failure(e, src, "video")
+        if ctrl.presses:  # Ctrl-C before the first frame: nothing written, not a failure
+            return "stopped"
+        events.failed(message)
         return "failed"
     events.wrote(report)
     return "partial" if report.partial else "done"

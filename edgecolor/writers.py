@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecolor.cvlog import quiet_opencv
-from edgecolor.errors import EdgecolorError, InputError
+from edgecolor.errors import InputError, OutputError
 from edgecolor.ffmpeg import (
     ENCODER_OPTIONS,
     AudioPlan,
@@ -102,7 +102,7 @@ class FfmpegWriter(Writer):
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                           stderr=self._log, **own_process_group())
         except OSError as e:
-            raise EdgecolorError(f"cannot run ffmpeg ({ffmpeg}): {e.strerror or e}") from None
+            raise OutputError(f"cannot run ffmpeg ({ffmpeg}): {e.strerror or e}") from None
         self._closed = False
         self._lock = threading.Lock()
 
@@ -117,7 +117,7 @@ class FfmpegWriter(Writer):
             if self._proc.returncode == FFMPEG_SIGNALLED and self.stop is not None and self.stop.wait(2.0):
                 self.stopped_with_us = True
                 return
-            raise EdgecolorError(f"{self.label}: ffmpeg stopped reading frames: {self._message()}") from None
+            raise OutputError(f"{self.label}: ffmpeg stopped reading frames: {self._message()}") from None
         self.frames += 1
 
     def close(self) -> None:
@@ -142,7 +142,7 @@ class FfmpegWriter(Writer):
         if code == FFMPEG_SIGNALLED and self.stop is not None and self.stop.is_set():
             self.stopped_with_us = True  # it finished the file when the SIGTERM we got reached it too
         elif code != 0:
-            raise EdgecolorError(f"{self.label}: ffmpeg failed: {self._message()}")
+            raise OutputError(f"{self.label}: ffmpeg failed: {self._message()}")
         if self.audio is None:
             return
         try:
@@ -209,7 +209,7 @@ class Cv2Writer(Writer):
                     self.fourcc = fourcc
                     break
             else:
-                raise EdgecolorError(f"{label or path}: OpenCV cannot write {'/'.join(fourccs)} video here "
+                raise OutputError(f"{label or path}: OpenCV cannot write {'/'.join(fourccs)} video here "
                                      "(install imageio-ffmpeg for more codecs)")
 
     @property
