@@ -7,8 +7,10 @@ FIFO or /dev/zero named ``x.mp4`` would block or never end); a live source may a
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import re
 import stat
 import subprocess
 import threading
@@ -23,6 +25,7 @@ from edgecolor.cvlog import quiet_opencv
 from edgecolor.errors import InputError, UsageError
 from edgecolor.ffmpeg import ffmpeg_probe, own_process_group
 from edgecolor.limits import DEFAULT_MAX_PIXELS
+from edgecolor.regular import NotRegular, open_regular
 
 # OpenCV's ffmpeg prints demuxer chatter ("moov atom not found") on stderr; our errors say it in one line.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -31,6 +34,7 @@ URL_TIMEOUT_MS = 5000
 MAX_CAMERA_INDEX = 9999  # cv2.VideoCapture(index) takes an int; larger numbers are typos, not cameras
 BACKOFF_FIRST = 0.25  # seconds before the first reopen of a live source; doubles up to BACKOFF_MAX
 BACKOFF_MAX = 4.0
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # a scheme (RFC 3986), two letters or more
 
 @functools.cache
 def _image_suffixes() -> frozenset[str]:
@@ -39,27 +43,46 @@ def _image_suffixes() -> frozenset[str]:
     return frozenset(STILL_SUFFIXES)
 
 
+def is_url(text: str | os.PathLike | int) -> bool:
+    """Whether a user's input names a stream URL (``rtsp://cam/live``, ``http://host/x.mp4``) rather than a
+    file or a camera: a string starting with a scheme of two or more letters and "://" (``C://x`` is a drive)."""
+    return isinstance(text, str) and _URL.match(text) is not None
+
+
+def check_range(start: float | None, end: float | None) -> None:
+    """The one check of --start/--end (seconds), for planning a batch and for each FileSource: UsageError."""
+    if start is not None and start < 0:
+        raise UsageError(f"--start must be >= 0 seconds, got {start}")
+    if end is not None and end <= (start or 0.0):
+        raise UsageError(f"--end ({end}) must be after --start ({start or 0.0})")
+
+
 def check_video_file(path: str | os.PathLike, devices: bool = False) -> Path:
     """``path`` if it is a video file edgecolor may open; else InputError, before anything reads it.
 
     ``devices``: character devices (/dev/video0) are allowed too, for live sources. FIFOs, sockets and
-    other special files never are: opening one blocks until a writer comes, or reads without end.
+    other special files never are: opening one blocks until a writer comes, or reads without end. The
+    check is regular.open_regular's (no blocking, the type taken from the open file).
     """
     path = Path(path)
     try:
-        st = os.stat(path)
+        with open_regular(path):
+            pass
+    except NotRegular as e:
+        if stat.S_ISDIR(e.mode):
+            raise InputError(f"{path}: is a folder, not a video") from None
+        if devices and stat.S_ISCHR(e.mode):
+            return path
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(e.mode) else (
+            "a socket" if stat.S_ISSOCK(e.mode) else "a device or other special file")
+        raise InputError(f"{path}: is {kind}, not a regular file; edgecolor reads only regular video files") from None
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except OSError as e:
+        if e.errno == errno.ENXIO:  # what opening a socket (or a device with no driver behind it) says
+            raise InputError(f"{path}: is a socket or a device, not a regular file; edgecolor reads only "
+                             "regular video files") from None
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise InputError(f"{path}: is a folder, not a video")
-    if not stat.S_ISREG(st.st_mode):
-        if devices and stat.S_ISCHR(st.st_mode):
-            return path
-        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else (
-            "a socket" if stat.S_ISSOCK(st.st_mode) else "a device or other special file")
-        raise InputError(f"{path}: is {kind}, not a regular file; edgecolor reads only regular video files")
     if path.suffix.lower() in _image_suffixes():
         raise InputError(f"{path}: is a photo, not a video (use `edgecolor colorize` for photos)")
     return path
@@ -148,7 +171,7 @@ class FileSource(Source):
                  max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
         self.name = str(path)
         self.max_pixels = max_pixels
-        self.url = "://" in self.name
+        self.url = is_url(path)
         self.path = Path(path)
         self.live = False
         self.ended = ""
@@ -158,10 +181,7 @@ class FileSource(Source):
         self._closed = False
         if not self.url:
             check_video_file(self.path)
-        if start is not None and start < 0:
-            raise UsageError(f"--start must be >= 0 seconds, got {start}")
-        if end is not None and end <= (start or 0.0):
-            raise UsageError(f"--end ({end}) must be after --start ({start or 0.0})")
+        check_range(start, end)
         self._open(ffmpeg, force_ffmpeg)
         try:
             check_frame_size(self.name, *self.size, max_pixels)
@@ -310,7 +330,7 @@ def parse_source(spec: str | int | os.PathLike) -> tuple[str, Any]:
         index = spec
     else:
         text = os.fspath(spec)
-        if "://" in text:
+        if is_url(text):
             return "url", text
         if not text.strip().isdigit():
             return "file", Path(text)

@@ -38,7 +38,7 @@ from edgecolor.ffmpeg import (
     variable_timeline,
 )
 from edgecolor.limits import DEFAULT_MAX_PIXELS
-from edgecolor.sources import FileSource
+from edgecolor.sources import FileSource, is_url
 from edgecolor.stream import DEFAULT_STRENGTH, RunStats, run
 from edgecolor.writers import Writer, open_writer
 
@@ -98,8 +98,7 @@ def colorize_video(
     playable file: the report says ``partial``. A frame count other than the container's is a warning.
     ``max_pixels``: frames larger than this (the size the file states) are refused before decoding.
     """
-    name = str(src)
-    src, dst = (name if "://" in name else Path(src)), Path(dst)
+    src, dst = (src if is_url(src) else Path(src)), Path(dst)
     warn = warn or (lambda m: print(f"edgecolor: warning: {m}", file=sys.stderr))
     exe = find_ffmpeg() if ffmpeg is True else (ffmpeg or None)
     stop = stop or threading.Event()

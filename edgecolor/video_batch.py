@@ -32,11 +32,11 @@ def plan_videos(inputs: list[str], output: Path | None, start: float | None = No
     """Outputs for every input, and the option errors (bad -o, --end before --start, an unknown --codec
     for an output type) before any work: all of them mean nothing can run."""
     from edgecolor.ffmpeg import choose_encoder, find_ffmpeg
+    from edgecolor.sources import check_range
 
     pairs = plan_outputs(inputs, output)
     ffmpeg = find_ffmpeg() or False
-    if end is not None and end <= (start or 0.0):
-        raise UsageError(f"--end ({end}) must be after --start ({start or 0.0})")
+    check_range(start, end)
     for _, dst in pairs:
         choose_encoder(dst, codec, ffmpeg or None)
     return VideoPlan(pairs, ffmpeg)
@@ -45,6 +45,7 @@ def plan_videos(inputs: list[str], output: Path | None, start: float | None = No
 def plan_outputs(inputs: list[str], output: Path | None) -> list[tuple[str, Path]]:
     """(input, output file) pairs: -o is a file for one input, a folder for several (or when it is one)."""
     from edgecolor.ffmpeg import CONTAINERS
+    from edgecolor.sources import is_url
     from edgecolor.video import default_output
 
     if output is not None and output.suffix and not output.is_dir() and output.suffix.lower() not in CONTAINERS:
@@ -54,9 +55,10 @@ def plan_outputs(inputs: list[str], output: Path | None) -> list[tuple[str, Path
         raise UsageError(f"-o {output}: several inputs need an output folder, not a file name")
     pairs = []
     for item in inputs:
-        src = Path(_url_name(item)) if "://" in item else Path(item)
+        url = is_url(item)
+        src = Path(_url_name(item)) if url else Path(item)
         if output is None:
-            dst = default_output(src, None) if "://" not in item else default_output(src, Path("colorized"))
+            dst = default_output(src, Path("colorized")) if url else default_output(src, None)
         elif as_folder:
             dst = default_output(src, output)
         else:

@@ -1,0 +1,90 @@
+"""sources.py: the input checks (URL or file, --start/--end, regular files only) and the Source interface
+(``ended``, ``cancel()``), on real files, FIFOs, sockets and devices."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from edgecolor.errors import InputError, UsageError
+from edgecolor.sources import (
+    check_range,
+    check_video_file,
+    is_url,
+    parse_source,
+)
+
+posix_only = pytest.mark.skipif(os.name == "nt", reason="FIFOs, sockets and /dev are POSIX")
+
+
+def test_is_url_is_a_scheme_and_two_slashes():
+    for url in ("rtsp://cam/live", "http://127.0.0.1:8080/x.mp4", "https://h/a?b=1", "udp://@:1234", "srt+x://h"):
+        assert is_url(url), url
+    for not_url in ("clip.mp4", "folder/a://b.mp4", "C://video.mp4", "://x", "0", "", Path("rtsp:/cam")):
+        assert not is_url(not_url), not_url
+    assert not is_url(3)
+    assert parse_source("rtsp://cam/live") == ("url", "rtsp://cam/live")
+    assert parse_source("folder/a://b.mp4") == ("file", Path("folder/a://b.mp4"))
+    assert parse_source(" 2 ") == ("camera", 2)
+
+
+def test_check_range_is_the_one_start_end_check():
+    check_range(None, None)
+    check_range(0.0, 0.5)
+    check_range(2.0, None)
+    with pytest.raises(UsageError, match=r"^--end \(0.5\) must be after --start \(1.0\)$"):
+        check_range(1.0, 0.5)
+    with pytest.raises(UsageError, match=r"^--end \(0.0\) must be after --start \(0.0\)$"):
+        check_range(None, 0.0)
+    with pytest.raises(UsageError, match=r"^--start must be >= 0 seconds, got -1.0$"):
+        check_range(-1.0, None)
+
+
+def test_check_video_file_accepts_a_regular_file(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\0" * 16)
+    assert check_video_file(str(clip)) == clip
+
+
+def test_check_video_file_refuses_what_is_no_video_file(tmp_path):
+    (tmp_path / "folder.mp4").mkdir()
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8")
+    cases = {
+        tmp_path / "missing.mp4": "no such file",
+        tmp_path / "folder.mp4": "is a folder, not a video",
+        tmp_path / "photo.jpg": "is a photo, not a video (use `edgecolor colorize` for photos)",
+    }
+    for path, reason in cases.items():
+        with pytest.raises(InputError) as caught:
+            check_video_file(path)
+        assert str(caught.value) == f"{path}: {reason}"
+
+
+@posix_only
+def test_special_files_are_refused_without_blocking(tmp_path):
+    """A FIFO with no writer would block a reader for ever, /dev/zero never ends: both refused at once."""
+    fifo = tmp_path / "f.mp4"
+    os.mkfifo(fifo)
+    zero = tmp_path / "z.mp4"
+    zero.symlink_to("/dev/zero")
+    sock_path = tmp_path / "s.mp4"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(sock_path))
+        expected = {
+            fifo: "is a FIFO (named pipe), not a regular file",
+            zero: "is a device or other special file, not a regular file",
+            sock_path: "is a socket or a device, not a regular file",
+        }
+        for path, reason in expected.items():
+            t0 = time.monotonic()
+            with pytest.raises(InputError, match="edgecolor reads only regular video files") as caught:
+                check_video_file(path)
+            assert str(caught.value).startswith(f"{path}: {reason}")
+            assert time.monotonic() - t0 < 5
+    assert check_video_file(zero, devices=True) == zero  # live sources may be devices (/dev/video0)
+    with pytest.raises(InputError, match="FIFO"):
+        check_video_file(fifo, devices=True)
