@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from edgecolor.errors import UsageError
+from edgecolor.sinks import Sink
 
 BOUNDARY = "edgecolorframe"
 MAX_CLIENTS = 8  # connections served at once; a preview is for a few people
@@ -344,7 +345,7 @@ class _Server(ThreadingHTTPServer):
         print(f"edgecolor: warning: preview: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
 
-class MjpegServer:
+class MjpegServer(Sink):
     """Serve frames on http://host:port/ ; ``write(frame)`` publishes one (a sink for ``stream.run``).
 
     ``port=0`` picks a free port (see ``.port``). Use as a context manager, or call ``close()``.
@@ -367,7 +368,7 @@ class MjpegServer:
             self._server = _Server((host, port), _Handler)
         except (OSError, OverflowError) as e:
             raise UsageError(f"--serve {port}: cannot listen on {host}:{port} ({getattr(e, 'strerror', None) or e})"
-                                 ) from None
+                             ) from None
         self._server.hub = self.hub
         self._server.allowed_hosts = default_hosts(host) | {host_name(h) if h != "*" else "*" for h in allow_hosts}
         self._server.max_clients = max_clients

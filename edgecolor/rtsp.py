@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgecolor.errors import UsageError
+from edgecolor.sinks import Sink
 
 PATH = "/edgecolor"
 FIRST_FRAME_WAIT = 20.0  # seconds a client that connects before the first frame is kept waiting
@@ -28,7 +29,7 @@ _LAUNCH = ("( appsrc name=edgecolor is-live=true format=time do-timestamp=true m
            "! rtph264pay name=pay0 pt=96 config-interval=-1 )")
 
 
-class RtspServer:
+class RtspServer(Sink):
     """Serves the frames given to ``write`` at ``url`` (H.264 over RTSP) until ``close``."""
 
     def __init__(self, port: int = 8554, host: str = "127.0.0.1", fps: float | Callable[[], float] = 25.0) -> None:

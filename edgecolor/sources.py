@@ -116,14 +116,25 @@ class Source:
     """A frame source for ``stream.run``: ``read()`` returns the next frame, or None when the stream ended.
 
     ``live`` sources are read as fast as they deliver and only the newest frame is colorized;
-    the others are read in order, all frames kept.
+    the others are read in order, all frames kept. ``ended`` says whether (and why) the source is over;
+    ``cancel()`` ends a read that waits (a live source reconnecting), from another thread.
     """
 
     live = False
     fps: float | None = None
+    _ended = ""
+
+    @property
+    def ended(self) -> str:
+        """Why the source has ended ("end of file", "stopped", a lost camera's one line); "" while it may still
+        give frames, a live source waiting to reconnect included. Set once ``read()`` has returned None."""
+        return self._ended
 
     def read(self) -> np.ndarray | None:
         raise NotImplementedError
+
+    def cancel(self) -> None:
+        """Make a ``read()`` that waits return None soon (stream.run calls it when it stops). Here nothing waits."""
 
     def close(self) -> None:
         pass
@@ -137,7 +148,10 @@ class IterSource(Source):
         self.live = live
 
     def read(self) -> np.ndarray | None:
-        return next(self._it, None)
+        frame = next(self._it, None)
+        if frame is None:
+            self._ended = "end of frames"
+        return frame
 
 
 class CaptureSource(Source):
@@ -149,7 +163,10 @@ class CaptureSource(Source):
 
     def read(self) -> np.ndarray | None:
         ok, frame = self.capture.read()
-        return frame if ok else None
+        if not ok:
+            self._ended = "end of capture"
+            return None
+        return frame
 
     def close(self) -> None:
         release = getattr(self.capture, "release", None)
@@ -174,7 +191,6 @@ class FileSource(Source):
         self.url = is_url(path)
         self.path = Path(path)
         self.live = False
-        self.ended = ""
         self._proc: subprocess.Popen | None = None
         self._cap = None
         self._io = threading.Lock()  # close() must not free the capture under a read in another thread
@@ -297,13 +313,18 @@ class FileSource(Source):
 
     def read(self) -> np.ndarray | None:
         with self._io:
-            if self._closed or (self.count is not None and self._read >= self.count):
+            if self._closed:
+                self._ended = self._ended or "closed"
+                return None
+            if self.count is not None and self._read >= self.count:
+                self._ended = "end of the chosen part (--end)"
                 return None
             if self._pending is not None:
                 frame, self._pending = self._pending, None
             else:
                 frame = self._next()
             if frame is None:
+                self._ended = "end of file"
                 return None
             self._read += 1
             return frame
@@ -369,6 +390,7 @@ class LiveSource(Source):
 
     ``read()`` returns None when a file ends (not ``loop``), when ``cancel()`` is called, or after
     ``timeout`` seconds without a frame; ``ended`` then says why and ``lost`` is True for a failure.
+    While it reconnects it has not ended (``ended`` is ""): it is waiting.
     OpenCV's own warnings on open and reopen are silenced: the one-line reason says it.
     """
 
@@ -384,7 +406,7 @@ class LiveSource(Source):
         if timeout <= 0:
             raise UsageError(f"--timeout must be > 0 seconds, got {timeout}")
         self.timeout, self.loop = float(timeout), loop
-        self.ended, self.lost = "", False
+        self.lost = False
         self.reconnects = 0
         self.fps: float | None = None
         self._cap = None
@@ -463,13 +485,13 @@ class LiveSource(Source):
                 self._cap.release()
             self._cap = None
             if self.kind == "file" and not self.loop:
-                self.ended = "end of file"
+                self._ended = "end of file"
                 return None
             if self.kind != "file":
                 self.reconnects += 1
             if self._gave_up():
                 return None
-        self.ended = self.ended or "stopped"
+        self._ended = self._ended or "stopped"
         return None
 
     def _silent(self) -> float:
@@ -480,9 +502,9 @@ class LiveSource(Source):
             return False
         self.lost = True
         if self._ever:
-            self.ended = f"{self.name}: no frames for {self.timeout:g} s (source lost); stopped"
+            self._ended = f"{self.name}: no frames for {self.timeout:g} s (source lost); stopped"
         else:
-            self.ended = f"{self.name}: cannot open this source (tried for {self.timeout:g} s)"
+            self._ended = f"{self.name}: cannot open this source (tried for {self.timeout:g} s)"
         return True
 
     def _pace(self) -> None:

@@ -29,12 +29,14 @@ from edgecolor.ffmpeg import (
     mux_audio,
     own_process_group,
 )
+from edgecolor.sinks import Sink
 
 FFMPEG_SIGNALLED = 255  # ffmpeg's exit code after SIGTERM or SIGINT (the file is finished all the same)
 
 
-class Writer:
-    """Write BGR frames of one size; ``close()`` finishes a playable file, ``abort()`` gives up."""
+class Writer(Sink):
+    """Write BGR frames of one size (a Sink of stream.run); ``close()`` finishes a playable file, ``abort()`` gives
+    up."""
 
     audio_note = "none"
 

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("colorizer", {"colorizer"}),
     ("parts", {"pipeline", "models", "backends", "sources", "writers", "mjpeg", "rtsp", "ffmpeg", "sheets"}),
     ("floor", {"contract", "modelfile", "files", "atomic", "imageheader", "cvlog", "cpu", "metrics", "options",
-               "limits", "regular", "errors", "gstlib", "ctrlc"}),
+               "limits", "regular", "errors", "gstlib", "ctrlc", "sinks"}),
 ]
 # The imports allowed inside one layer (importer -> imported); every floor module may read errors and limits.
 WITHIN = {

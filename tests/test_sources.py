@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from video_fixtures import synthetic_clip, write_clip
 
 from edgecolor.errors import InputError, UsageError
+from edgecolor.ffmpeg import find_ffmpeg
 from edgecolor.sources import (
+    CaptureSource,
+    FileSource,
+    IterSource,
+    LiveSource,
+    Source,
     check_range,
     check_video_file,
     is_url,
@@ -88,3 +97,62 @@ def test_special_files_are_refused_without_blocking(tmp_path):
     assert check_video_file(zero, devices=True) == zero  # live sources may be devices (/dev/video0)
     with pytest.raises(InputError, match="FIFO"):
         check_video_file(fifo, devices=True)
+
+
+def _frames(n: int) -> list[np.ndarray]:
+    return [np.full((8, 8, 3), i, np.uint8) for i in range(n)]
+
+
+def test_ended_says_the_source_is_over_only_once_it_is():
+    for source in (IterSource(_frames(2)), CaptureSource(_Capture(_frames(2)))):
+        assert isinstance(source, Source) and not source.ended
+        assert source.read() is not None and source.read() is not None
+        assert not source.ended  # it has given every frame, but has not said so yet
+        assert source.read() is None
+        assert source.ended
+        source.cancel()  # nothing to wait on: a no-op
+        source.close()
+
+
+def test_cancel_ends_a_live_source_that_waits_to_reconnect():
+    """A camera that is not there is retried with back-off until --timeout; cancel() ends the wait at once."""
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    live = LiveSource(f"rtsp://127.0.0.1:{closed}/none", timeout=60.0)
+    got: list = []
+    reader = threading.Thread(target=lambda: got.append(live.read()))
+    reader.start()
+    time.sleep(0.5)
+    assert not live.ended  # still trying: paused, not ended
+    t0 = time.monotonic()
+    live.cancel()
+    reader.join(timeout=10)
+    assert not reader.is_alive() and time.monotonic() - t0 < 10
+    assert got == [None] and live.ended == "stopped" and not live.lost
+    live.close()
+
+
+class _Capture:
+    """A VideoCapture-like object: read() -> (ok, frame)."""
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        self._frames = list(frames)
+
+    def read(self):
+        return (True, self._frames.pop(0)) if self._frames else (False, None)
+
+
+@pytest.mark.skipif(find_ffmpeg() is None, reason="no ffmpeg (imageio-ffmpeg)")
+def test_a_file_source_says_why_it_ended(tmp_path):
+    clip = write_clip(tmp_path / "c.mp4", synthetic_clip(64, 48, shot=2, fps=10.0).frames, 10.0, find_ffmpeg(),
+                      audio=False)
+    for end, count, why in ((None, 6, "end of file"), (0.3, 3, "end of the chosen part (--end)")):
+        source = FileSource(clip, end=end)
+        frames = []
+        while not source.ended:
+            frame = source.read()
+            if frame is not None:
+                frames.append(frame)
+        assert len(frames) == count and source.ended == why
+        source.close()
