@@ -7,6 +7,7 @@ FIFO or /dev/zero named ``x.mp4`` would block or never end); a live source may a
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -69,23 +70,29 @@ def check_video_file(path: str | os.PathLike, devices: bool = False) -> Path:
         with open_regular(path):
             pass
     except NotRegular as e:
-        if stat.S_ISDIR(e.mode):
-            raise InputError(f"{path}: is a folder, not a video") from None
         if devices and stat.S_ISCHR(e.mode):
             return path
-        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(e.mode) else (
-            "a socket" if stat.S_ISSOCK(e.mode) else "a device or other special file")
-        raise InputError(f"{path}: is {kind}, not a regular file; edgecolor reads only regular video files") from None
+        raise _not_regular(path, e.mode) from None
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except OSError as e:
-        if e.errno == errno.ENXIO:  # what opening a socket (or a device with no driver behind it) says
-            raise InputError(f"{path}: is a socket or a device, not a regular file; edgecolor reads only "
-                             "regular video files") from None
+        if e.errno == errno.ENXIO:  # a socket cannot be opened at all: its type, for the message only
+            with contextlib.suppress(OSError):
+                mode = os.stat(path).st_mode
+                if not stat.S_ISREG(mode):
+                    raise _not_regular(path, mode) from None
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
     if path.suffix.lower() in _image_suffixes():
         raise InputError(f"{path}: is a photo, not a video (use `edgecolor colorize` for photos)")
     return path
+
+
+def _not_regular(path: Path, mode: int) -> InputError:
+    if stat.S_ISDIR(mode):
+        return InputError(f"{path}: is a folder, not a video")
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else (
+        "a socket" if stat.S_ISSOCK(mode) else "a device or other special file")
+    return InputError(f"{path}: is {kind}, not a regular file; edgecolor reads only regular video files")
 
 
 def _opencv_can_name(path: str | os.PathLike) -> bool:

@@ -86,7 +86,7 @@ def test_special_files_are_refused_without_blocking(tmp_path):
         expected = {
             fifo: "is a FIFO (named pipe), not a regular file",
             zero: "is a device or other special file, not a regular file",
-            sock_path: "is a socket or a device, not a regular file",
+            sock_path: "is a socket, not a regular file",
         }
         for path, reason in expected.items():
             t0 = time.monotonic()
