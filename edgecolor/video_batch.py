@@ -12,11 +12,15 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgecolor.batch import colorizer_factory, file_failure
 from edgecolor.errors import UsageError
 from edgecolor.options import ColorizerOptions
+
+if TYPE_CHECKING:
+    from edgecolor.colorizer import Colorizer
+    from edgecolor.ctrlc import CtrlC
 
 
 @dataclass
@@ -81,7 +85,7 @@ class ColorizerPool:
         self._made: list = []
         self._calls = 0
 
-    def __call__(self):
+    def __call__(self) -> Colorizer:
         i = self._calls % self.workers
         self._calls += 1
         if i == len(self._made):  # a model that cannot load raises its ModelError/BackendError: the batch stops
@@ -161,7 +165,7 @@ def run_videos(plan: VideoPlan, options: ColorizerOptions, *, force: bool = Fals
     return summary
 
 
-def _one(src: str, dst: Path, pool: ColorizerPool, ctrl, events: VideoEvents, settings: dict) -> str:
+def _one(src: str, dst: Path, pool: ColorizerPool, ctrl: CtrlC, events: VideoEvents, settings: dict) -> str:
     """Colorize one video of the batch: 'done', 'partial', 'failed' or 'stopped'.
 
     A per-file problem is told to ``events.failed`` and is 'failed' (the batch goes on); what means
