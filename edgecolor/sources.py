@@ -137,6 +137,10 @@ class Source:
         give frames, a live source waiting to reconnect included. Set once ``read()`` has returned None."""
         return self._ended
 
+    @ended.setter
+    def ended(self, why: str) -> None:  # a subclass says why it ended (as sources did before this was a property)
+        self._ended = why
+
     def read(self) -> np.ndarray | None:
         raise NotImplementedError
 

@@ -156,3 +156,23 @@ def test_a_file_source_says_why_it_ended(tmp_path):
                 frames.append(frame)
         assert len(frames) == count and source.ended == why
         source.close()
+
+
+def test_a_source_of_ones_own_says_why_it_ended():
+    """The interface for new sources: read() until None, ``ended`` set by the subclass (or left "")."""
+
+    class Countdown(Source):
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def read(self):
+            if self.n == 0:
+                self.ended = "lift-off"
+                return None
+            self.n -= 1
+            return np.zeros((2, 2, 3), np.uint8)
+
+    source = Countdown(2)
+    got = [source.read(), source.read()]
+    assert all(f is not None for f in got) and not source.ended
+    assert source.read() is None and source.ended == "lift-off"
