@@ -60,7 +60,8 @@ def shares(model: str, clip: Path, folder: Path, ffmpeg: str) -> dict:
     from edgecolor.colorizer import Colorizer
     from edgecolor.sources import FileSource
     from edgecolor.stream import StreamColorizer
-    from edgecolor.video import colorize_video, open_writer
+    from edgecolor.video import colorize_video
+    from edgecolor.writers import open_writer
 
     c = Colorizer(model, backend="openvino", precision="int8")
     t0 = time.perf_counter()
@@ -115,7 +116,7 @@ def two_streams(model: str, clip: Path, folder: Path, ffmpeg: str) -> tuple[floa
 def main_shares(args) -> int:
     import os
 
-    from edgecolor.video import find_ffmpeg
+    from edgecolor.ffmpeg import find_ffmpeg
 
     ffmpeg = find_ffmpeg()
     if ffmpeg is None:
@@ -179,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from edgecolor.colorizer import Colorizer
     from edgecolor.errors import EdgecolorError
-    from edgecolor.video import colorize_video, find_ffmpeg
+    from edgecolor.ffmpeg import find_ffmpeg
+    from edgecolor.video import colorize_video
 
     ffmpeg = find_ffmpeg()
     if ffmpeg is None:

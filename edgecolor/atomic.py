@@ -204,7 +204,7 @@ class AtomicFile:
         self.target = target
         self._helpers: list[Path] = []
         # folders made for this file are removed again by discard(): a failed run leaves nothing
-        self._made = make_folder(target)
+        self._made = make_folder(target)  # OutputError: this file failed, a batch goes on
         if not self._made:
             remove_stale(target.parent, note, quiet_for=QUIET_FOR)
         try:

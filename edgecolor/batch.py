@@ -231,23 +231,9 @@ def run_job(colorizer, job: Job, force: bool = False) -> Result:
         with warnings.catch_warnings(record=True) as caught:  # returned as lines, not printed by Python
             warnings.simplefilter("always")
             colour = colorizer.colorize_file(job.src, job.dst, make_folder=True)
-    except InputError as e:
-        return Result(job, "failed", str(e), seconds=time.perf_counter() - t0)
-    except EdgecolorError:
-        raise
-    except OSError as e:
-        return Result(job, "failed", f"{e.filename or job.dst}: {e.strerror or e}", seconds=time.perf_counter() - t0)
-    except Exception as e:  # one odd file must not end a batch of thousands
-        if os.environ.get("EDGECOLOR_DEBUG"):
-            raise
-        from edgecolor.cvlog import opencv_reason  # here: `edgecolor --help` does not pay for it
-
-        reason = opencv_reason(e)
-        if reason is not None:  # e.g. a size OpenCV refuses
-            message = f"{job.src}: OpenCV cannot process this image ({reason})"
-            return Result(job, "failed", message, seconds=time.perf_counter() - t0)
-        message = f"{job.src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)"
-        return Result(job, "failed", " ".join(message.split()), seconds=time.perf_counter() - t0)
+    except Exception as e:  # one odd file must not end a batch of thousands; what stops every file is raised
+        failure = file_failure(e, job.src, "image", target=job.dst)
+        return Result(job, "failed", failure, seconds=time.perf_counter() - t0)
     said = tuple(_warning_line(job.src, w) for w in caught)
     return Result(job, "done", colour=colour, seconds=time.perf_counter() - t0, warnings=said)
 
@@ -383,3 +369,25 @@ def _walk(folder: Path, recursive: bool, outdir: Path | None) -> list[Path]:
         )
         found.extend(rootp / f for f in sorted(files) if not f.startswith("."))
     return found
+
+
+def file_failure(e: Exception, name: str | os.PathLike, thing: str = "file",
+                 target: str | os.PathLike | None = None) -> str:
+    """The per-file failure policy of photo and video batches, decided by type: the one line to report when
+    ``e`` means only this file failed (an ``InputError``, an OS error, anything unexpected: the batch goes on);
+    ``e`` itself is raised when nothing can run (``ModelError``, ``BackendError``, ``UsageError``), or with
+    EDGECOLOR_DEBUG set for an unexpected one. ``name``: the input; ``target``: the file an OS error without a
+    file name is about (default ``name``; a photo batch's output, whose folder or write failed)."""
+    if isinstance(e, InputError):
+        return str(e)
+    if isinstance(e, EdgecolorError):
+        raise e
+    if isinstance(e, OSError):
+        return f"{e.filename or target or name}: {e.strerror or e}"
+    if os.environ.get("EDGECOLOR_DEBUG"):
+        raise e
+    if type(e).__name__ == "error" and type(e).__module__.startswith("cv2"):  # e.g. a size OpenCV refuses
+        from edgecolor.cvlog import opencv_reason
+
+        return f"{name}: OpenCV cannot process this {thing} ({opencv_reason(e)})"
+    return " ".join(f"{name}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)".split())

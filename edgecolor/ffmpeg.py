@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import UsageError
 
 # container -> (ffmpeg muxer, default encoder, OpenCV fourcc for the fallback writer)
 CONTAINERS = {
@@ -151,7 +151,7 @@ def container_of(path: Path) -> tuple[str, str, str]:
     """(ffmpeg muxer, default encoder, OpenCV fourcc) for an output file's extension."""
     suffix = path.suffix.lower()
     if suffix not in CONTAINERS:
-        raise EdgecolorError(f"{path}: unknown video type {suffix or '(no extension)'}; "
+        raise UsageError(f"{path}: unknown video type {suffix or '(no extension)'}; "
                              f"use one of {', '.join(sorted(CONTAINERS))}")
     return CONTAINERS[suffix]
 
@@ -170,10 +170,10 @@ def choose_encoder(target: Path, codec: str | None, ffmpeg: str | None) -> tuple
         encoders = ffmpeg_encoders(ffmpeg)
         if encoders and encoder not in encoders:
             if codec:
-                raise EdgecolorError(f"--codec {codec}: this ffmpeg has no {encoder} encoder")
+                raise UsageError(f"--codec {codec}: this ffmpeg has no {encoder} encoder")
             encoder = "mpeg4"
     elif codec and len(codec.strip()) != 4 and codec.strip().lower() not in ENCODER_FOURCC:
-        raise EdgecolorError(f"--codec {codec}: without ffmpeg only OpenCV fourcc codes work (e.g. mp4v, MJPG)")
+        raise UsageError(f"--codec {codec}: without ffmpeg only OpenCV fourcc codes work (e.g. mp4v, MJPG)")
     return muxer, encoder, fourcc
 
 

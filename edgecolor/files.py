@@ -292,12 +292,6 @@ def _imdecode(data: bytes) -> tuple[np.ndarray | None, list[str]]:
         return None, [opencv_reason(e)]
 
 
-def quiet_stderr():
-    """``cvlog.quiet_opencv(capture=True)`` under the name video.py's Cv2Writer still calls (issue 24: the one
-    switch is cvlog's); goes once the writer, moving to writers.py, calls quiet_opencv itself."""
-    return quiet_opencv(capture=True)
-
-
 def _jpeg_segments(data: bytes):
     """(marker, payload start, payload end) of each JPEG header segment, up to and including SOS."""
     pos = 2

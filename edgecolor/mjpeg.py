@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import UsageError
+from edgecolor.sinks import Sink
 
 BOUNDARY = "edgecolorframe"
 MAX_CLIENTS = 8  # connections served at once; a preview is for a few people
@@ -344,7 +345,7 @@ class _Server(ThreadingHTTPServer):
         print(f"edgecolor: warning: preview: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
 
-class MjpegServer:
+class MjpegServer(Sink):
     """Serve frames on http://host:port/ ; ``write(frame)`` publishes one (a sink for ``stream.run``).
 
     ``port=0`` picks a free port (see ``.port``). Use as a context manager, or call ``close()``.
@@ -357,17 +358,17 @@ class MjpegServer:
         """``allow_hosts``: more Host names to answer to ("*": any, as before DNS rebinding was a thing).
         ``header_timeout``: seconds a client has, from connecting, to send its whole request."""
         if max_clients < 1:
-            raise EdgecolorError(f"max_clients must be >= 1, got {max_clients}")
+            raise UsageError(f"max_clients must be >= 1, got {max_clients}")
         if not idle_timeout > 0:
-            raise EdgecolorError(f"idle_timeout must be > 0 seconds, got {idle_timeout}")
+            raise UsageError(f"idle_timeout must be > 0 seconds, got {idle_timeout}")
         if not header_timeout > 0:
-            raise EdgecolorError(f"header_timeout must be > 0 seconds, got {header_timeout}")
+            raise UsageError(f"header_timeout must be > 0 seconds, got {header_timeout}")
         self.hub = Hub(quality, title)
         try:
             self._server = _Server((host, port), _Handler)
         except (OSError, OverflowError) as e:
-            raise EdgecolorError(f"--serve {port}: cannot listen on {host}:{port} ({getattr(e, 'strerror', None) or e})"
-                                 ) from None
+            raise UsageError(f"--serve {port}: cannot listen on {host}:{port} ({getattr(e, 'strerror', None) or e})"
+                             ) from None
         self._server.hub = self.hub
         self._server.allowed_hosts = default_hosts(host) | {host_name(h) if h != "*" else "*" for h in allow_hosts}
         self._server.max_clients = max_clients

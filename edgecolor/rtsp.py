@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import UsageError
+from edgecolor.sinks import Sink
 
 PATH = "/edgecolor"
 FIRST_FRAME_WAIT = 20.0  # seconds a client that connects before the first frame is kept waiting
@@ -28,12 +29,13 @@ _LAUNCH = ("( appsrc name=edgecolor is-live=true format=time do-timestamp=true m
            "! rtph264pay name=pay0 pt=96 config-interval=-1 )")
 
 
-class RtspServer:
+class RtspServer(Sink):
     """Serves the frames given to ``write`` at ``url`` (H.264 over RTSP) until ``close``."""
 
     def __init__(self, port: int = 8554, host: str = "127.0.0.1", fps: float | Callable[[], float] = 25.0) -> None:
         """``port`` 0 picks a free one (``self.port``). ``fps`` may be a callable: a camera's rate is known
-        once it is open (first frame). A busy port or missing GStreamer packages raise EdgecolorError here."""
+        once it is open (first frame). Raised here, before anything else starts: a busy port (UsageError),
+        missing GStreamer packages (gstlib's BackendError)."""
         from edgecolor.gstlib import load_gi
 
         gi = load_gi("GstRtspServer", "GstApp")
@@ -60,7 +62,7 @@ class RtspServer:
         try:  # binds and listens now, so a busy port is an error before anything else starts
             self._source = self._server.create_source(None)
         except self._GLib.Error as e:
-            raise EdgecolorError(f"--rtsp {port}: cannot listen on {host}:{port} ({e.message})") from None
+            raise UsageError(f"--rtsp {port}: cannot listen on {host}:{port} ({e.message})") from None
         self._source.attach(self._context)
         self.port = self._server.get_bound_port()
         self._thread = threading.Thread(target=self._serve, name="edgecolor-rtsp", daemon=True)

@@ -7,8 +7,11 @@ FIFO or /dev/zero named ``x.mp4`` would block or never end); a live source may a
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import os
+import re
 import stat
 import subprocess
 import threading
@@ -20,17 +23,16 @@ from typing import Any
 import numpy as np
 
 from edgecolor.cvlog import quiet_opencv
-from edgecolor.errors import EdgecolorError, InputError
+from edgecolor.errors import InputError, UsageError
 from edgecolor.ffmpeg import ffmpeg_probe, own_process_group
 from edgecolor.limits import DEFAULT_MAX_PIXELS
-
-# OpenCV's ffmpeg prints demuxer chatter ("moov atom not found") on stderr; our errors say it in one line.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+from edgecolor.regular import NotRegular, open_regular
 
 URL_TIMEOUT_MS = 5000
 MAX_CAMERA_INDEX = 9999  # cv2.VideoCapture(index) takes an int; larger numbers are typos, not cameras
 BACKOFF_FIRST = 0.25  # seconds before the first reopen of a live source; doubles up to BACKOFF_MAX
 BACKOFF_MAX = 4.0
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # a scheme (RFC 3986), two letters or more
 
 @functools.cache
 def _image_suffixes() -> frozenset[str]:
@@ -39,30 +41,55 @@ def _image_suffixes() -> frozenset[str]:
     return frozenset(STILL_SUFFIXES)
 
 
+def is_url(text: str | os.PathLike | int) -> bool:
+    """Whether a user's input names a stream URL (``rtsp://cam/live``, ``http://host/x.mp4``) rather than a
+    file or a camera: a string starting with a scheme of two or more letters and "://" (``C://x`` is a drive)."""
+    return isinstance(text, str) and _URL.match(text) is not None
+
+
+def check_range(start: float | None, end: float | None) -> None:
+    """The one check of --start/--end (seconds), for planning a batch and for each FileSource: UsageError."""
+    if start is not None and start < 0:
+        raise UsageError(f"--start must be >= 0 seconds, got {start}")
+    if end is not None and end <= (start or 0.0):
+        raise UsageError(f"--end ({end}) must be after --start ({start or 0.0})")
+
+
 def check_video_file(path: str | os.PathLike, devices: bool = False) -> Path:
-    """``path`` if it is a video file edgecolor may open; else EdgecolorError, before anything reads it.
+    """``path`` if it is a video file edgecolor may open; else InputError, before anything reads it.
 
     ``devices``: character devices (/dev/video0) are allowed too, for live sources. FIFOs, sockets and
-    other special files never are: opening one blocks until a writer comes, or reads without end.
+    other special files never are: opening one blocks until a writer comes, or reads without end. The
+    check is regular.open_regular's (no blocking, the type taken from the open file).
     """
     path = Path(path)
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise EdgecolorError(f"{path}: no such file") from None
-    except OSError as e:
-        raise EdgecolorError(f"{path}: cannot read ({e.strerror or e})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise EdgecolorError(f"{path}: is a folder, not a video")
-    if not stat.S_ISREG(st.st_mode):
-        if devices and stat.S_ISCHR(st.st_mode):
+        with open_regular(path):
+            pass
+    except NotRegular as e:
+        if devices and stat.S_ISCHR(e.mode):
             return path
-        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else (
-            "a socket" if stat.S_ISSOCK(st.st_mode) else "a device or other special file")
-        raise EdgecolorError(f"{path}: is {kind}, not a regular file; edgecolor reads only regular video files")
+        raise _not_regular(path, e.mode) from None
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as e:
+        if e.errno == errno.ENXIO:  # a socket cannot be opened at all: its type, for the message only
+            with contextlib.suppress(OSError):
+                mode = os.stat(path).st_mode
+                if not stat.S_ISREG(mode):
+                    raise _not_regular(path, mode) from None
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
     if path.suffix.lower() in _image_suffixes():
-        raise EdgecolorError(f"{path}: is a photo, not a video (use `edgecolor colorize` for photos)")
+        raise InputError(f"{path}: is a photo, not a video (use `edgecolor colorize` for photos)")
     return path
+
+
+def _not_regular(path: Path, mode: int) -> InputError:
+    if stat.S_ISDIR(mode):
+        return InputError(f"{path}: is a folder, not a video")
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else (
+        "a socket" if stat.S_ISSOCK(mode) else "a device or other special file")
+    return InputError(f"{path}: is {kind}, not a regular file; edgecolor reads only regular video files")
 
 
 def _opencv_can_name(path: str | os.PathLike) -> bool:
@@ -93,14 +120,29 @@ class Source:
     """A frame source for ``stream.run``: ``read()`` returns the next frame, or None when the stream ended.
 
     ``live`` sources are read as fast as they deliver and only the newest frame is colorized;
-    the others are read in order, all frames kept.
+    the others are read in order, all frames kept. ``ended`` says whether (and why) the source is over;
+    ``cancel()`` ends a read that waits (a live source reconnecting), from another thread.
     """
 
     live = False
     fps: float | None = None
+    _ended = ""
+
+    @property
+    def ended(self) -> str:
+        """Why the source has ended ("end of file", "stopped", a lost camera's one line); "" while it may still
+        give frames, a live source waiting to reconnect included. Set once ``read()`` has returned None."""
+        return self._ended
+
+    @ended.setter
+    def ended(self, why: str) -> None:  # a subclass says why it ended (as sources did before this was a property)
+        self._ended = why
 
     def read(self) -> np.ndarray | None:
         raise NotImplementedError
+
+    def cancel(self) -> None:
+        """Make a ``read()`` that waits return None soon (stream.run calls it when it stops). Here nothing waits."""
 
     def close(self) -> None:
         pass
@@ -114,7 +156,10 @@ class IterSource(Source):
         self.live = live
 
     def read(self) -> np.ndarray | None:
-        return next(self._it, None)
+        frame = next(self._it, None)
+        if frame is None:
+            self._ended = "end of frames"
+        return frame
 
 
 class CaptureSource(Source):
@@ -126,7 +171,10 @@ class CaptureSource(Source):
 
     def read(self) -> np.ndarray | None:
         ok, frame = self.capture.read()
-        return frame if ok else None
+        if not ok:
+            self._ended = "end of capture"
+            return None
+        return frame
 
     def close(self) -> None:
         release = getattr(self.capture, "release", None)
@@ -148,20 +196,16 @@ class FileSource(Source):
                  max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
         self.name = str(path)
         self.max_pixels = max_pixels
-        self.url = "://" in self.name
+        self.url = is_url(path)
         self.path = Path(path)
         self.live = False
-        self.ended = ""
         self._proc: subprocess.Popen | None = None
         self._cap = None
         self._io = threading.Lock()  # close() must not free the capture under a read in another thread
         self._closed = False
         if not self.url:
             check_video_file(self.path)
-        if start is not None and start < 0:
-            raise EdgecolorError(f"--start must be >= 0 seconds, got {start}")
-        if end is not None and end <= (start or 0.0):
-            raise EdgecolorError(f"--end ({end}) must be after --start ({start or 0.0})")
+        check_range(start, end)
         self._open(ffmpeg, force_ffmpeg)
         try:
             check_frame_size(self.name, *self.size, max_pixels)
@@ -207,13 +251,13 @@ class FileSource(Source):
             self.size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
             return
         if self.url:
-            raise EdgecolorError(f"{self.name}: cannot open this stream")
+            raise InputError(f"{self.name}: cannot open this stream")
         self._open_ffmpeg(ffmpeg)
 
     def _open_ffmpeg(self, ffmpeg: str | None) -> None:
         info = ffmpeg_probe(ffmpeg, self.path) if ffmpeg else None
         if info is None or not info.width:
-            raise EdgecolorError(f"{self.name}: not a video this edgecolor can read")
+            raise InputError(f"{self.name}: not a video this edgecolor can read")
         self._ffmpeg = ffmpeg
         self.fps = info.fps
         self.size = (info.width, info.height)
@@ -242,8 +286,8 @@ class FileSource(Source):
             self.close()
             if start:
                 length = f" (about {self.total / self.fps:.1f} s)" if self.total else ""
-                raise EdgecolorError(f"{self.name}: --start {start:g} s is past the end of the video{length}")
-            raise EdgecolorError(f"{self.name}: no video frames could be decoded")
+                raise InputError(f"{self.name}: --start {start:g} s is past the end of the video{length}")
+            raise InputError(f"{self.name}: no video frames could be decoded")
         self.size = (frame.shape[1], frame.shape[0])
         try:  # a container that did not state its size
             check_frame_size(self.name, *self.size, self.max_pixels)
@@ -277,13 +321,18 @@ class FileSource(Source):
 
     def read(self) -> np.ndarray | None:
         with self._io:
-            if self._closed or (self.count is not None and self._read >= self.count):
+            if self._closed:
+                self._ended = self._ended or "closed"
+                return None
+            if self.count is not None and self._read >= self.count:
+                self._ended = "end of the chosen part (--end)"
                 return None
             if self._pending is not None:
                 frame, self._pending = self._pending, None
             else:
                 frame = self._next()
             if frame is None:
+                self._ended = "end of file"
                 return None
             self._read += 1
             return frame
@@ -310,13 +359,13 @@ def parse_source(spec: str | int | os.PathLike) -> tuple[str, Any]:
         index = spec
     else:
         text = os.fspath(spec)
-        if "://" in text:
+        if is_url(text):
             return "url", text
         if not text.strip().isdigit():
             return "file", Path(text)
         index = int(text)
     if not 0 <= index <= MAX_CAMERA_INDEX:
-        raise EdgecolorError(f"{spec}: not a camera index (0 to {MAX_CAMERA_INDEX}), a file or a URL")
+        raise InputError(f"{spec}: not a camera index (0 to {MAX_CAMERA_INDEX}), a file or a URL")
     return "camera", index
 
 
@@ -341,7 +390,7 @@ def as_source(source: Any, live: bool | None = None) -> Source:
         return CaptureSource(source, live=bool(live))
     if isinstance(source, Iterable):
         return IterSource(source, live=bool(live))
-    raise EdgecolorError(f"cannot read frames from a {type(source).__name__}")
+    raise UsageError(f"cannot read frames from a {type(source).__name__}")
 
 
 class LiveSource(Source):
@@ -349,6 +398,7 @@ class LiveSource(Source):
 
     ``read()`` returns None when a file ends (not ``loop``), when ``cancel()`` is called, or after
     ``timeout`` seconds without a frame; ``ended`` then says why and ``lost`` is True for a failure.
+    While it reconnects it has not ended (``ended`` is ""): it is waiting.
     OpenCV's own warnings on open and reopen are silenced: the one-line reason says it.
     """
 
@@ -362,9 +412,9 @@ class LiveSource(Source):
         if self.kind == "file":
             check_video_file(self.target, devices=True)
         if timeout <= 0:
-            raise EdgecolorError(f"--timeout must be > 0 seconds, got {timeout}")
+            raise UsageError(f"--timeout must be > 0 seconds, got {timeout}")
         self.timeout, self.loop = float(timeout), loop
-        self.ended, self.lost = "", False
+        self.lost = False
         self.reconnects = 0
         self.fps: float | None = None
         self._cap = None
@@ -376,7 +426,7 @@ class LiveSource(Source):
         self._pace_n = 0
         if self.kind == "file":  # a file that cannot be read is an error now, not a reconnect loop
             if not self._open():
-                raise EdgecolorError(f"{spec}: not a video this edgecolor can read")
+                raise InputError(f"{spec}: not a video this edgecolor can read")
 
     def _open(self) -> bool:
         import cv2
@@ -443,13 +493,13 @@ class LiveSource(Source):
                 self._cap.release()
             self._cap = None
             if self.kind == "file" and not self.loop:
-                self.ended = "end of file"
+                self._ended = "end of file"
                 return None
             if self.kind != "file":
                 self.reconnects += 1
             if self._gave_up():
                 return None
-        self.ended = self.ended or "stopped"
+        self._ended = self._ended or "stopped"
         return None
 
     def _silent(self) -> float:
@@ -460,9 +510,9 @@ class LiveSource(Source):
             return False
         self.lost = True
         if self._ever:
-            self.ended = f"{self.name}: no frames for {self.timeout:g} s (source lost); stopped"
+            self._ended = f"{self.name}: no frames for {self.timeout:g} s (source lost); stopped"
         else:
-            self.ended = f"{self.name}: cannot open this source (tried for {self.timeout:g} s)"
+            self._ended = f"{self.name}: cannot open this source (tried for {self.timeout:g} s)"
         return True
 
     def _pace(self) -> None:

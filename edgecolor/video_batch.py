@@ -9,15 +9,18 @@ playable partial one and stops. The work on one file is ``video.colorize_video``
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edgecolor.batch import colorizer_factory
-from edgecolor.errors import EdgecolorError
+from edgecolor.batch import colorizer_factory, file_failure
+from edgecolor.errors import UsageError
 from edgecolor.options import ColorizerOptions
+
+if TYPE_CHECKING:
+    from edgecolor.colorizer import Colorizer
+    from edgecolor.ctrlc import CtrlC
 
 
 @dataclass
@@ -33,11 +36,11 @@ def plan_videos(inputs: list[str], output: Path | None, start: float | None = No
     """Outputs for every input, and the option errors (bad -o, --end before --start, an unknown --codec
     for an output type) before any work: all of them mean nothing can run."""
     from edgecolor.ffmpeg import choose_encoder, find_ffmpeg
+    from edgecolor.sources import check_range
 
     pairs = plan_outputs(inputs, output)
     ffmpeg = find_ffmpeg() or False
-    if end is not None and end <= (start or 0.0):
-        raise EdgecolorError(f"--end ({end}) must be after --start ({start or 0.0})")
+    check_range(start, end)
     for _, dst in pairs:
         choose_encoder(dst, codec, ffmpeg or None)
     return VideoPlan(pairs, ffmpeg)
@@ -46,18 +49,20 @@ def plan_videos(inputs: list[str], output: Path | None, start: float | None = No
 def plan_outputs(inputs: list[str], output: Path | None) -> list[tuple[str, Path]]:
     """(input, output file) pairs: -o is a file for one input, a folder for several (or when it is one)."""
     from edgecolor.ffmpeg import CONTAINERS
+    from edgecolor.sources import is_url
     from edgecolor.video import default_output
 
     if output is not None and output.suffix and not output.is_dir() and output.suffix.lower() not in CONTAINERS:
-        raise EdgecolorError(f"-o {output}: unknown video type {output.suffix}; use one of {', '.join(CONTAINERS)}")
+        raise UsageError(f"-o {output}: unknown video type {output.suffix}; use one of {', '.join(CONTAINERS)}")
     as_folder = output is not None and (len(inputs) > 1 or output.is_dir() or not output.suffix)
     if output is not None and len(inputs) > 1 and output.suffix.lower() in CONTAINERS and not output.is_dir():
-        raise EdgecolorError(f"-o {output}: several inputs need an output folder, not a file name")
+        raise UsageError(f"-o {output}: several inputs need an output folder, not a file name")
     pairs = []
     for item in inputs:
-        src = Path(_url_name(item)) if "://" in item else Path(item)
+        url = is_url(item)
+        src = Path(_url_name(item)) if url else Path(item)
         if output is None:
-            dst = default_output(src, None) if "://" not in item else default_output(src, Path("colorized"))
+            dst = default_output(src, Path("colorized")) if url else default_output(src, None)
         elif as_folder:
             dst = default_output(src, output)
         else:
@@ -79,17 +84,12 @@ class ColorizerPool:
         self._make = colorizer_factory(options)
         self._made: list = []
         self._calls = 0
-        self.error: EdgecolorError | None = None  # the model could not load: fatal for the whole batch
 
-    def __call__(self):
+    def __call__(self) -> Colorizer:
         i = self._calls % self.workers
         self._calls += 1
-        if i == len(self._made):
-            try:
-                self._made.append(self._make())
-            except EdgecolorError as e:
-                self.error = e
-                raise
+        if i == len(self._made):  # a model that cannot load raises its ModelError/BackendError: the batch stops
+            self._made.append(self._make())
         return self._made[i]
 
 
@@ -139,11 +139,11 @@ def run_videos(plan: VideoPlan, options: ColorizerOptions, *, force: bool = Fals
     """Colorize every planned video with one pool of Colorizers (loaded once, on the first file that needs them).
 
     Ctrl-C (any number of times) finishes the current file cleanly and stops the batch
-    (``interrupted``); ``exiting``: the program ends afterwards (see ``video.ctrl_c_sets``). A model
+    (``interrupted``); ``exiting``: the program ends afterwards (see ``ctrlc.ctrl_c_sets``). A model
     that cannot load is raised; every other failure is one file's. ``strength`` None: stream's default.
     """
+    from edgecolor.ctrlc import ctrl_c_sets
     from edgecolor.stream import DEFAULT_STRENGTH
-    from edgecolor.video import ctrl_c_sets
 
     events = events or VideoEvents()
     pool = ColorizerPool(options, workers)
@@ -165,11 +165,11 @@ def run_videos(plan: VideoPlan, options: ColorizerOptions, *, force: bool = Fals
     return summary
 
 
-def _one(src: str, dst: Path, pool: ColorizerPool, ctrl, events: VideoEvents, settings: dict) -> str:
+def _one(src: str, dst: Path, pool: ColorizerPool, ctrl: CtrlC, events: VideoEvents, settings: dict) -> str:
     """Colorize one video of the batch: 'done', 'partial', 'failed' or 'stopped'.
 
-    A per-file problem is told to ``events.failed`` and is 'failed' (the batch goes on); a model
-    that cannot load raises (nothing can run).
+    A per-file problem is told to ``events.failed`` and is 'failed' (the batch goes on); what means
+    nothing can run (a model that cannot load, a bad option) raises: batch.file_failure, by type.
     """
     from edgecolor.video import colorize_video
 
@@ -184,23 +184,14 @@ def _one(src: str, dst: Path, pool: ColorizerPool, ctrl, events: VideoEvents, se
             report = colorize_video(src, dst, pool, warn=events.warn, stop=ctrl.stop, progress=progress, **settings)
         finally:
             events.file_ended()
-    except EdgecolorError as e:
-        if pool.error is not None:
-            raise
-        if ctrl.presses:  # Ctrl-C before the first frame: nothing written, not a failure
-            return "stopped"
-        events.failed(str(e))
-        return "failed"
     except KeyboardInterrupt:  # only when someone else's SIGINT handler was in place
         ctrl.presses += 1
         return "stopped"
-    except OSError as e:
-        events.failed(f"{e.filename or src}: {e.strerror or e}")
-        return "failed"
     except Exception as e:  # one odd file must not end a batch
-        if os.environ.get("EDGECOLOR_DEBUG"):
-            raise
-        events.failed(f"{src}: unexpected {type(e).__name__}: {e} (set EDGECOLOR_DEBUG=1 for a traceback)")
+        message = file_failure(e, src, "video")
+        if ctrl.presses:  # Ctrl-C before the first frame: nothing written, not a failure
+            return "stopped"
+        events.failed(message)
         return "failed"
     events.wrote(report)
     return "partial" if report.partial else "done"

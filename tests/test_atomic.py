@@ -114,6 +114,14 @@ def test_atomic_file_commits_or_leaves_nothing_not_even_its_folders(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["v.mkv"] and target.read_bytes() == b"video"
 
 
+def test_an_atomic_file_that_cannot_be_made_is_an_output_error(tmp_path):
+    """This file failed (a batch counts it and goes on, exit 1), not "nothing can run"."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match=r"file/sub \(a file is in the way\)$"):
+        atomic.AtomicFile(blocker / "sub" / "v.mp4")
+
+
 def test_make_folder_says_what_is_in_the_way_and_returns_what_it_made(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -1,6 +1,8 @@
-"""Imports of the video modules only go down the layers (issue 11): video/live -> stream -> sources ->
-ffmpeg -> errors; options (ColorizerOptions) stays in the floor. Function-level (lazy) imports count too:
-they close a circle just the same."""
+"""Imports only go down the layers of docs/DEVELOPING.md, and every module has a layer (issues 11 and 24).
+
+Function-level (lazy) imports count too: they close a circle just the same. A new module fails
+``test_every_module_has_a_layer`` until it is placed in LAYERS (and in DEVELOPING.md's layout).
+"""
 
 from __future__ import annotations
 
@@ -8,26 +10,42 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "edgecolor"
-# module -> edgecolor modules it must never import (anything above it)
-ABOVE = {
-    "ffmpeg": {"sources", "stream", "video", "live", "mjpeg", "atomic", "cli"},
-    "atomic": {"sources", "stream", "video", "live", "mjpeg", "ffmpeg", "cli"},
-    "sources": {"stream", "video", "live", "mjpeg", "cli"},
-    "stream": {"video", "live", "mjpeg", "cli"},
-    "video": {"live", "mjpeg", "cli"},
-    "mjpeg": {"stream", "video", "live", "sources", "cli"},
-    "cvlog": {"sources", "stream", "video", "live", "mjpeg", "ffmpeg", "atomic", "backends", "files", "batch", "serve",
-              "cli"},
-    "regular": {"files", "batch", "modelfile", "importers", "atomic", "cvlog", "options", "colorizer", "cli"},
-    # the model-file reader is below the catalogue and the backends, which both read from it
-    "options": {"models", "backends", "colorizer", "pipeline", "files", "batch", "video", "video_batch", "live",
-                "stream", "sources", "cli"},
-    "video_batch": {"live", "cli"},
-    # GStreamer: the bindings' loader is in the floor, RTSP out a part beside mjpeg (issue 22)
-    "gstlib": {"sources", "stream", "video", "live", "mjpeg", "rtsp", "gst", "colorizer", "cli"},
-    "rtsp": {"stream", "video", "live", "mjpeg", "gst", "cli"},
-    "modelfile": {"models", "backends", "colorizer", "pipeline", "batch", "cli"},
+
+# Top to bottom, as docs/DEVELOPING.md draws them. A package (cli, backends, gst, importers) is one unit.
+LAYERS: list[tuple[str, set[str]]] = [
+    ("package", {"__init__", "__main__"}),
+    ("cli", {"cli"}),
+    ("jobs", {"batch", "ray_batch", "video", "video_batch", "live", "evaluate", "bench", "importers", "gst", "serve"}),
+    ("stream", {"stream"}),
+    ("colorizer", {"colorizer"}),
+    ("parts", {"pipeline", "models", "backends", "sources", "writers", "mjpeg", "rtsp", "ffmpeg", "sheets"}),
+    ("floor", {"contract", "modelfile", "files", "atomic", "imageheader", "cvlog", "cpu", "metrics", "options",
+               "limits", "regular", "errors", "gstlib", "ctrlc", "sinks"}),
+]
+# The imports allowed inside one layer (importer -> imported); every floor module may read errors and limits.
+WITHIN = {
+    "ray_batch": {"batch"}, "video_batch": {"video", "batch"}, "live": {"video"}, "importers": {"bench", "evaluate"},
+    "models": {"backends"}, "sources": {"ffmpeg"}, "writers": {"ffmpeg"},
+    "files": {"atomic", "options", "imageheader", "cvlog", "regular"}, "options": {"contract"},
+    "modelfile": {"contract", "regular"},
 }
+FLOOR_BOTTOM = {"errors", "limits"}
+# Names read from the package itself that are no module: a constant string is readable from anywhere.
+CONSTANTS = {"__version__"}
+
+
+def layer_of(module: str) -> int:
+    for rank, (_, modules) in enumerate(LAYERS):
+        if module in modules:
+            return rank
+    raise KeyError(module)
+
+
+def all_modules() -> set[str]:
+    """Every module and subpackage directly below edgecolor/ (what an import's first component names)."""
+    found = {p.stem for p in PACKAGE.glob("*.py")}
+    found |= {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    return found
 
 
 def edgecolor_imports(path: Path) -> set[str]:
@@ -42,17 +60,49 @@ def edgecolor_imports(path: Path) -> set[str]:
                                      else [])
         for name in names:
             parts = name.split(".")
-            if parts[0] == "edgecolor" and len(parts) > 1:
+            if parts[0] == "edgecolor" and len(parts) > 1 and parts[1] not in CONSTANTS:
                 found.add(parts[1])
     return found
 
 
-def test_video_modules_import_only_downwards():
-    for module, forbidden in ABOVE.items():
-        wrong = edgecolor_imports(PACKAGE / f"{module}.py") & forbidden
-        assert not wrong, f"edgecolor/{module}.py imports {sorted(wrong)} from a layer above it"
+def files_of(module: str) -> list[Path]:
+    folder = PACKAGE / module
+    return sorted(folder.rglob("*.py")) if folder.is_dir() else [PACKAGE / f"{module}.py"]
+
+
+def test_every_module_has_a_layer():
+    placed = set().union(*(modules for _, modules in LAYERS))
+    assert not all_modules() - placed, "modules without a layer: add them to LAYERS and to docs/DEVELOPING.md"
+    assert not placed - all_modules(), "LAYERS names modules that do not exist"
+
+
+def test_imports_only_go_down():
+    wrong = []
+    for module in sorted(all_modules()):
+        rank = layer_of(module)
+        for path in files_of(module):
+            for imported in edgecolor_imports(path) - {module}:
+                if imported not in all_modules():
+                    # `from edgecolor import Colorizer` and the like: the package's lazy names
+                    imported = "__init__"
+                other = layer_of(imported)
+                if other > rank or imported in WITHIN.get(module, ()):
+                    continue
+                if other == rank == layer_of("errors") and imported in FLOOR_BOTTOM:
+                    continue
+                wrong.append(f"{path.relative_to(PACKAGE)} ({LAYERS[rank][0]}) imports {imported} "
+                             f"({LAYERS[other][0]})")
+    assert not wrong, "imports that do not go down: " + "; ".join(wrong)
 
 
 def test_options_is_in_the_floor():
     """ColorizerOptions is checked before anything loads: it may read only the floor's choices and limits."""
     assert edgecolor_imports(PACKAGE / "options.py") <= {"errors", "limits", "contract"}
+
+
+def test_a_layer_breach_is_caught(tmp_path):
+    """The checker sees a lazy import inside a function (the kind that closed circles before)."""
+    path = tmp_path / "probe.py"
+    path.write_text("def f():\n    from edgecolor.stream import run\n    import edgecolor.cli.app\n")
+    assert edgecolor_imports(path) == {"stream", "cli"}
+    assert layer_of("stream") < layer_of("sources")

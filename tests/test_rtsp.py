@@ -23,7 +23,7 @@ from gst_support import missing
 from video_fixtures import cli_env, errors, invoke, mean_chroma, synthetic_clip, write_clip
 
 from edgecolor.errors import EdgecolorError
-from edgecolor.video import find_ffmpeg
+from edgecolor.ffmpeg import find_ffmpeg
 
 MISSING = missing(
     ("ffmpeg", "ffprobe", "gst-inspect-1.0"), "ffmpeg, gstreamer1.0-tools", ("Gst", "GstRtspServer"),

@@ -16,7 +16,8 @@ import pytest
 from conftest import default_sigint
 from video_fixtures import cli_env, errors, flicker, frames_of, invoke, mean_chroma, synthetic_clip, write_clip
 
-from edgecolor.video import FileSource, ffmpeg_probe, find_ffmpeg
+from edgecolor.ffmpeg import ffmpeg_probe, find_ffmpeg
+from edgecolor.sources import FileSource
 
 FFMPEG = find_ffmpeg()
 pytestmark = pytest.mark.skipif(FFMPEG is None and not os.environ.get("CI"), reason="no ffmpeg (imageio-ffmpeg)")
@@ -146,19 +147,19 @@ def test_bad_inputs_give_one_line_and_leave_nothing(tmp_path, clip_file, model_f
         closed = s.getsockname()[1]
     out = tmp_path / "out"
     cases = [
-        ([tmp_path / "missing.mp4", "-o", out / "a.mp4"], "no such file"),
-        ([text, "-o", out / "b.mp4"], "not a video"),
-        ([photo, "-o", out / "c.mp4"], "is a photo"),
-        ([f"http://127.0.0.1:{closed}/x", "-o", out / "d.mp4"], "cannot open"),
-        ([clip_file, "-o", blocker / "e.mp4"], "a file is in the way"),
-        ([clip_file, "-o", out / "f.xyz"], "unknown video type"),
-        ([clip_file, "-o", out / "g.mp4", "--start", "9"], "past the end"),
-        ([clip_file, "-o", out / "h.mp4", "--start", "1", "--end", "0.5"], "must be after"),
-        ([clip_file, "-o", out / "i.mp4", "--model", tmp_path / "nope.onnx"], "model file not found"),
+        ([tmp_path / "missing.mp4", "-o", out / "a.mp4"], 1, "no such file"),
+        ([text, "-o", out / "b.mp4"], 1, "not a video"),
+        ([photo, "-o", out / "c.mp4"], 1, "is a photo"),
+        ([f"http://127.0.0.1:{closed}/x", "-o", out / "d.mp4"], 1, "cannot open"),
+        ([clip_file, "-o", blocker / "e.mp4"], 1, "a file is in the way"),
+        ([clip_file, "-o", out / "f.xyz"], 2, "unknown video type"),
+        ([clip_file, "-o", out / "g.mp4", "--start", "9"], 1, "past the end"),
+        ([clip_file, "-o", out / "h.mp4", "--start", "1", "--end", "0.5"], 2, "must be after"),
+        ([clip_file, "-o", out / "i.mp4", "--model", tmp_path / "nope.onnx"], 2, "model file not found"),
     ]
-    for args, reason in cases:
+    for args, code, reason in cases:  # the README's rule: an input that failed is 1, nothing could run is 2
         result = invoke("video", "--model", model_files["onnx"], *args)
-        assert result.exit_code != 0, (args, result.output)
+        assert result.exit_code == code, (args, result.output)
         lines = errors(result.output)
         assert len(lines) == 1 and reason in lines[0], (args, result.output)
         assert "Traceback" not in result.output

@@ -15,8 +15,8 @@ import pytest
 from video_fixtures import cli_env, errors, frames_of, invoke, synthetic_clip, write_clip
 
 from edgecolor.atomic import host_tag
+from edgecolor.ffmpeg import ffmpeg_probe, find_ffmpeg
 from edgecolor.sources import FileSource
-from edgecolor.video import ffmpeg_probe, find_ffmpeg
 
 FFMPEG = find_ffmpeg()
 pytestmark = pytest.mark.skipif(FFMPEG is None and not os.environ.get("CI"), reason="no ffmpeg (imageio-ffmpeg)")
@@ -400,7 +400,7 @@ def test_opencv_paths_refuse_a_name_that_is_not_utf8_in_one_line(tmp_path):
         "from pathlib import Path\n"
         "from edgecolor.errors import InputError\n"
         "from edgecolor.sources import FileSource, LiveSource\n"
-        "from edgecolor.video import Cv2Writer\n"
+        "from edgecolor.writers import Cv2Writer\n"
         "src = Path(os.fsdecode(sys.argv[1]))\n"
         "for make in (lambda: FileSource(src, ffmpeg=None), lambda: LiveSource(str(src)),\n"
         "             lambda: Cv2Writer(src.with_name(src.name + '.out.avi'), (64, 48), 25.0, ['MJPG'])):\n"

@@ -57,14 +57,14 @@ def _stop_like_ctrl_c(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-_stop_like_ctrl_c.stops_like_ctrl_c = True  # type: ignore[attr-defined]  # video.ctrl_c_sets takes these over
+_stop_like_ctrl_c.stops_like_ctrl_c = True  # type: ignore[attr-defined]  # ctrlc.ctrl_c_sets takes these over
 
 
 def stop_signals() -> None:
     """A stop is a stop however it comes: SIGTERM and SIGHUP act as Ctrl-C (exit 130 after the summary).
 
     Only where they still have their default action (a signal a parent chose to ignore, e.g. nohup's
-    SIGHUP, stays ignored). ``video.ctrl_c_sets`` turns them, like Ctrl-C, into "finish the file and stop".
+    SIGHUP, stays ignored). ``ctrlc.ctrl_c_sets`` turns them, like Ctrl-C, into "finish the file and stop".
     """
     for name in ("SIGTERM", "SIGHUP"):
         sig = getattr(signal, name, None)
