@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from edgecolor.errors import EdgecolorError
+from edgecolor.options import StreamOptions
 from edgecolor.sources import LiveSource, open_source, parse_source
-from edgecolor.stream import DEFAULT_STRENGTH, Result, RunStats, run
+from edgecolor.stream import Result, RunStats, run
 
 # Sources moved to sources.py; these names stay importable from here.
 __all__ = ["LiveReport", "LiveSource", "Preview", "Recorder", "VirtualCam", "Window", "live", "open_source",
@@ -268,9 +269,7 @@ def live(
     virtual_cam: bool = False,
     timeout: float = 10.0,
     loop: bool = False,
-    stabilize: bool = True,
-    strength: float = DEFAULT_STRENGTH,
-    workers: int = 1,
+    stream_options: StreamOptions | None = None,
     max_frames: int | None = None,
     stop: threading.Event | None = None,
     sinks: list | None = None,
@@ -292,8 +291,7 @@ def live(
     try:
         outputs.open(src, show=show, side_by_side=side_by_side, record=record, codec=codec, serve=serve, host=host,
                      allow_hosts=allow_hosts, virtual_cam=virtual_cam, sinks=sinks, announce=announce, stop=stop)
-        stats = run(src, outputs.sinks, colorizer, stabilize=stabilize, strength=strength, live=True, workers=workers,
-                    stop=stop, max_frames=max_frames)
+        stats = run(src, outputs.sinks, colorizer, stream_options, live=True, stop=stop, max_frames=max_frames)
     except BaseException:
         outputs.abort_recording()
         raise

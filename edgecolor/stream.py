@@ -22,25 +22,27 @@ on moving edges, while plain motion-aware smoothing kept them clean, so it is no
 from __future__ import annotations
 
 import functools
-import math
 import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import UsageError
+from edgecolor.options import DEFAULT_STRENGTH, StreamOptions, check_strength
 from edgecolor.sources import CaptureSource, IterSource, Source, as_source
 
+if TYPE_CHECKING:
+    from edgecolor.colorizer import Colorizer
+
 # The frame sources live in sources.py; these names stay importable from here (the documented API).
-__all__ = ["DEFAULT_STRENGTH", "CaptureSource", "IterSource", "Result", "RunStats", "Source", "Stabilizer",
+__all__ = ["CaptureSource", "IterSource", "Result", "RunStats", "Source", "Stabilizer",
            "StreamColorizer", "as_source", "run"]
 
-DEFAULT_STRENGTH = 0.75
 NOISE_CAP = 1.5  # L units: the most brightness change per low-res pixel that is taken for grain
 MIN_SHIFT = 0.2  # low-res pixels: a global shift below this is not compensated (grain jitters the estimate)
 MIN_RESPONSE = 0.1  # phase-correlation peak below which the global shift is not trusted
@@ -49,8 +51,9 @@ MIN_RESPONSE = 0.1  # phase-correlation peak below which the global shift is not
 class Stabilizer:
     """Motion-aware exponential smoothing of ab, reset on scene cuts.
 
-    ``strength`` (0..0.95) is the weight of history on a still pixel; 0.75 lets flicker through at
-    about a fifth of its amplitude and follows real colour changes within a few frames.
+    ``strength`` (0..options.MAX_STRENGTH) is the weight of history on a still pixel; the default,
+    options.DEFAULT_STRENGTH, lets flicker through at about a fifth of its amplitude and follows real
+    colour changes within a few frames.
     ``motion_tolerance`` (L units, 0..100) is the change of a pixel's local mean brightness, beyond
     grain, at which it stops trusting its history. ``cut_threshold`` is the mean brightness change
     over the frame (L units) above which a frame counts as a new shot.
@@ -63,9 +66,7 @@ class Stabilizer:
         motion_tolerance: float = 6.0,
         cut_threshold: float = 12.0,
     ) -> None:
-        if not (isinstance(strength, (int, float)) and math.isfinite(strength) and 0.0 <= strength <= 0.95):
-            raise EdgecolorError(f"stabilization strength must be between 0 and 0.95, got {strength!r}")
-        self.strength = float(strength)
+        self.strength = check_strength(strength)
         self.motion_tolerance = float(motion_tolerance)
         self.cut_threshold = float(cut_threshold)
         self.cuts = 0  # scene cuts seen, for reports and tests
@@ -358,18 +359,16 @@ def _sink_call(sink: Any) -> tuple[Callable[[Result], Any], bool]:
         return (lambda r: sink.write(r.frame)), main
     if callable(sink):
         return (lambda r: sink(r.frame)), main
-    raise EdgecolorError(f"a sink must be callable or have write(frame); got {type(sink).__name__}")
+    raise UsageError(f"a sink must be callable or have write(frame); got {type(sink).__name__}")
 
 
 def run(
     source: Any,
     sink: Any,
-    colorizer: Any = None,
+    colorizer: Colorizer | Callable[[], Colorizer] | None = None,
+    stream_options: StreamOptions | None = None,
     *,
-    stabilize: bool = True,
-    strength: float = DEFAULT_STRENGTH,
     live: bool | None = None,
-    workers: int = 1,
     stop: threading.Event | None = None,
     max_frames: int | None = None,
     on_frame: Callable[[RunStats], None] | None = None,
@@ -379,42 +378,47 @@ def run(
     ``source``: a path, URL (rtsp://, http://), camera index, cv2.VideoCapture, Source, or iterable of
     frames. ``sink``: a callable taking each colorized frame, an object with ``write(frame)``, or a
     list of those. ``colorizer``: a Colorizer, a zero-argument factory returning one (needed for
-    ``workers`` > 1: one Colorizer per inference thread), or None for the default model.
+    ``stream_options.workers`` > 1: one Colorizer per inference thread), or None for the default model.
+    ``stream_options``: stabilization and workers (default: ``StreamOptions()``).
     Capture, inference and output run in separate threads; with a live source only the newest
     frame is colorized, so latency stays about one frame. Ctrl-C ends the run cleanly
     (``stats.interrupted``); the frames colorized so far have all reached the sinks.
     """
-    if workers < 1:
-        raise EdgecolorError(f"workers must be >= 1, got {workers}")
+    stream_options = StreamOptions() if stream_options is None else stream_options
+    if not isinstance(stream_options, StreamOptions):
+        raise UsageError(f"stream_options must be a StreamOptions, got {type(stream_options).__name__}")
+    workers = stream_options.workers
     sinks = [_sink_call(s) for s in (sink if isinstance(sink, (list, tuple)) else [sink])]
     if max_frames is not None and max_frames <= 0:
         return RunStats()
-    if colorizer is None or isinstance(colorizer, dict):
-        from edgecolor.colorizer import Colorizer
-
-        options = dict(colorizer or {})
-
-        def factory():
-            return Colorizer(**options)
-    elif callable(colorizer) and not hasattr(colorizer, "predict_ab"):
-        factory = colorizer
-    else:
-        if workers > 1:
-            raise EdgecolorError("workers > 1 needs a Colorizer factory (one Colorizer per inference thread)")
-        instance = colorizer
-
-        def factory():
-            return instance
+    factory = _colorizer_factory(colorizer, workers)
 
     src = as_source(source, live)
     opened = isinstance(source, (str, int)) or hasattr(source, "__fspath__")  # ours to close
     try:
         colorizers = [factory() for _ in range(workers)]
-        streams = [StreamColorizer(c, stabilize=stabilize, strength=strength) for c in colorizers]
+        streams = [StreamColorizer(c, stabilize=stream_options.stabilize, strength=stream_options.strength)
+                   for c in colorizers]
         return _Loop(src, sinks, streams, stop or threading.Event(), max_frames, on_frame).run()
     finally:
         if opened:
             src.close()
+
+
+def _colorizer_factory(colorizer: Colorizer | Callable[[], Colorizer] | None, workers: int) -> Callable[[], Colorizer]:
+    """What makes each inference thread's Colorizer: the default model, the caller's factory, or its one instance."""
+    from edgecolor.colorizer import Colorizer
+
+    if colorizer is None:
+        return Colorizer
+    if isinstance(colorizer, Colorizer):
+        if workers > 1:
+            raise UsageError("workers > 1 needs a Colorizer factory (one Colorizer per inference thread)")
+        return lambda: colorizer
+    if callable(colorizer):
+        return colorizer
+    raise UsageError(f"colorizer must be a Colorizer, a function returning one, or None; "
+                     f"got {type(colorizer).__name__}")
 
 
 class _Loop:

@@ -10,7 +10,8 @@ import pytest
 from video_fixtures import colorize_clip, flicker, flicker_ab, flicker_pan, lag, smear, synthetic_clip
 
 from edgecolor.colorizer import Colorizer
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import EdgecolorError, UsageError
+from edgecolor.options import StreamOptions
 from edgecolor.stream import IterSource, Stabilizer, StreamColorizer, run
 
 
@@ -132,7 +133,8 @@ def test_run_keeps_every_frame_in_order_with_two_workers(model_files, colorizer,
     stream = StreamColorizer(colorizer)
     expected = [stream.process(f) for f in frames]
     got = []
-    stats = run(frames, got.append, lambda: Colorizer(model_files["onnx"], backend="openvino"), workers=2)
+    stats = run(frames, got.append, lambda: Colorizer(model_files["onnx"], backend="openvino"),
+                StreamOptions(workers=2))
     assert stats.frames == len(frames) == len(got)
     assert all(np.array_equal(a, b) for a, b in zip(got, expected))
     assert not stats.interrupted and stats.fps > 0 and stats.latencies
@@ -149,7 +151,8 @@ def test_run_keeps_720p_frames_in_order_through_the_fast_merge(model_files, colo
     stream = StreamColorizer(colorizer)
     expected = [stream.process(f) for f in frames]
     got = []
-    stats = run(frames, got.append, lambda: Colorizer(model_files["onnx"], backend="openvino"), workers=2)
+    stats = run(frames, got.append, lambda: Colorizer(model_files["onnx"], backend="openvino"),
+                StreamOptions(workers=2))
     assert stats.frames == len(frames) == len(got) == 9
     assert all(np.array_equal(a, b) for a, b in zip(got, expected))
 
@@ -194,5 +197,21 @@ def test_run_surfaces_sink_errors(colorizer, clip):
 
     with pytest.raises(EdgecolorError, match="disk full"):
         run(clip.frames, broken, colorizer)
-    with pytest.raises(EdgecolorError):
+    with pytest.raises(UsageError, match="a sink must be callable"):
         run(clip.frames, 42, colorizer)
+
+
+def test_run_takes_a_colorizer_or_a_factory_and_one_stream_options(model_files, colorizer, clip):
+    """Issue 24: run()'s dict form of ``colorizer`` is gone; stabilize/strength/workers come as one StreamOptions."""
+    with pytest.raises(UsageError, match="colorizer must be a Colorizer, a function returning one, or None; got dict"):
+        run(clip.frames, [].append, {"model": model_files["onnx"]})
+    with pytest.raises(UsageError, match="workers > 1 needs a Colorizer factory"):
+        run(clip.frames, [].append, colorizer, StreamOptions(workers=2))
+    with pytest.raises(UsageError, match="stream_options must be a StreamOptions, got dict"):
+        run(clip.frames, [].append, colorizer, {"workers": 2})
+    raw, steady = [], []
+    run(clip.frames, raw.append, colorizer, StreamOptions(stabilize=False))
+    run(clip.frames, steady.append, colorizer)
+    plain = StreamColorizer(colorizer, stabilize=False)
+    assert all(np.array_equal(a, plain.process(f)) for a, f in zip(raw, clip.frames))
+    assert not all(np.array_equal(a, b) for a, b in zip(raw, steady))  # the default stabilizes

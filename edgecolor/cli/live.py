@@ -14,7 +14,7 @@ from edgecolor.batch import colorizer_factory
 from edgecolor.cli import _options as opt
 from edgecolor.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, app, error
 from edgecolor.errors import EdgecolorError
-from edgecolor.options import ColorizerOptions
+from edgecolor.options import ColorizerOptions, StreamOptions
 
 
 @app.command()
@@ -49,9 +49,7 @@ def live(
              "count is reported).",
     ),
     options: ColorizerOptions = opt.colorizer(photos=True),  # with --max-pixels: the limit holds for frames too
-    stabilize: bool = opt.STABILIZE,
-    strength: float = opt.STRENGTH,
-    workers: int = opt.WORKERS,
+    stream: StreamOptions = opt.stream(),  # --stabilize, --strength, --workers
 ) -> None:
     """Colorize a live camera or stream; fps and latency are drawn on the preview and reported on exit."""
     from edgecolor.live import live as run_live
@@ -80,7 +78,7 @@ def live(
             report = run_live(
                 src, colorizer_factory(options), show=show, side_by_side=side_by_side, record=record, codec=codec,
                 serve=serve, host=host, allow_hosts=tuple(allow_host), virtual_cam=virtual_cam, timeout=timeout,
-                loop=loop, stabilize=stabilize, strength=strength, workers=workers, max_frames=frames, stop=stop,
+                loop=loop, stream_options=stream, max_frames=frames, stop=stop,
                 sinks=[server] if server else None, announce=lambda m: print(m, flush=True),
             )
     except KeyboardInterrupt:
