@@ -24,12 +24,8 @@ import numpy as np
 
 from edgecolor.errors import EdgecolorError
 from edgecolor.options import StreamOptions
-from edgecolor.sources import LiveSource, open_source, parse_source
+from edgecolor.sources import LiveSource
 from edgecolor.stream import Result, RunStats, run
-
-# Sources moved to sources.py; these names stay importable from here.
-__all__ = ["LiveReport", "LiveSource", "Preview", "Recorder", "VirtualCam", "Window", "live", "open_source",
-           "parse_source"]
 
 # -- outputs --------------------------------------------------------------------------------------
 

@@ -14,12 +14,15 @@ ABOVE = {
     "atomic": {"sources", "stream", "video", "live", "mjpeg", "ffmpeg", "cli"},
     "sources": {"stream", "video", "live", "mjpeg", "cli"},
     "stream": {"video", "live", "mjpeg", "cli"},
+    # the stabilizer is a part below the stream loop: numpy, cv2 and the floor (options) only
+    "stabilizer": {"stream", "sources", "video", "video_batch", "live", "mjpeg", "rtsp", "gst", "colorizer", "batch",
+                   "backends", "models", "ffmpeg", "cli"},
     "video": {"live", "mjpeg", "cli"},
     "mjpeg": {"stream", "video", "live", "sources", "cli"},
     "cvlog": {"sources", "stream", "video", "live", "mjpeg", "ffmpeg", "atomic", "backends", "cli"},
     # the model-file reader is below the catalogue and the backends, which both read from it
     "options": {"models", "backends", "colorizer", "pipeline", "files", "batch", "video", "video_batch", "live",
-                "stream", "sources", "cli"},
+                "stream", "stabilizer", "sources", "cli"},
     "video_batch": {"live", "cli"},
     # GStreamer: the bindings' loader is in the floor, RTSP out a part beside mjpeg (issue 22)
     "gstlib": {"sources", "stream", "video", "live", "mjpeg", "rtsp", "gst", "colorizer", "cli"},
@@ -49,6 +52,13 @@ def test_video_modules_import_only_downwards():
     for module, forbidden in ABOVE.items():
         wrong = edgecolor_imports(PACKAGE / f"{module}.py") & forbidden
         assert not wrong, f"edgecolor/{module}.py imports {sorted(wrong)} from a layer above it"
+
+
+def test_the_stabilizer_reads_only_the_floor():
+    """Issue 24: the stabilizer left stream.py; it needs the strength check (options) and nothing of the loop.
+    (pipeline only for the type of ``low_res_luma``'s argument.)"""
+    assert edgecolor_imports(PACKAGE / "stabilizer.py") <= {"options", "pipeline"}
+    assert "stabilizer" in edgecolor_imports(PACKAGE / "stream.py")
 
 
 def test_options_is_in_the_floor():

@@ -1,10 +1,10 @@
-"""The temporal stabilizer, StreamColorizer and the threaded run() loop, on real runtimes (tiny models)."""
+"""StreamColorizer and the threaded run() loop, on real runtimes (tiny models); the stabilizer on its own is in
+test_stabilizer.py."""
 
 from __future__ import annotations
 
 import threading
 
-import cv2
 import numpy as np
 import pytest
 from video_fixtures import colorize_clip, flicker, flicker_ab, flicker_pan, lag, smear, synthetic_clip
@@ -12,7 +12,8 @@ from video_fixtures import colorize_clip, flicker, flicker_ab, flicker_pan, lag,
 from edgecolor.colorizer import Colorizer
 from edgecolor.errors import EdgecolorError, UsageError
 from edgecolor.options import StreamOptions
-from edgecolor.stream import IterSource, Stabilizer, StreamColorizer, run
+from edgecolor.sources import IterSource
+from edgecolor.stream import StreamColorizer, run
 
 
 @pytest.fixture(scope="module")
@@ -23,80 +24,6 @@ def clip():
 @pytest.fixture(scope="module")
 def colorizer(model_files):
     return Colorizer(model_files["onnx"], backend="openvino")
-
-
-# -- Stabilizer on its own --------------------------------------------------------------------------
-
-
-def _noisy_ab(rng, n=30, shape=(12, 16)):
-    base = np.stack([np.full(shape, 20.0), np.full(shape, -10.0)], -1).astype(np.float32)
-    return [base + rng.normal(0, 2.0, base.shape).astype(np.float32) for _ in range(n)]
-
-
-def test_still_scene_flicker_drops_by_more_than_half():
-    rng = np.random.default_rng(0)
-    abs_ = _noisy_ab(rng)
-    luma = np.full((12, 16), 50.0, np.float32)
-    st = Stabilizer(0.6)
-    out = [st.update(ab, luma + rng.normal(0, 0.3, luma.shape).astype(np.float32)) for ab in abs_]
-    raw = np.mean([np.abs(abs_[i] - abs_[i - 1]).mean() for i in range(1, len(abs_))])
-    smooth = np.mean([np.abs(out[i] - out[i - 1]).mean() for i in range(1, len(out))])
-    assert smooth < 0.5 * raw
-
-
-def test_moving_pixels_take_the_new_colour_and_exposure_changes_do_not_count():
-    st = Stabilizer(0.6)
-    luma = np.full((12, 16), 40.0, np.float32)
-    st.update(np.zeros((12, 16, 2), np.float32), luma)
-    moved = luma + 3.0  # the whole frame 3 L units brighter: exposure, not motion
-    moved[4:8, 4:8] = 90.0  # an object arrives here
-    new = np.full((12, 16, 2), 30.0, np.float32)
-    out = st.update(new, moved)
-    assert np.allclose(out[5:7, 5:7], 30.0)  # no history where the object is
-    assert np.allclose(out[0, 0], 30.0 * 0.4, atol=0.5)  # still pixels blend 60 % history
-
-
-def test_a_pan_keeps_its_history_shifted_with_the_camera():
-    """The camera pans 2 low-res pixels a frame over a textured scene whose colour is tied to it, with
-    colour noise per frame: the history follows the pan (colour error well below the raw noise); without
-    following it the whole frame counts as motion and keeps the raw noise."""
-    rng = np.random.default_rng(3)
-    scene = cv2.GaussianBlur(rng.uniform(0, 100, (40, 160)).astype(np.float32), (0, 0), 1.0)
-    colour = np.stack([scene - 50, 50 - scene], -1)  # colour that belongs to the content
-    st = Stabilizer(0.75)
-    errors, raw_errors = [], []
-    for t in range(30):
-        luma = scene[:, 2 * t:2 * t + 64] + rng.normal(0, 0.3, (40, 64)).astype(np.float32)
-        truth = colour[:, 2 * t:2 * t + 64]
-        noisy = truth + rng.normal(0, 3.0, truth.shape).astype(np.float32)
-        out = st.update(noisy, luma)
-        if t >= 5:
-            inner = (slice(4, -4), slice(4, -8))  # away from where the pan brings new content in
-            errors.append(np.abs(out - truth)[inner].mean())
-            raw_errors.append(np.abs(noisy - truth)[inner].mean())
-    assert np.mean(errors) < 0.75 * np.mean(raw_errors)
-    assert st.cuts == 0
-
-
-def test_scene_cut_resets_history():
-    st = Stabilizer(0.9)
-    st.update(np.zeros((12, 16, 2), np.float32), np.full((12, 16), 20.0, np.float32))
-    new = np.full((12, 16, 2), 25.0, np.float32)
-    cut_luma = np.full((12, 16), 10.0, np.float32)  # another shot: bright left half, dark right half
-    cut_luma[:, :8] = 90.0
-    assert np.array_equal(st.update(new, cut_luma), new)
-    assert st.cuts == 1
-
-
-def test_strength_zero_is_identity_and_bad_strength_is_refused():
-    st = Stabilizer(0.0)
-    luma = np.full((4, 4), 50.0, np.float32)
-    a, b = np.zeros((4, 4, 2), np.float32), np.ones((4, 4, 2), np.float32)
-    st.update(a, luma)
-    assert np.array_equal(st.update(b, luma), b)
-    for bad in (-0.1, 0.99, float("nan"), "x"):
-        with pytest.raises(EdgecolorError):
-            Stabilizer(bad)
 
 
 # -- StreamColorizer on a clip with a moving object, a pan and cuts ---------------------------------
