@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
+from edgecolor.errors import BackendError, OutputError, UsageError
 from edgecolor.options import StreamOptions
 from edgecolor.sources import LiveSource
 from edgecolor.stream import Result, RunStats, run
@@ -86,10 +86,10 @@ def check_gui() -> None:
         if line.strip().startswith("GUI:"):
             gui = line.split(":", 1)[1].strip()
     if gui.upper() in ("NONE", ""):
-        raise EdgecolorError("--show needs OpenCV with a GUI: pip uninstall opencv-python-headless && "
+        raise BackendError("--show needs OpenCV with a GUI: pip uninstall opencv-python-headless && "
                              "pip install opencv-python (or use --serve PORT to watch in a browser)")
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise EdgecolorError("--show: no display here (DISPLAY is not set); use --serve PORT to watch in a browser")
+        raise UsageError("--show: no display here (DISPLAY is not set); use --serve PORT to watch in a browser")
 
 
 class Window:
@@ -204,7 +204,7 @@ def check_virtual_cam() -> Any:
     try:
         import pyvirtualcam
     except ImportError:
-        raise EdgecolorError("--virtual-cam needs pyvirtualcam: pip install pyvirtualcam (and a virtual camera "
+        raise BackendError("--virtual-cam needs pyvirtualcam: pip install pyvirtualcam (and a virtual camera "
                              "device: v4l2loopback on Linux, OBS Virtual Camera on Windows and macOS)") from None
     return pyvirtualcam
 
@@ -225,8 +225,8 @@ class VirtualCam:
             try:
                 self._cam = self._module.Camera(width=frame.shape[1], height=frame.shape[0], fps=self.fps,
                                                 fmt=self._module.PixelFormat.BGR, device=self.device)
-            except Exception as e:  # no loopback device, OBS camera not installed, ...
-                raise EdgecolorError(f"--virtual-cam: {e}") from None
+            except Exception as e:  # no loopback device, OBS camera not installed, ...: this output failed (exit 1)
+                raise OutputError(f"--virtual-cam: {e}") from None
             print(f"virtual camera: {self._cam.device}", file=sys.stderr)
         self._cam.send(np.ascontiguousarray(frame))
 

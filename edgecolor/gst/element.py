@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError, UsageError
+from edgecolor.errors import EdgecolorError, InputError, UsageError
 from edgecolor.gst import ELEMENT
 from edgecolor.gstlib import load_gi
 from edgecolor.options import (
@@ -266,7 +266,7 @@ class EdgecolorFilter(GstBase.BaseTransform):
         stride = _row_stride(width, channels)
         with buf.map(Gst.MapFlags.READ) as info:
             if info.size < stride * (height - 1) + width * channels:
-                raise EdgecolorError(f"a {width}x{height} {fmt} frame of {info.size} bytes is too short")
+                raise InputError(f"a {width}x{height} {fmt} frame of {info.size} bytes is too short")
             shape = (height, width) if channels == 1 else (height, width, 3)
             strides = (stride, 1) if channels == 1 else (stride, 3, 1)
             view = np.ndarray(shape, np.uint8, buffer=info.data, strides=strides)
