@@ -18,14 +18,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgecolor.errors import BackendError, OutputError, UsageError
 from edgecolor.options import StreamOptions
 from edgecolor.sources import LiveSource
-from edgecolor.stream import Result, RunStats, run
+from edgecolor.stream import ColorizerSpec, Result, RunStats, Sink, SinkSpec, run
+
+if TYPE_CHECKING:
+    from edgecolor.mjpeg import MjpegServer
 
 # -- outputs --------------------------------------------------------------------------------------
 
@@ -92,7 +95,7 @@ def check_gui() -> None:
         raise UsageError("--show: no display here (DISPLAY is not set); use --serve PORT to watch in a browser")
 
 
-class Window:
+class Window(Sink):
     """cv2.imshow in the calling thread (GUI toolkits insist); q or Esc quits, as does closing the window."""
 
     main_thread = True
@@ -127,18 +130,18 @@ class Window:
             cv2.waitKey(1)
 
 
-class Preview:
+class Preview(Sink):
     """Frames to the MJPEG preview server, composed like the window when someone asks for one
     (a stream viewer or a ``/snapshot.jpg`` request: no viewer needed)."""
 
-    def __init__(self, server: Any, meter: Meter, side_by_side: bool) -> None:
+    def __init__(self, server: MjpegServer, meter: Meter, side_by_side: bool) -> None:
         self.server, self.meter, self.side_by_side = server, meter, side_by_side
 
     def emit(self, result: Result) -> None:
         self.server.write(lambda: compose(result, self.meter, self.side_by_side))
 
 
-class Recorder:
+class Recorder(Sink):
     """A real-time recording: frames are repeated or skipped so playback speed matches the wall clock."""
 
     def __init__(self, path: Path, fps: float | Callable[[], float], codec: str | None = None,
@@ -209,7 +212,7 @@ def check_virtual_cam() -> Any:
     return pyvirtualcam
 
 
-class VirtualCam:
+class VirtualCam(Sink):
     """Frames to a virtual camera (pyvirtualcam), for video-call software."""
 
     def __init__(self, fps: float | Callable[[], float], device: str | None = None) -> None:
@@ -253,7 +256,7 @@ class LiveReport:
 
 def live(
     source: str | int | LiveSource,
-    colorizer: Any,
+    colorizer: ColorizerSpec,
     *,
     show: bool = False,
     side_by_side: bool = False,
@@ -268,7 +271,7 @@ def live(
     stream_options: StreamOptions | None = None,
     max_frames: int | None = None,
     stop: threading.Event | None = None,
-    sinks: list | None = None,
+    sinks: list[SinkSpec] | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> LiveReport:
     """Colorize a live source until it ends, fails for ``timeout`` s, q/Esc, ``stop`` or Ctrl-C.
@@ -306,13 +309,15 @@ class _Outputs:
 
     def __init__(self) -> None:
         self.meter = Meter()
-        self.sinks: list = []
+        self.sinks: list[SinkSpec] = []
         self.recorder: Recorder | None = None
-        self.server: Any = None
+        self.server: MjpegServer | None = None
+        self._closing: list[Window | VirtualCam] = []  # closed here whatever happens (the recording is not)
 
     def open(self, src: LiveSource, *, show: bool, side_by_side: bool, record: Path | None, codec: str | None,
-             serve: int | None, host: str, allow_hosts: tuple[str, ...], virtual_cam: bool, sinks: list | None,
-             announce: Callable[[str], None], stop: threading.Event | None = None) -> None:
+             serve: int | None, host: str, allow_hosts: tuple[str, ...], virtual_cam: bool,
+             sinks: list[SinkSpec] | None, announce: Callable[[str], None],
+             stop: threading.Event | None = None) -> None:
         """Each output that was asked for; the meter first (it sees frames before slow sinks), the window last
         (it runs in the calling thread)."""
 
@@ -334,10 +339,12 @@ class _Outputs:
         if self.server:
             self.sinks.append(Preview(self.server, self.meter, side_by_side))
         if virtual_cam:
-            self.sinks.append(VirtualCam(fps))
+            self._closing.append(VirtualCam(fps))
+            self.sinks.append(self._closing[-1])
         self.sinks.extend(sinks or [])
         if show:
-            self.sinks.append(Window(f"edgecolor - {src.name}", self.meter, side_by_side))
+            self._closing.append(Window(f"edgecolor - {src.name}", self.meter, side_by_side))
+            self.sinks.append(self._closing[-1])
 
     def abort_recording(self) -> None:
         if self.recorder:
@@ -345,14 +352,13 @@ class _Outputs:
 
     def close(self) -> None:
         """Windows, virtual cameras and the preview server (the recording is finished or aborted by the caller)."""
-        for out in self.sinks:
-            if isinstance(out, (Window, VirtualCam)):
-                out.close()
+        for out in self._closing:
+            out.close()
         if self.server:
             self.server.close()
 
 
-class _MeterSink:
+class _MeterSink(Sink):
     """Counts every frame for the overlay's fps and latency (first, so it sees frames before slow sinks)."""
 
     def __init__(self, meter: Meter) -> None:

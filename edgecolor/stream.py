@@ -12,9 +12,9 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 
@@ -25,6 +25,11 @@ from edgecolor.stabilizer import Stabilizer, low_res_luma
 
 if TYPE_CHECKING:
     from edgecolor.colorizer import Colorizer
+    from edgecolor.pipeline import Prepared
+
+# What run(), video.colorize_video and live.live take as ``colorizer``: one Colorizer, a factory that makes
+# one per inference worker, or None for the default model.
+ColorizerSpec: TypeAlias = "Colorizer | Callable[[], Colorizer] | None"
 
 
 class StreamColorizer:
@@ -36,7 +41,8 @@ class StreamColorizer:
     ``stabilize=False`` colorizes every frame independently (same as ``Colorizer.colorize``).
     """
 
-    def __init__(self, colorizer: Any = None, stabilize: bool = True, strength: float = DEFAULT_STRENGTH) -> None:
+    def __init__(self, colorizer: Colorizer | None = None, stabilize: bool = True,
+                 strength: float = DEFAULT_STRENGTH) -> None:
         if colorizer is None:
             from edgecolor.colorizer import Colorizer
 
@@ -44,14 +50,14 @@ class StreamColorizer:
         self.colorizer = colorizer
         self.stabilizer = Stabilizer(strength) if stabilize else None
 
-    def analyze(self, frame: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+    def analyze(self, frame: np.ndarray) -> tuple[Prepared, np.ndarray, np.ndarray | None]:
         """Network half of ``process``: (prepared, raw ab, low-res L). Safe to run ahead in another thread."""
         prepared = self.colorizer.prepare(frame)
         ab = self.colorizer.predict_ab(prepared)
         luma = low_res_luma(prepared, ab.shape[:2]) if self.stabilizer else None
         return prepared, ab, luma
 
-    def finish(self, prepared: Any, ab: np.ndarray, luma: np.ndarray | None) -> np.ndarray:
+    def finish(self, prepared: Prepared, ab: np.ndarray, luma: np.ndarray | None) -> np.ndarray:
         """Stateful half of ``process``: stabilize (in frame order) and merge at full resolution."""
         if self.stabilizer is not None:
             ab = self.stabilizer.update(ab, luma)
@@ -213,24 +219,45 @@ class _Ordered:
             return None
 
 
-def _sink_call(sink: Any) -> tuple[Callable[[Result], Any], bool]:
-    """(call taking a Result, must run in the calling thread). Sinks may take a Result (``emit``),
-    a frame (``write``), or be a plain callable taking the frame; ``main_thread = True`` marks GUI sinks.
+@runtime_checkable
+class Sink(Protocol):
+    """Where run() puts each colorized frame, in frame order (live's window, recording, preview, meter).
+
+    ``emit`` gets the whole Result (the colorized frame, the input frame, when it was captured);
+    returning False stops the run. A sink that must run in the calling thread (a GUI window) has a
+    class attribute ``main_thread = True``; every other sink runs in the writer thread.
     """
+
+    def emit(self, result: Result) -> bool | None: ...
+
+
+@runtime_checkable
+class FrameSink(Protocol):
+    """A sink that takes only the colorized frame: a video writer, the MJPEG or RTSP server."""
+
+    def write(self, frame: np.ndarray) -> bool | None: ...
+
+
+# What run() accepts as ``sink``: a Sink, a FrameSink, a plain callable taking the frame, or several of them.
+SinkSpec: TypeAlias = "Sink | FrameSink | Callable[[np.ndarray], Any]"
+
+
+def _sink_call(sink: SinkSpec) -> tuple[Callable[[Result], Any], bool]:
+    """(call taking a Result, must run in the calling thread) for one sink."""
     main = bool(getattr(sink, "main_thread", False))
-    if hasattr(sink, "emit"):
+    if isinstance(sink, Sink):
         return sink.emit, main
-    if hasattr(sink, "write"):
+    if isinstance(sink, FrameSink):
         return (lambda r: sink.write(r.frame)), main
     if callable(sink):
         return (lambda r: sink(r.frame)), main
-    raise UsageError(f"a sink must be callable or have write(frame); got {type(sink).__name__}")
+    raise UsageError(f"a sink must be callable or have write(frame) or emit(result); got {type(sink).__name__}")
 
 
 def run(
     source: Any,
-    sink: Any,
-    colorizer: Colorizer | Callable[[], Colorizer] | None = None,
+    sink: SinkSpec | Sequence[SinkSpec],
+    colorizer: ColorizerSpec = None,
     stream_options: StreamOptions | None = None,
     *,
     live: bool | None = None,
@@ -241,9 +268,10 @@ def run(
     """Capture -> colorize -> sink until the source ends, a sink returns False, ``stop`` is set or Ctrl-C.
 
     ``source``: a path, URL (rtsp://, http://), camera index, cv2.VideoCapture, Source, or iterable of
-    frames. ``sink``: a callable taking each colorized frame, an object with ``write(frame)``, or a
-    list of those. ``colorizer``: a Colorizer, a zero-argument factory returning one (needed for
-    ``stream_options.workers`` > 1: one Colorizer per inference thread), or None for the default model.
+    frames. ``sink``: a ``Sink`` (``emit(result)``), a ``FrameSink`` (``write(frame)``), a callable taking
+    each colorized frame, or a list of those. ``colorizer``: a Colorizer, a zero-argument factory returning
+    one (needed for ``stream_options.workers`` > 1: one Colorizer per inference thread), or None for the
+    default model.
     ``stream_options``: stabilization and workers (default: ``StreamOptions()``).
     Capture, inference and output run in separate threads; with a live source only the newest
     frame is colorized, so latency stays about one frame. Ctrl-C ends the run cleanly
@@ -270,7 +298,7 @@ def run(
             src.close()
 
 
-def _colorizer_factory(colorizer: Colorizer | Callable[[], Colorizer] | None, workers: int) -> Callable[[], Colorizer]:
+def _colorizer_factory(colorizer: ColorizerSpec, workers: int) -> Callable[[], Colorizer]:
     """What makes each inference thread's Colorizer: the default model, the caller's factory, or its one instance."""
     from edgecolor.colorizer import Colorizer
 
@@ -289,8 +317,8 @@ def _colorizer_factory(colorizer: Colorizer | Callable[[], Colorizer] | None, wo
 class _Loop:
     """The threads of one run: reader -> workers (analyze) -> this thread (stabilize, merge) -> writer."""
 
-    def __init__(self, src: Source, sinks: list, streams: list[StreamColorizer], stop: threading.Event,
-                 max_frames: int | None, on_frame: Callable[[RunStats], None] | None) -> None:
+    def __init__(self, src: Source, sinks: list[tuple[Callable[[Result], Any], bool]], streams: list[StreamColorizer],
+                 stop: threading.Event, max_frames: int | None, on_frame: Callable[[RunStats], None] | None) -> None:
         self.src, self.streams, self.stop = src, streams, stop
         self.inline = [call for call, main in sinks if main]  # GUI sinks: called in the calling thread
         self.threaded = [call for call, main in sinks if not main]

@@ -50,7 +50,7 @@ from edgecolor.ffmpeg import (
 from edgecolor.limits import DEFAULT_MAX_PIXELS
 from edgecolor.options import StreamOptions
 from edgecolor.sources import FileSource
-from edgecolor.stream import RunStats, run
+from edgecolor.stream import ColorizerSpec, RunStats, run
 
 # Names that moved to ffmpeg.py, sources.py and atomic.py stay importable from here.
 __all__ = ["CONTAINERS", "AtomicFile", "FileSource", "VideoReport", "colorize_video", "container_of",
@@ -389,7 +389,7 @@ def count_mismatch(decoded: int, expected: int | None) -> str | None:
 def colorize_video(
     src: str | Path,
     dst: str | Path,
-    colorizer: Any,
+    colorizer: ColorizerSpec,
     *,
     start: float | None = None,
     end: float | None = None,

@@ -13,7 +13,7 @@ from edgecolor.colorizer import Colorizer
 from edgecolor.errors import EdgecolorError, UsageError
 from edgecolor.options import StreamOptions
 from edgecolor.sources import IterSource
-from edgecolor.stream import StreamColorizer, run
+from edgecolor.stream import FrameSink, Result, Sink, StreamColorizer, run
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +142,31 @@ def test_run_takes_a_colorizer_or_a_factory_and_one_stream_options(model_files, 
     plain = StreamColorizer(colorizer, stabilize=False)
     assert all(np.array_equal(a, plain.process(f)) for a, f in zip(raw, clip.frames))
     assert not all(np.array_equal(a, b) for a, b in zip(raw, steady))  # the default stabilizes
+
+
+def test_sinks_take_the_result_the_frame_or_are_plain_callables(colorizer, clip):
+    """A Sink gets the whole Result (emit; False stops the run), a FrameSink the frame (write), a callable the
+    frame; all of them the same frames, in order."""
+    class Results(Sink):
+        def __init__(self):
+            self.got = []
+
+        def emit(self, result):
+            self.got.append(result)
+            return len(self.got) < 4
+
+    class Frames:
+        def __init__(self):
+            self.got = []
+
+        def write(self, frame):
+            self.got.append(frame)
+
+    results, frames, called = Results(), Frames(), []
+    assert isinstance(frames, FrameSink) and not isinstance(frames, Sink)
+    stats = run(clip.frames, [results, frames, called.append], colorizer)
+    assert stats.frames == 4 and stats.interrupted
+    assert [r.index for r in results.got] == [0, 1, 2, 3] and all(isinstance(r, Result) for r in results.got)
+    assert all(np.array_equal(r.source, f) for r, f in zip(results.got, clip.frames))
+    assert all(np.array_equal(r.frame, a) and np.array_equal(a, b)
+               for r, a, b in zip(results.got, frames.got, called, strict=True))
