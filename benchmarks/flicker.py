@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     colorizer = Colorizer(model)
     raw, raw_ab = colorize_clip(colorizer, clip, stabilize=False)
     floor = flicker_floor(colorizer, clip)
-    from edgecolor.stream import DEFAULT_STRENGTH
+    from edgecolor.options import DEFAULT_STRENGTH
 
     variants = [
         ("off (--no-stabilize)", dict(stabilize=False)),

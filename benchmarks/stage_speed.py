@@ -52,7 +52,8 @@ def _timers(c, frame):
     import cv2
 
     from edgecolor import pipeline
-    from edgecolor.stream import Stabilizer, StreamColorizer, low_res_luma
+    from edgecolor.stabilizer import Stabilizer, low_res_luma
+    from edgecolor.stream import StreamColorizer
 
     p = c.prepare(frame)
     ab = c.predict_ab(p)

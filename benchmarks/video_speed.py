@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     from edgecolor.colorizer import Colorizer
     from edgecolor.errors import EdgecolorError
     from edgecolor.ffmpeg import find_ffmpeg
+    from edgecolor.options import StreamOptions
     from edgecolor.video import colorize_video
 
     ffmpeg = find_ffmpeg()
@@ -210,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     load = time.perf_counter() - t0
                     it = iter(pool)
-                    report = colorize_video(clip, folder / "out.mp4", lambda: next(it), workers=workers,
-                                            stabilize=not args.no_stabilize, ffmpeg=ffmpeg)
+                    report = colorize_video(clip, folder / "out.mp4", lambda: next(it),
+                                            stream_options=StreamOptions(stabilize=not args.no_stabilize,
+                                                                         workers=workers), ffmpeg=ffmpeg)
                     fps = report.stats.fps
                     mark = "" if target is None else (" ok" if fps >= target else " below")
                     print(f"| {size} | {backend} | {precision} | {workers} | {fps:.1f} | "

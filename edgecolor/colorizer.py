@@ -63,8 +63,9 @@ class Colorizer:
         quality: str = "fast",
     ):
         # checked here, once, before loading anything: a bad value costs nothing
-        self._load(ColorizerOptions(model, backend, precision, device, threads, size, saturation, hint, guided,
-                                    max_pixels, quality))
+        self._load(ColorizerOptions(model=model, backend=backend, precision=precision, device=device, threads=threads,
+                                    size=size, saturation=saturation, hint=hint, guided=guided,
+                                    max_pixels=max_pixels, quality=quality))
 
     @classmethod
     def from_options(cls, options: ColorizerOptions) -> Colorizer:

@@ -18,17 +18,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
-from edgecolor.sources import LiveSource, open_source, parse_source
-from edgecolor.stream import DEFAULT_STRENGTH, Result, RunStats, run
+from edgecolor.errors import BackendError, OutputError, UsageError
+from edgecolor.options import StreamOptions
+from edgecolor.sinks import Sink
+from edgecolor.sources import LiveSource
+from edgecolor.stream import ColorizerSpec, Result, RunStats, SinkSpec, run
 
-# Sources moved to sources.py; these names stay importable from here.
-__all__ = ["LiveReport", "LiveSource", "Preview", "Recorder", "VirtualCam", "Window", "live", "open_source",
-           "parse_source"]
+if TYPE_CHECKING:
+    from edgecolor.mjpeg import MjpegServer
 
 # -- outputs --------------------------------------------------------------------------------------
 
@@ -89,13 +90,13 @@ def check_gui() -> None:
         if line.strip().startswith("GUI:"):
             gui = line.split(":", 1)[1].strip()
     if gui.upper() in ("NONE", ""):
-        raise EdgecolorError("--show needs OpenCV with a GUI: pip uninstall opencv-python-headless && "
+        raise BackendError("--show needs OpenCV with a GUI: pip uninstall opencv-python-headless && "
                              "pip install opencv-python (or use --serve PORT to watch in a browser)")
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise EdgecolorError("--show: no display here (DISPLAY is not set); use --serve PORT to watch in a browser")
+        raise UsageError("--show: no display here (DISPLAY is not set); use --serve PORT to watch in a browser")
 
 
-class Window:
+class Window(Sink):
     """cv2.imshow in the calling thread (GUI toolkits insist); q or Esc quits, as does closing the window."""
 
     main_thread = True
@@ -130,18 +131,18 @@ class Window:
             cv2.waitKey(1)
 
 
-class Preview:
+class Preview(Sink):
     """Frames to the MJPEG preview server, composed like the window when someone asks for one
     (a stream viewer or a ``/snapshot.jpg`` request: no viewer needed)."""
 
-    def __init__(self, server: Any, meter: Meter, side_by_side: bool) -> None:
+    def __init__(self, server: MjpegServer, meter: Meter, side_by_side: bool) -> None:
         self.server, self.meter, self.side_by_side = server, meter, side_by_side
 
     def emit(self, result: Result) -> None:
         self.server.write(lambda: compose(result, self.meter, self.side_by_side))
 
 
-class Recorder:
+class Recorder(Sink):
     """A real-time recording: frames are repeated or skipped so playback speed matches the wall clock."""
 
     def __init__(self, path: Path, fps: float | Callable[[], float], codec: str | None = None,
@@ -165,7 +166,7 @@ class Recorder:
         self.skipped = 0  # frames not written (early ones: the recording's clock had not moved on)
 
     def emit(self, result: Result) -> None:
-        from edgecolor.video import open_writer
+        from edgecolor.writers import open_writer
 
         if self._writer is None:
             if callable(self.fps):
@@ -207,12 +208,12 @@ def check_virtual_cam() -> Any:
     try:
         import pyvirtualcam
     except ImportError:
-        raise EdgecolorError("--virtual-cam needs pyvirtualcam: pip install pyvirtualcam (and a virtual camera "
+        raise BackendError("--virtual-cam needs pyvirtualcam: pip install pyvirtualcam (and a virtual camera "
                              "device: v4l2loopback on Linux, OBS Virtual Camera on Windows and macOS)") from None
     return pyvirtualcam
 
 
-class VirtualCam:
+class VirtualCam(Sink):
     """Frames to a virtual camera (pyvirtualcam), for video-call software."""
 
     def __init__(self, fps: float | Callable[[], float], device: str | None = None) -> None:
@@ -228,8 +229,8 @@ class VirtualCam:
             try:
                 self._cam = self._module.Camera(width=frame.shape[1], height=frame.shape[0], fps=self.fps,
                                                 fmt=self._module.PixelFormat.BGR, device=self.device)
-            except Exception as e:  # no loopback device, OBS camera not installed, ...
-                raise EdgecolorError(f"--virtual-cam: {e}") from None
+            except Exception as e:  # no loopback device, OBS camera not installed, ...: this output failed (exit 1)
+                raise OutputError(f"--virtual-cam: {e}") from None
             print(f"virtual camera: {self._cam.device}", file=sys.stderr)
         self._cam.send(np.ascontiguousarray(frame))
 
@@ -256,7 +257,7 @@ class LiveReport:
 
 def live(
     source: str | int | LiveSource,
-    colorizer: Any,
+    colorizer: ColorizerSpec,
     *,
     show: bool = False,
     side_by_side: bool = False,
@@ -268,12 +269,10 @@ def live(
     virtual_cam: bool = False,
     timeout: float = 10.0,
     loop: bool = False,
-    stabilize: bool = True,
-    strength: float = DEFAULT_STRENGTH,
-    workers: int = 1,
+    stream_options: StreamOptions | None = None,
     max_frames: int | None = None,
     stop: threading.Event | None = None,
-    sinks: list | None = None,
+    sinks: list[SinkSpec] | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> LiveReport:
     """Colorize a live source until it ends, fails for ``timeout`` s, q/Esc, ``stop`` or Ctrl-C.
@@ -292,8 +291,7 @@ def live(
     try:
         outputs.open(src, show=show, side_by_side=side_by_side, record=record, codec=codec, serve=serve, host=host,
                      allow_hosts=allow_hosts, virtual_cam=virtual_cam, sinks=sinks, announce=announce, stop=stop)
-        stats = run(src, outputs.sinks, colorizer, stabilize=stabilize, strength=strength, live=True, workers=workers,
-                    stop=stop, max_frames=max_frames)
+        stats = run(src, outputs.sinks, colorizer, stream_options, live=True, stop=stop, max_frames=max_frames)
     except BaseException:
         outputs.abort_recording()
         raise
@@ -312,13 +310,15 @@ class _Outputs:
 
     def __init__(self) -> None:
         self.meter = Meter()
-        self.sinks: list = []
+        self.sinks: list[SinkSpec] = []
         self.recorder: Recorder | None = None
-        self.server: Any = None
+        self.server: MjpegServer | None = None
+        self._closing: list[Window | VirtualCam] = []  # closed here whatever happens (the recording is not)
 
     def open(self, src: LiveSource, *, show: bool, side_by_side: bool, record: Path | None, codec: str | None,
-             serve: int | None, host: str, allow_hosts: tuple[str, ...], virtual_cam: bool, sinks: list | None,
-             announce: Callable[[str], None], stop: threading.Event | None = None) -> None:
+             serve: int | None, host: str, allow_hosts: tuple[str, ...], virtual_cam: bool,
+             sinks: list[SinkSpec] | None, announce: Callable[[str], None],
+             stop: threading.Event | None = None) -> None:
         """Each output that was asked for; the meter first (it sees frames before slow sinks), the window last
         (it runs in the calling thread)."""
 
@@ -340,10 +340,12 @@ class _Outputs:
         if self.server:
             self.sinks.append(Preview(self.server, self.meter, side_by_side))
         if virtual_cam:
-            self.sinks.append(VirtualCam(fps))
+            self._closing.append(VirtualCam(fps))
+            self.sinks.append(self._closing[-1])
         self.sinks.extend(sinks or [])
         if show:
-            self.sinks.append(Window(f"edgecolor - {src.name}", self.meter, side_by_side))
+            self._closing.append(Window(f"edgecolor - {src.name}", self.meter, side_by_side))
+            self.sinks.append(self._closing[-1])
 
     def abort_recording(self) -> None:
         if self.recorder:
@@ -351,14 +353,13 @@ class _Outputs:
 
     def close(self) -> None:
         """Windows, virtual cameras and the preview server (the recording is finished or aborted by the caller)."""
-        for out in self.sinks:
-            if isinstance(out, (Window, VirtualCam)):
-                out.close()
+        for out in self._closing:
+            out.close()
         if self.server:
             self.server.close()
 
 
-class _MeterSink:
+class _MeterSink(Sink):
     """Counts every frame for the overlay's fps and latency (first, so it sees frames before slow sinks)."""
 
     def __init__(self, meter: Meter) -> None:

@@ -1,4 +1,4 @@
-"""The colorizer's settings as one frozen, validated object: ``ColorizerOptions``.
+"""The colorizer's settings (``ColorizerOptions``) and a stream's (``StreamOptions``) as frozen, validated objects.
 
 Every value is checked once, when the object is made (one-line ``UsageError``s), before anything
 loads; the Colorizer, the batch runners and Ray workers then pass the object around as it is (it
@@ -6,8 +6,10 @@ pickles). The checks are plain functions here so that the parts a value feeds (b
 pipeline, files) can keep a guard for their own direct callers without a second copy of the rule.
 In the floor layer: imports only errors, limits and contract.
 
-Adding an option: a field here (with its check in ``_CHECKS``), one ``typer.Option`` in
-cli/_options.py's ``COLORIZER`` table, and where the Colorizer hands it on.
+Adding an option: a field here (with its check in ``_CHECKS`` / ``_STREAM_CHECKS``), one ``typer.Option`` in
+cli/_options.py's ``COLORIZER`` / ``STREAM`` table, and where the Colorizer or the stream loop hands it on.
+The bounds and defaults the command line shows (``MIN_SIZE``, ``DEFAULT_STRENGTH``, ``MAX_WORKERS``...)
+are read from here, so the library and the CLI accept the same values.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ from edgecolor.limits import DEFAULT_MAX_PIXELS, MAX_SIZE
 
 HINTS = ("LATENCY", "THROUGHPUT")  # OpenVINO performance hints
 QUALITIES = ("fast", "photo")  # photo: the prediction averaged over a horizontal flip (two passes), for stills
+MIN_SIZE = 16  # the smallest working size a user may ask for (long side, px); below it the colour is noise
+DEFAULT_STRENGTH = 0.75  # history's weight on a still pixel: flicker at about a fifth, real changes in a few frames
+MAX_STRENGTH = 0.95  # above this a stabilized colour hardly follows the picture any more
+MAX_WORKERS = 8  # inference threads of a stream, each holding its own model copy
 
 
 def _is_int(value: object) -> bool:
@@ -56,8 +62,9 @@ def check_threads(threads: object) -> int | None:
 
 
 def check_size(size: object) -> int | None:
-    if size is not None and not is_size(size):
-        raise UsageError(f"size must be an integer 1..{MAX_SIZE} (pixels), got {size!r}")
+    """A user's working size: MIN_SIZE..MAX_SIZE (the pipeline itself works down to 1, for a model's own)."""
+    if size is not None and not (is_size(size) and size >= MIN_SIZE):
+        raise UsageError(f"size must be an integer {MIN_SIZE}..{MAX_SIZE} (pixels), got {size!r}")
     return size
 
 
@@ -97,6 +104,33 @@ def check_max_pixels(max_pixels: object) -> int | None:
     return int(max_pixels)
 
 
+def check_stabilize(stabilize: object) -> bool:
+    if not isinstance(stabilize, bool):
+        raise UsageError(f"stabilize must be True or False, got {stabilize!r}")
+    return stabilize
+
+
+def check_strength(strength: object) -> float:
+    s = strength
+    if isinstance(s, bool) or not isinstance(s, numbers.Real) or not (math.isfinite(s) and 0.0 <= s <= MAX_STRENGTH):
+        raise UsageError(f"stabilization strength must be between 0 and {MAX_STRENGTH}, got {strength!r}")
+    return float(strength)
+
+
+def check_workers(workers: object) -> int:
+    if not _is_int(workers) or not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(f"workers must be an integer 1..{MAX_WORKERS}, got {workers!r}")
+    return int(workers)
+
+
+def _check_fields(options: object, checks: dict[str, Callable[[Any], Any]]) -> None:
+    """Each field of a frozen options object through its check (the checked value is kept: "int8", 0.75)."""
+    for f in fields(options):
+        check = checks.get(f.name)
+        if check is not None:
+            object.__setattr__(options, f.name, check(getattr(options, f.name)))
+
+
 @dataclass(frozen=True)
 class ColorizerOptions:
     """What a Colorizer is made from (see ``Colorizer`` for what each does), checked once when made.
@@ -118,10 +152,7 @@ class ColorizerOptions:
     quality: str = "fast"
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            check = _CHECKS.get(f.name)
-            if check is not None:
-                object.__setattr__(self, f.name, check(getattr(self, f.name)))
+        _check_fields(self, _CHECKS)
 
 
 _CHECKS: dict[str, Callable[[Any], Any]] = {
@@ -134,4 +165,29 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "guided": check_guided,
     "max_pixels": check_max_pixels,
     "quality": check_quality,
+}
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How a frame stream is colorized beyond the colorizer itself, checked once when made.
+
+    ``stabilize``: steady colour over time (see ``stabilizer.Stabilizer``); ``strength``: the weight of
+    history on a still pixel, 0..MAX_STRENGTH; ``workers``: inference threads, each with its own
+    Colorizer (more than one needs a Colorizer factory). Taken by ``stream.run``, ``video.colorize_video``,
+    ``live.live`` and ``video_batch.run_videos``; the CLI's --stabilize/--strength/--workers make one.
+    """
+
+    stabilize: bool = True
+    strength: float = DEFAULT_STRENGTH
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        _check_fields(self, _STREAM_CHECKS)
+
+
+_STREAM_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "stabilize": check_stabilize,
+    "strength": check_strength,
+    "workers": check_workers,
 }

@@ -1,164 +1,36 @@
-"""Colorize frame streams with steady colour: a temporal stabilizer and a threaded capture -> sink loop.
+"""Colorize frame streams: ``StreamColorizer`` (a Colorizer with temporal state) and ``run()``, the threaded
+capture -> colorize -> sink loop for any ``sources.Source``.
 
-A colorization network sees every frame on its own, so film grain, exposure flicker and small shifts
-make its colours jump from frame to frame. ``Stabilizer`` smooths the predicted chroma over time at
-the network's output resolution (tens of pixels across, so it costs well under a millisecond):
-
-* each pixel blends its previous colour and the new prediction (exponential smoothing), with less
-  history where its L changed beyond grain and global exposure changes: a moving object or a
-  panning camera takes the new prediction at once, so nothing smears;
-* a camera pan or shake moves the whole frame: the history is first shifted by the global motion
-  (phase correlation of the low-res L), so a pan is smoothed like a still shot, not reset;
-* a scene cut (the low-res L changes everywhere) drops the history: the new shot's colours show
-  at once.
-
-(Flow-guided warping of the history was tried: at this resolution its errors left coloured specks
-on moving edges, while plain motion-aware smoothing kept them clean, so it is not used.)
-
-``StreamColorizer`` wraps a Colorizer with that state (``process(frame)`` / ``reset()``), and
-``run()`` overlaps capture, inference and output in threads for any ``sources.Source``.
+``StreamColorizer`` wraps a Colorizer with a ``stabilizer.Stabilizer`` (steady colour over time:
+``process(frame)`` / ``reset()``); ``run()`` overlaps capture, inference and output in threads, with
+one StreamColorizer per inference worker and the stabilizer's state kept in frame order.
 """
 
 from __future__ import annotations
 
-import functools
-import math
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError
-from edgecolor.sources import CaptureSource, IterSource, Source, as_source
+from edgecolor.errors import UsageError
+from edgecolor.options import DEFAULT_STRENGTH, StreamOptions
+from edgecolor.sinks import Sink
+from edgecolor.sources import Source, as_source
+from edgecolor.stabilizer import Stabilizer, low_res_luma
 
-# The frame sources live in sources.py; these names stay importable from here (the documented API).
-__all__ = ["DEFAULT_STRENGTH", "CaptureSource", "IterSource", "Result", "RunStats", "Source", "Stabilizer",
-           "StreamColorizer", "as_source", "run"]
+if TYPE_CHECKING:
+    from edgecolor.colorizer import Colorizer
+    from edgecolor.pipeline import Prepared
 
-DEFAULT_STRENGTH = 0.75
-NOISE_CAP = 1.5  # L units: the most brightness change per low-res pixel that is taken for grain
-MIN_SHIFT = 0.2  # low-res pixels: a global shift below this is not compensated (grain jitters the estimate)
-MIN_RESPONSE = 0.1  # phase-correlation peak below which the global shift is not trusted
-
-
-class Stabilizer:
-    """Motion-aware exponential smoothing of ab, reset on scene cuts.
-
-    ``strength`` (0..0.95) is the weight of history on a still pixel; 0.75 lets flicker through at
-    about a fifth of its amplitude and follows real colour changes within a few frames.
-    ``motion_tolerance`` (L units, 0..100) is the change of a pixel's local mean brightness, beyond
-    grain, at which it stops trusting its history. ``cut_threshold`` is the mean brightness change
-    over the frame (L units) above which a frame counts as a new shot.
-    """
-
-    def __init__(
-        self,
-        strength: float = DEFAULT_STRENGTH,
-        *,
-        motion_tolerance: float = 6.0,
-        cut_threshold: float = 12.0,
-    ) -> None:
-        if not (isinstance(strength, (int, float)) and math.isfinite(strength) and 0.0 <= strength <= 0.95):
-            raise EdgecolorError(f"stabilization strength must be between 0 and 0.95, got {strength!r}")
-        self.strength = float(strength)
-        self.motion_tolerance = float(motion_tolerance)
-        self.cut_threshold = float(cut_threshold)
-        self.cuts = 0  # scene cuts seen, for reports and tests
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the history (call between unrelated clips)."""
-        self._ab: np.ndarray | None = None
-        self._luma: np.ndarray | None = None
-
-    def update(self, ab: np.ndarray, luma: np.ndarray) -> np.ndarray:
-        """The stabilized ab for this frame. ``ab`` is (h, w, 2) float32, ``luma`` the (h, w) L (0..100)."""
-        import cv2
-
-        ab = np.asarray(ab, dtype=np.float32)
-        luma = np.asarray(luma, dtype=np.float32)
-        if self._ab is None or self._ab.shape != ab.shape or self.strength == 0.0:
-            return self._keep(ab, luma)
-        prev_ab, prev_luma = self._ab, self._luma
-        prev_ab, prev_luma, inside = _follow_camera(prev_ab, prev_luma, luma)
-        # Exposure flicker (old film, auto-exposure) shifts the whole frame: not motion.
-        diff = luma - prev_luma
-        diff -= np.float32(np.median(diff))
-        # Grain is not motion either: compare 3x3 means, and only count change above the noise level.
-        residual = np.abs(cv2.blur(diff, (3, 3)))
-        if float(residual.mean()) > self.cut_threshold:
-            self.cuts += 1
-            return self._keep(ab, luma)
-        # Grain left after this averaging is well under 1 L unit; a pan's median change is not grain.
-        noise = np.float32(min(2.0 * float(np.median(residual)), NOISE_CAP))
-        # Spread the motion mask a pixel so the edges of a moving object do not keep stale colour.
-        motion = cv2.dilate(np.maximum(residual - noise, 0.0), np.ones((3, 3), np.uint8))
-        trust = np.clip(1.0 - motion / np.float32(self.motion_tolerance), 0.0, 1.0)
-        if inside is not None:  # what a pan brings into view has no history
-            trust *= inside
-        weight = (np.float32(self.strength) * trust)[..., None]
-        out = ab + weight * (prev_ab - ab)
-        self._ab, self._luma = out, luma
-        return out
-
-    def _keep(self, ab: np.ndarray, luma: np.ndarray) -> np.ndarray:
-        self._ab, self._luma = ab.copy(), luma
-        return ab
-
-
-def _follow_camera(prev_ab: np.ndarray, prev_luma: np.ndarray, luma: np.ndarray):
-    """The history shifted by the frame's global motion (pan, shake), and where it is still inside
-    the frame (None: no shift). Phase correlation on the low-res L costs well under a millisecond."""
-    import cv2
-
-    h, w = luma.shape
-    if min(h, w) < 8:
-        return prev_ab, prev_luma, None
-    window = _hanning(h, w)
-    # copies: OpenCV applies the window in place
-    (dx, dy), response = cv2.phaseCorrelate(prev_luma.copy(), luma.copy(), window)
-    if response < MIN_RESPONSE or max(abs(dx), abs(dy)) < MIN_SHIFT or max(abs(dx), abs(dy)) > min(h, w) / 4:
-        return prev_ab, prev_luma, None
-    m = np.float32([[1, 0, dx], [0, 1, dy]])
-    flags, border = cv2.INTER_LINEAR, cv2.BORDER_REPLICATE
-    shifted_luma = cv2.warpAffine(prev_luma, m, (w, h), flags=flags, borderMode=border)
-    inside = cv2.warpAffine(np.ones((h, w), np.float32), m, (w, h), flags=flags, borderValue=0.0) > 0.999
-    # Only a shift that explains the change counts (grain and a moving object can fool the correlation).
-    before = _mean_abs_change(prev_luma, luma, inside)
-    after = _mean_abs_change(shifted_luma, luma, inside)
-    if not after < 0.7 * before:
-        return prev_ab, prev_luma, None
-    shifted_ab = cv2.warpAffine(prev_ab, m, (w, h), flags=flags, borderMode=border)
-    return shifted_ab, shifted_luma, inside.astype(np.float32)
-
-
-def _mean_abs_change(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
-    """Mean |a - b| inside mask, exposure change (the median difference) removed."""
-    d = (a - b)[mask]
-    return float(np.abs(d - np.median(d)).mean()) if d.size else 0.0
-
-
-@functools.lru_cache(maxsize=8)
-def _hanning(h: int, w: int) -> np.ndarray:
-    """The phase-correlation window for an (h, w) luma, made once per frame size."""
-    import cv2
-
-    return cv2.createHanningWindow((w, h), cv2.CV_32F)
-
-
-def low_res_luma(prepared: Any, shape: tuple[int, int]) -> np.ndarray:
-    """The L (0..100) of the working image at the ab resolution, recovered from the network tensor.
-
-    Costs one small resize: the tensor is already the working-size L, so the full frame is not touched.
-    """
-    import cv2
-
-    return cv2.resize(prepared.working_l(), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+# What run(), video.colorize_video and live.live take as ``colorizer``: one Colorizer, a factory that makes
+# one per inference worker, or None for the default model.
+ColorizerSpec: TypeAlias = "Colorizer | Callable[[], Colorizer] | None"
 
 
 class StreamColorizer:
@@ -170,7 +42,8 @@ class StreamColorizer:
     ``stabilize=False`` colorizes every frame independently (same as ``Colorizer.colorize``).
     """
 
-    def __init__(self, colorizer: Any = None, stabilize: bool = True, strength: float = DEFAULT_STRENGTH) -> None:
+    def __init__(self, colorizer: Colorizer | None = None, stabilize: bool = True,
+                 strength: float = DEFAULT_STRENGTH) -> None:
         if colorizer is None:
             from edgecolor.colorizer import Colorizer
 
@@ -178,14 +51,14 @@ class StreamColorizer:
         self.colorizer = colorizer
         self.stabilizer = Stabilizer(strength) if stabilize else None
 
-    def analyze(self, frame: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+    def analyze(self, frame: np.ndarray) -> tuple[Prepared, np.ndarray, np.ndarray | None]:
         """Network half of ``process``: (prepared, raw ab, low-res L). Safe to run ahead in another thread."""
         prepared = self.colorizer.prepare(frame)
         ab = self.colorizer.predict_ab(prepared)
         luma = low_res_luma(prepared, ab.shape[:2]) if self.stabilizer else None
         return prepared, ab, luma
 
-    def finish(self, prepared: Any, ab: np.ndarray, luma: np.ndarray | None) -> np.ndarray:
+    def finish(self, prepared: Prepared, ab: np.ndarray, luma: np.ndarray | None) -> np.ndarray:
         """Stateful half of ``process``: stabilize (in frame order) and merge at full resolution."""
         if self.stabilizer is not None:
             ab = self.stabilizer.update(ab, luma)
@@ -347,29 +220,37 @@ class _Ordered:
             return None
 
 
-def _sink_call(sink: Any) -> tuple[Callable[[Result], Any], bool]:
-    """(call taking a Result, must run in the calling thread). Sinks may take a Result (``emit``),
-    a frame (``write``), or be a plain callable taking the frame; ``main_thread = True`` marks GUI sinks.
-    """
+@runtime_checkable
+class FrameSink(Protocol):
+    """Someone else's object with ``write(frame)`` (a cv2.VideoWriter): taken as a sink of the colorized frame.
+    edgecolor's own sinks subclass ``sinks.Sink``."""
+
+    def write(self, frame: np.ndarray) -> bool | None: ...
+
+
+# What run() accepts as ``sink``: a Sink, a FrameSink, a plain callable taking the frame, or several of them.
+SinkSpec: TypeAlias = "Sink | FrameSink | Callable[[np.ndarray], Any]"
+
+
+def _sink_call(sink: SinkSpec) -> tuple[Callable[[Result], Any], bool]:
+    """(call taking a Result, must run in the calling thread) for one sink."""
     main = bool(getattr(sink, "main_thread", False))
-    if hasattr(sink, "emit"):
+    if isinstance(sink, Sink):
         return sink.emit, main
-    if hasattr(sink, "write"):
+    if isinstance(sink, FrameSink):  # checked before callable: a writer object may be callable too
         return (lambda r: sink.write(r.frame)), main
     if callable(sink):
         return (lambda r: sink(r.frame)), main
-    raise EdgecolorError(f"a sink must be callable or have write(frame); got {type(sink).__name__}")
+    raise UsageError(f"a sink must be callable or have write(frame) or emit(result); got {type(sink).__name__}")
 
 
 def run(
     source: Any,
-    sink: Any,
-    colorizer: Any = None,
+    sink: SinkSpec | Sequence[SinkSpec],
+    colorizer: ColorizerSpec = None,
+    stream_options: StreamOptions | None = None,
     *,
-    stabilize: bool = True,
-    strength: float = DEFAULT_STRENGTH,
     live: bool | None = None,
-    workers: int = 1,
     stop: threading.Event | None = None,
     max_frames: int | None = None,
     on_frame: Callable[[RunStats], None] | None = None,
@@ -377,51 +258,58 @@ def run(
     """Capture -> colorize -> sink until the source ends, a sink returns False, ``stop`` is set or Ctrl-C.
 
     ``source``: a path, URL (rtsp://, http://), camera index, cv2.VideoCapture, Source, or iterable of
-    frames. ``sink``: a callable taking each colorized frame, an object with ``write(frame)``, or a
-    list of those. ``colorizer``: a Colorizer, a zero-argument factory returning one (needed for
-    ``workers`` > 1: one Colorizer per inference thread), or None for the default model.
+    frames. ``sink``: a ``sinks.Sink`` (``emit(result)``), an object with ``write(frame)`` (``FrameSink``,
+    e.g. a cv2.VideoWriter), a callable taking
+    each colorized frame, or a list of those. ``colorizer``: a Colorizer, a zero-argument factory returning
+    one (needed for ``stream_options.workers`` > 1: one Colorizer per inference thread), or None for the
+    default model.
+    ``stream_options``: stabilization and workers (default: ``StreamOptions()``).
     Capture, inference and output run in separate threads; with a live source only the newest
     frame is colorized, so latency stays about one frame. Ctrl-C ends the run cleanly
     (``stats.interrupted``); the frames colorized so far have all reached the sinks.
     """
-    if workers < 1:
-        raise EdgecolorError(f"workers must be >= 1, got {workers}")
+    stream_options = StreamOptions() if stream_options is None else stream_options
+    if not isinstance(stream_options, StreamOptions):
+        raise UsageError(f"stream_options must be a StreamOptions, got {type(stream_options).__name__}")
+    workers = stream_options.workers
     sinks = [_sink_call(s) for s in (sink if isinstance(sink, (list, tuple)) else [sink])]
     if max_frames is not None and max_frames <= 0:
         return RunStats()
-    if colorizer is None or isinstance(colorizer, dict):
-        from edgecolor.colorizer import Colorizer
-
-        options = dict(colorizer or {})
-
-        def factory():
-            return Colorizer(**options)
-    elif callable(colorizer) and not hasattr(colorizer, "predict_ab"):
-        factory = colorizer
-    else:
-        if workers > 1:
-            raise EdgecolorError("workers > 1 needs a Colorizer factory (one Colorizer per inference thread)")
-        instance = colorizer
-
-        def factory():
-            return instance
+    factory = _colorizer_factory(colorizer, workers)
 
     src = as_source(source, live)
     opened = isinstance(source, (str, int)) or hasattr(source, "__fspath__")  # ours to close
     try:
         colorizers = [factory() for _ in range(workers)]
-        streams = [StreamColorizer(c, stabilize=stabilize, strength=strength) for c in colorizers]
+        streams = [StreamColorizer(c, stabilize=stream_options.stabilize, strength=stream_options.strength)
+                   for c in colorizers]
         return _Loop(src, sinks, streams, stop or threading.Event(), max_frames, on_frame).run()
     finally:
         if opened:
             src.close()
 
 
+def _colorizer_factory(colorizer: ColorizerSpec, workers: int) -> Callable[[], Colorizer]:
+    """What makes each inference thread's Colorizer: the default model, the caller's factory, or its one instance."""
+    from edgecolor.colorizer import Colorizer
+
+    if colorizer is None:
+        return Colorizer
+    if isinstance(colorizer, Colorizer):
+        if workers > 1:
+            raise UsageError("workers > 1 needs a Colorizer factory (one Colorizer per inference thread)")
+        return lambda: colorizer
+    if callable(colorizer):
+        return colorizer
+    raise UsageError(f"colorizer must be a Colorizer, a function returning one, or None; "
+                     f"got {type(colorizer).__name__}")
+
+
 class _Loop:
     """The threads of one run: reader -> workers (analyze) -> this thread (stabilize, merge) -> writer."""
 
-    def __init__(self, src: Source, sinks: list, streams: list[StreamColorizer], stop: threading.Event,
-                 max_frames: int | None, on_frame: Callable[[RunStats], None] | None) -> None:
+    def __init__(self, src: Source, sinks: list[tuple[Callable[[Result], Any], bool]], streams: list[StreamColorizer],
+                 stop: threading.Event, max_frames: int | None, on_frame: Callable[[RunStats], None] | None) -> None:
         self.src, self.streams, self.stop = src, streams, stop
         self.inline = [call for call, main in sinks if main]  # GUI sinks: called in the calling thread
         self.threaded = [call for call, main in sinks if not main]

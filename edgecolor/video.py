@@ -38,8 +38,9 @@ from edgecolor.ffmpeg import (
     variable_timeline,
 )
 from edgecolor.limits import DEFAULT_MAX_PIXELS
+from edgecolor.options import StreamOptions
 from edgecolor.sources import FileSource, is_url
-from edgecolor.stream import DEFAULT_STRENGTH, RunStats, run
+from edgecolor.stream import ColorizerSpec, RunStats, run
 from edgecolor.writers import Writer, open_writer
 
 # -- file to file ---------------------------------------------------------------------------------
@@ -76,14 +77,12 @@ def count_mismatch(decoded: int, expected: int | None) -> str | None:
 def colorize_video(
     src: str | Path,
     dst: str | Path,
-    colorizer: Any,
+    colorizer: ColorizerSpec,
     *,
     start: float | None = None,
     end: float | None = None,
     codec: str | None = None,
-    stabilize: bool = True,
-    strength: float = DEFAULT_STRENGTH,
-    workers: int = 1,
+    stream_options: StreamOptions | None = None,
     ffmpeg: str | None | bool = True,
     progress: Callable[[int, int | None, RunStats], None] | None = None,
     warn: Callable[[str], None] | None = None,
@@ -93,6 +92,7 @@ def colorize_video(
     """Colorize the video ``src`` into ``dst`` (same size and frame rate, every decoded frame, sound copied).
 
     ``colorizer``: a Colorizer, a factory returning one (one per worker), or None for the default.
+    ``stream_options``: stabilization and workers (``options.StreamOptions``; default: its defaults).
     ``ffmpeg``: True to find one, a path, or False/None for OpenCV's writer (silent video).
     Ctrl-C (any number of times, in the main thread) or ``stop`` keeps the frames done so far in a
     playable file: the report says ``partial``. A frame count other than the container's is a warning.
@@ -117,8 +117,8 @@ def colorize_video(
                 raise
             expected = timeline.frames if timeline else source.estimate
             on_frame = (lambda s: progress(s.frames, expected, s)) if progress else None
-            stats = _encode(src, source, writer, out, colorizer, ctrl, on_frame, stabilize=stabilize,
-                            strength=strength, workers=workers, stop=stop)
+            stats = _encode(src, source, writer, out, colorizer, ctrl, on_frame, stream_options=stream_options,
+                            stop=stop)
         finally:
             source.close()
     if not stats.interrupted and (note := count_mismatch(stats.frames, expected)):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgecolor.batch import colorizer_factory, file_failure
 from edgecolor.errors import UsageError
-from edgecolor.options import ColorizerOptions
+from edgecolor.options import ColorizerOptions, StreamOptions
 
 if TYPE_CHECKING:
     from edgecolor.colorizer import Colorizer
@@ -135,20 +135,19 @@ class VideoSummary:
 
 def run_videos(plan: VideoPlan, options: ColorizerOptions, *, force: bool = False, events: VideoEvents | None = None,
                exiting: bool = False, start: float | None = None, end: float | None = None, codec: str | None = None,
-               stabilize: bool = True, strength: float | None = None, workers: int = 1) -> VideoSummary:
+               stream_options: StreamOptions | None = None) -> VideoSummary:
     """Colorize every planned video with one pool of Colorizers (loaded once, on the first file that needs them).
 
     Ctrl-C (any number of times) finishes the current file cleanly and stops the batch
     (``interrupted``); ``exiting``: the program ends afterwards (see ``ctrlc.ctrl_c_sets``). A model
-    that cannot load is raised; every other failure is one file's. ``strength`` None: stream's default.
+    that cannot load is raised; every other failure is one file's. ``stream_options``: default StreamOptions().
     """
     from edgecolor.ctrlc import ctrl_c_sets
-    from edgecolor.stream import DEFAULT_STRENGTH
 
     events = events or VideoEvents()
-    pool = ColorizerPool(options, workers)
-    strength = DEFAULT_STRENGTH if strength is None else strength
-    settings = dict(start=start, end=end, codec=codec, stabilize=stabilize, strength=strength, workers=workers,
+    stream_options = stream_options or StreamOptions()
+    pool = ColorizerPool(options, stream_options.workers)
+    settings = dict(start=start, end=end, codec=codec, stream_options=stream_options,
                     ffmpeg=plan.ffmpeg, max_pixels=options.max_pixels)
     summary = VideoSummary(files=len(plan.pairs))
     with ctrl_c_sets(note=events.warn, exiting=exiting) as ctrl:  # Ctrl-C: the current file is finished

@@ -300,3 +300,12 @@ def test_photo_quality_averages_over_a_mirror(bundled):
     mirrored = two.colorize(np.ascontiguousarray(img[:, ::-1]))
     assert np.abs(mirrored.astype(int) - two.colorize(img)[:, ::-1]).max() <= 1
     assert "quality='photo'" in repr(two)
+
+
+def test_every_keyword_reaches_its_own_option(model_files):
+    """Issue 24: Colorizer.__init__ hands its keywords to ColorizerOptions by name, not by position."""
+    from edgecolor.options import ColorizerOptions
+
+    kwargs = dict(model=model_files["onnx"], backend="openvino", precision="fp32", device="CPU", threads=1, size=64,
+                  saturation=0.5, hint="THROUGHPUT", guided=False, max_pixels=1000, quality="photo")
+    assert Colorizer(**kwargs).options == ColorizerOptions(**kwargs)

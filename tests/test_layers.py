@@ -18,14 +18,15 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("jobs", {"batch", "ray_batch", "video", "video_batch", "live", "evaluate", "bench", "importers", "gst", "serve"}),
     ("stream", {"stream"}),
     ("colorizer", {"colorizer"}),
-    ("parts", {"pipeline", "models", "backends", "sources", "writers", "mjpeg", "rtsp", "ffmpeg", "sheets"}),
+    ("parts", {"pipeline", "models", "backends", "sources", "writers", "stabilizer", "mjpeg", "rtsp", "ffmpeg",
+               "sheets"}),
     ("floor", {"contract", "modelfile", "files", "atomic", "imageheader", "cvlog", "cpu", "metrics", "options",
                "limits", "regular", "errors", "gstlib", "ctrlc", "sinks"}),
 ]
 # The imports allowed inside one layer (importer -> imported); every floor module may read errors and limits.
 WITHIN = {
     "ray_batch": {"batch"}, "video_batch": {"video", "batch"}, "live": {"video"}, "importers": {"bench", "evaluate"},
-    "models": {"backends"}, "sources": {"ffmpeg"}, "writers": {"ffmpeg"},
+    "models": {"backends"}, "sources": {"ffmpeg"}, "writers": {"ffmpeg"}, "stabilizer": {"pipeline"},
     "files": {"atomic", "options", "imageheader", "cvlog", "regular"}, "options": {"contract"},
     "modelfile": {"contract", "regular"},
 }
@@ -93,6 +94,13 @@ def test_imports_only_go_down():
                 wrong.append(f"{path.relative_to(PACKAGE)} ({LAYERS[rank][0]}) imports {imported} "
                              f"({LAYERS[other][0]})")
     assert not wrong, "imports that do not go down: " + "; ".join(wrong)
+
+
+def test_the_stabilizer_reads_only_the_floor():
+    """Issue 24: the stabilizer left stream.py; it needs the strength check (options) and nothing of the loop.
+    (pipeline only for the type of ``low_res_luma``'s argument.)"""
+    assert edgecolor_imports(PACKAGE / "stabilizer.py") <= {"options", "pipeline"}
+    assert "stabilizer" in edgecolor_imports(PACKAGE / "stream.py")
 
 
 def test_options_is_in_the_floor():

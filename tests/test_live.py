@@ -30,9 +30,9 @@ from video_fixtures import (
 )
 
 from edgecolor.colorizer import Colorizer
+from edgecolor.ffmpeg import find_ffmpeg
 from edgecolor.live import live
 from edgecolor.mjpeg import MjpegServer
-from edgecolor.video import find_ffmpeg
 
 FFMPEG = find_ffmpeg()
 
@@ -106,6 +106,37 @@ def test_frames_and_record_report_what_the_file_holds(tmp_path, clip_file, model
     assert "live: 12 frames in " in result.output
     line = next(ln for ln in result.output.splitlines() if ln.startswith(f"recorded {rec2}: "))
     assert int(line.split(": ", 1)[1].split()[0]) == len(frames_of(rec2)), line
+
+
+def test_live_takes_stream_options_and_raises_typed_errors(tmp_path, clip_file, model_files):
+    """Issue 24: stabilize/strength/workers reach live() as one StreamOptions; its failures are error kinds
+    (the CLI's exit code comes from the type: a missing extra or a bad option is 2)."""
+    from edgecolor.errors import BackendError, UsageError
+    from edgecolor.live import check_gui, check_virtual_cam
+    from edgecolor.options import StreamOptions
+
+    c = Colorizer(model_files["onnx"])
+    pairs = []
+
+    class Both:
+        def emit(self, result):
+            pairs.append((result.source, result.frame))
+
+    report = live(str(clip_file), c, sinks=[Both()], max_frames=6, timeout=10,
+                  stream_options=StreamOptions(stabilize=False))
+    assert report.stats.frames == len(pairs) == 6
+    assert all(np.array_equal(out, c.colorize(src)) for src, out in pairs)  # no history: each frame on its own
+    with pytest.raises(UsageError, match="stream_options must be a StreamOptions"):
+        live(str(clip_file), c, sinks=[Both()], max_frames=2, stream_options={"stabilize": False})
+    try:
+        import pyvirtualcam  # noqa: F401
+    except ImportError:
+        with pytest.raises(BackendError, match="pip install pyvirtualcam"):
+            check_virtual_cam()
+    if "NONE" in cv2.getBuildInformation().split("GUI:", 1)[1].split("\n", 1)[0]:
+        with pytest.raises(BackendError, match="pip install opencv-python"):
+            check_gui()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_recorder_counts_the_repeats_it_writes(tmp_path):

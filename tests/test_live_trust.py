@@ -20,9 +20,9 @@ import pytest
 from video_fixtures import cli_env, errors, synthetic_clip, write_clip
 
 from edgecolor.colorizer import Colorizer
+from edgecolor.ffmpeg import find_ffmpeg
 from edgecolor.live import live
 from edgecolor.mjpeg import MjpegServer
-from edgecolor.video import find_ffmpeg
 
 FFMPEG = find_ffmpeg()
 

@@ -1,4 +1,5 @@
-"""ColorizerOptions (issue 11 item 1): one frozen settings object, every value checked once when it is made."""
+"""ColorizerOptions (issue 11 item 1) and StreamOptions (issue 24): frozen settings objects, every value checked once
+when made."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from edgecolor import options as options_module
 from edgecolor.colorizer import Colorizer
 from edgecolor.errors import EdgecolorError, UsageError
 from edgecolor.limits import DEFAULT_MAX_PIXELS, MAX_SIZE
-from edgecolor.options import ColorizerOptions
+from edgecolor.options import DEFAULT_STRENGTH, MAX_STRENGTH, MAX_WORKERS, MIN_SIZE, ColorizerOptions, StreamOptions
 
 
 def test_defaults_are_the_colorizers():
@@ -28,7 +29,8 @@ def test_defaults_are_the_colorizers():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"size": 0}, f"size must be an integer 1..{MAX_SIZE} (pixels), got 0"),
+    ({"size": 0}, f"size must be an integer {MIN_SIZE}..{MAX_SIZE} (pixels), got 0"),
+    ({"size": MIN_SIZE - 1}, f"size must be an integer {MIN_SIZE}..{MAX_SIZE} (pixels), got {MIN_SIZE - 1}"),
     ({"size": 2.5}, "size must be an integer"),
     ({"size": True}, "size must be an integer"),
     ({"size": MAX_SIZE + 1}, "size must be an integer"),
@@ -104,3 +106,47 @@ def test_from_options_gives_what_keywords_give(models_dir):
     opts = ColorizerOptions(size=96, saturation=0.7, guided=False)
     assert np.array_equal(Colorizer.from_options(opts).colorize(image),
                           Colorizer(size=96, saturation=0.7, guided=False).colorize(image))
+
+
+def test_the_cli_and_the_library_share_one_size_bound(models_dir):
+    """Issue 24: --size said 16.. while Colorizer(size=5) was accepted; one bound now, in options.py."""
+    from edgecolor.cli import _options as opt
+
+    assert (opt.SIZE.min, opt.SIZE.max) == (MIN_SIZE, MAX_SIZE)
+    with pytest.raises(UsageError, match=f"size must be an integer {MIN_SIZE}"):
+        Colorizer(size=5)
+    assert Colorizer(size=MIN_SIZE).size == MIN_SIZE
+
+
+def test_stream_options_defaults_and_the_clis():
+    from edgecolor.cli import _options as opt
+
+    o = StreamOptions()
+    assert (o.stabilize, o.strength, o.workers) == (True, DEFAULT_STRENGTH, 1) and DEFAULT_STRENGTH == 0.75
+    assert (opt.STRENGTH.default, opt.STRENGTH.min, opt.STRENGTH.max) == (DEFAULT_STRENGTH, 0.0, MAX_STRENGTH)
+    assert (opt.WORKERS.default, opt.WORKERS.min, opt.WORKERS.max) == (1, 1, MAX_WORKERS)
+    assert opt.STABILIZE.default is True
+    assert StreamOptions(strength=np.float32(0.5), workers=np.int64(2)) == StreamOptions(strength=0.5, workers=2)
+    assert type(StreamOptions(strength=0).strength) is float and pickle.loads(pickle.dumps(o)) == o
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        o.workers = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"strength": MAX_STRENGTH + 0.01}, f"stabilization strength must be between 0 and {MAX_STRENGTH}, got 0.96"),
+    ({"strength": -0.1}, "stabilization strength must be between 0 and"),
+    ({"strength": float("nan")}, "stabilization strength must be between 0 and"),
+    ({"strength": True}, "stabilization strength must be between 0 and"),
+    ({"strength": "0.5"}, "stabilization strength must be between 0 and"),
+    ({"workers": 0}, f"workers must be an integer 1..{MAX_WORKERS}, got 0"),
+    ({"workers": MAX_WORKERS + 1}, f"workers must be an integer 1..{MAX_WORKERS}"),
+    ({"workers": 1.5}, "workers must be an integer"),
+    ({"workers": True}, "workers must be an integer"),
+    ({"stabilize": 1}, "stabilize must be True or False, got 1"),
+])
+def test_bad_stream_options_are_one_line_usage_errors(kwargs, message):
+    with pytest.raises(UsageError) as e:
+        StreamOptions(**kwargs)
+    assert message in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(UsageError):
+        dataclasses.replace(StreamOptions(), **kwargs)

@@ -10,7 +10,7 @@ from video_fixtures import synthetic_clip, write_clip
 
 from edgecolor.errors import ModelError, UsageError
 from edgecolor.ffmpeg import find_ffmpeg
-from edgecolor.options import ColorizerOptions
+from edgecolor.options import ColorizerOptions, StreamOptions
 from edgecolor.video_batch import VideoEvents, VideoPlan, VideoSummary, plan_outputs, plan_videos, run_videos
 
 NO_MODEL = ColorizerOptions(model="/nowhere/model.onnx")  # fails only if something tries to load it
@@ -80,7 +80,8 @@ def test_a_model_that_cannot_load_stops_the_batch(tmp_path, model_files):
     with pytest.raises(ModelError, match="model file not found"):
         run_videos(two, NO_MODEL, events=heard)
     assert heard.lines == [] and not (tmp_path / "a.mp4").exists()
-    summary = run_videos(two, ColorizerOptions(model=model_files["onnx"]), events=heard, workers=2)
+    summary = run_videos(two, ColorizerOptions(model=model_files["onnx"]), events=heard,
+                         stream_options=StreamOptions(workers=2))
     assert summary == VideoSummary(files=2, done=2)
     assert [kind for kind, _ in heard.lines] == ["wrote", "wrote"] and "3 frames" in heard.lines[0][1]
 

@@ -262,7 +262,8 @@ def _blocks(mask: np.ndarray) -> np.ndarray:
 def colorize_clip(colorizer, clip: Clip, stabilize: bool, strength: float | None = None,
                   cut_threshold: float | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(output frames, the ab maps the colorizer merged into them) through a StreamColorizer."""
-    from edgecolor.stream import DEFAULT_STRENGTH, StreamColorizer
+    from edgecolor.options import DEFAULT_STRENGTH
+    from edgecolor.stream import StreamColorizer
 
     strength = DEFAULT_STRENGTH if strength is None else strength
     stream = StreamColorizer(colorizer, stabilize=stabilize, strength=strength)

@@ -7,14 +7,18 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from edgecolor.batch import colorizer_factory
 from edgecolor.cli import _options as opt
-from edgecolor.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, app, error
-from edgecolor.errors import EdgecolorError
-from edgecolor.options import ColorizerOptions
+from edgecolor.cli.app import EXIT_INTERRUPTED, EXIT_OK, app
+from edgecolor.errors import InputError, UsageError
+from edgecolor.options import ColorizerOptions, StreamOptions
+
+if TYPE_CHECKING:
+    from edgecolor.live import LiveReport
 
 
 @app.command()
@@ -49,25 +53,20 @@ def live(
              "count is reported).",
     ),
     options: ColorizerOptions = opt.colorizer(photos=True),  # with --max-pixels: the limit holds for frames too
-    stabilize: bool = opt.STABILIZE,
-    strength: float = opt.STRENGTH,
-    workers: int = opt.WORKERS,
+    stream: StreamOptions = opt.stream(),  # --stabilize, --strength, --workers
 ) -> None:
     """Colorize a live camera or stream; fps and latency are drawn on the preview and reported on exit."""
+    from edgecolor.ctrlc import ctrl_c_sets
     from edgecolor.live import live as run_live
     from edgecolor.sources import LiveSource
-    from edgecolor.video import ctrl_c_sets
 
     if not (show or record or serve is not None or rtsp is not None or virtual_cam):
-        raise EdgecolorError(
+        raise UsageError(
             "choose where frames go: --show, --serve PORT, --rtsp PORT, --record FILE or --virtual-cam")
     if record is not None and record.exists():
-        raise EdgecolorError(f"{record}: exists; choose another --record file")
-    try:  # a missing or unusable input is exit 1, as in every command (cameras and URLs open later)
-        src = LiveSource(source, timeout=timeout, loop=loop, max_pixels=options.max_pixels)
-    except EdgecolorError as e:
-        error(str(e))
-        raise typer.Exit(1) from None
+        raise UsageError(f"{record}: exists; choose another --record file")
+    # a missing or unusable input is an InputError (exit 1, cli/app.exit_code); cameras and URLs open later
+    src = LiveSource(source, timeout=timeout, loop=loop, max_pixels=options.max_pixels)
     stop = threading.Event()  # Ctrl-C sets it (any number of times): the recording is finished, not lost
     server = None
     try:
@@ -80,22 +79,25 @@ def live(
             report = run_live(
                 src, colorizer_factory(options), show=show, side_by_side=side_by_side, record=record, codec=codec,
                 serve=serve, host=host, allow_hosts=tuple(allow_host), virtual_cam=virtual_cam, timeout=timeout,
-                loop=loop, stabilize=stabilize, strength=strength, workers=workers, max_frames=frames, stop=stop,
+                loop=loop, stream_options=stream, max_frames=frames, stop=stop,
                 sinks=[server] if server else None, announce=lambda m: print(m, flush=True),
             )
     except KeyboardInterrupt:
         print("edgecolor: interrupted", file=sys.stderr)
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         if server is not None:
             server.close()
         src.close()
     report.stats.ctrl_c = report.stats.ctrl_c or ctrl.presses > 0
-    raise typer.Exit(_print_report(report))
+    _print_report(report)
+    if report.lost:  # after the summary: the source failed, an InputError (exit 1) like any input that fails
+        raise InputError(report.ended)
+    raise typer.Exit(EXIT_INTERRUPTED if report.stats.ctrl_c else EXIT_OK)
 
 
-def _print_report(report) -> int:
-    """The closing lines of a live run; its exit code (1: the source was lost, 130: Ctrl-C)."""
+def _print_report(report: LiveReport) -> None:
+    """The closing lines of a live run (what was colorized, reconnects, what the recording holds)."""
     print(f"live: {report.stats.line()}", file=sys.stderr)
     if report.reconnects:
         print(f"live: source reopened {report.reconnects} times", file=sys.stderr)
@@ -103,7 +105,3 @@ def _print_report(report) -> int:
         repeats, skipped = report.recorded_repeats, report.recorded_skipped
         why = f" ({repeats} repeated, {skipped} skipped to keep real time)" if repeats or skipped else ""
         print(f"recorded {report.recorded}: {report.recorded_frames} frames{why}")
-    if report.lost:
-        error(report.ended)
-        return EXIT_SOME_FAILED
-    return EXIT_INTERRUPTED if report.stats.ctrl_c else EXIT_OK

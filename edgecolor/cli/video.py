@@ -18,7 +18,7 @@ from edgecolor.cli import _options as opt
 from edgecolor.cli._progress import progress_bar
 from edgecolor.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, app, error, warning
 from edgecolor.errors import printable
-from edgecolor.options import ColorizerOptions
+from edgecolor.options import ColorizerOptions, StreamOptions
 from edgecolor.video_batch import VideoEvents
 
 
@@ -66,14 +66,12 @@ def video(
         help="Output file for one input, or a folder for several (default: a 'colorized' folder beside each input).",
     ),
     options: ColorizerOptions = opt.colorizer(photos=True),  # with --max-pixels: the limit holds for frames too
-    stabilize: bool = opt.STABILIZE,
-    strength: float = opt.STRENGTH,
+    stream: StreamOptions = opt.stream(),  # --stabilize, --strength, --workers
     start: float | None = typer.Option(None, "--start", min=0.0, help="Start at this many seconds."),
     end: float | None = typer.Option(None, "--end", min=0.0, help="Stop at this many seconds."),
     codec: str | None = typer.Option(
         None, "--codec", help="Video codec: a fourcc (avc1, mp4v, MJPG, VP90) or an ffmpeg encoder name."
     ),
-    workers: int = opt.WORKERS,
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
 ) -> None:
     """Colorize videos: same size and frame rate, every frame, sound kept; Ctrl-C keeps a playable partial file."""
@@ -81,7 +79,7 @@ def video(
 
     plan = plan_videos(inputs, output, start, end, codec)
     summary = run_videos(plan, options, force=force, events=_Printer(), exiting=True, start=start, end=end,
-                         codec=codec, stabilize=stabilize, strength=strength, workers=workers)
+                         codec=codec, stream_options=stream)
     if summary.files > 1 or summary.interrupted:
         print(summary.line(), flush=True)
     if summary.interrupted:

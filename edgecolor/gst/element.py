@@ -12,8 +12,8 @@ frames and posts QoS messages, or a ``queue leaky=downstream max-size-buffers=1`
 element keeps only the newest frame.
 
 The properties are the CLI's options by the same names, checked by the same functions
-(edgecolor.options, the stabilizer): a bad value is a GStreamer error naming it when the pipeline
-starts, never a traceback. They are read when the element starts (READY -> PAUSED).
+(edgecolor.options; stabilize and strength make a StreamOptions): a bad value is a GStreamer error
+naming it when the pipeline starts, never a traceback. They are read when the element starts (READY -> PAUSED).
 """
 
 from __future__ import annotations
@@ -23,11 +23,20 @@ from typing import Any
 
 import numpy as np
 
-from edgecolor.errors import EdgecolorError, UsageError
+from edgecolor.errors import EdgecolorError, InputError, UsageError
 from edgecolor.gst import ELEMENT
 from edgecolor.gstlib import load_gi
-from edgecolor.options import check_model, check_precision, check_saturation
-from edgecolor.stream import DEFAULT_STRENGTH, Stabilizer, StreamColorizer
+from edgecolor.options import (
+    DEFAULT_STRENGTH,
+    MAX_STRENGTH,
+    StreamOptions,
+    check_model,
+    check_precision,
+    check_saturation,
+    check_stabilize,
+    check_strength,
+)
+from edgecolor.stream import StreamColorizer
 
 _gi = load_gi("GstBase", "GstVideo")
 Gst, GstBase, GstVideo, GLib, GObject = (_gi[n] for n in ("Gst", "GstBase", "GstVideo", "GLib", "GObject"))
@@ -45,19 +54,14 @@ def _template_caps(formats: tuple[str, ...]) -> Any:
                                 "framerate=(fraction)[ 0/1, 2147483647/1 ]")
 
 
-def _check_strength(value: object) -> float:
-    Stabilizer(value)  # the stabilizer's own check (the CLI's range, 0..0.95)
-    return float(value)
-
-
 # property -> its check, applied when it is set (a bad value is reported when the element starts)
 _CHECKS = {
     "model": check_model,
     "backend": lambda v: v if isinstance(v, str) and v else _bad_backend(v),
     "precision": check_precision,
     "saturation": check_saturation,
-    "stabilize": lambda v: bool(v),
-    "strength": _check_strength,
+    "stabilize": check_stabilize,
+    "strength": check_strength,
 }
 
 
@@ -113,7 +117,7 @@ class EdgecolorFilter(GstBase.BaseTransform):
                        -GLib.MAXDOUBLE, GLib.MAXDOUBLE, 1.0, GObject.ParamFlags.READWRITE),
         "stabilize": (bool, "stabilize", "Steady colour over time (less flicker)", True,
                       GObject.ParamFlags.READWRITE),
-        "strength": (float, "strength", "Stabilization: weight of history (0..0.95)",
+        "strength": (float, "strength", f"Stabilization: weight of history (0..{MAX_STRENGTH})",
                      -GLib.MAXDOUBLE, GLib.MAXDOUBLE, DEFAULT_STRENGTH, GObject.ParamFlags.READWRITE),
     }
 
@@ -159,8 +163,9 @@ class EdgecolorFilter(GstBase.BaseTransform):
         try:
             options = ColorizerOptions(model=p["model"], backend=p["backend"], precision=p["precision"],
                                        saturation=p["saturation"])
-            self._stream = StreamColorizer(Colorizer.from_options(options), stabilize=bool(p["stabilize"]),
-                                           strength=p["strength"])
+            stream = StreamOptions(stabilize=bool(p["stabilize"]), strength=p["strength"])
+            self._stream = StreamColorizer(Colorizer.from_options(options), stabilize=stream.stabilize,
+                                           strength=stream.strength)
         except EdgecolorError as e:
             return self._fail(f"{ELEMENT}: {e}")
         except Exception as e:  # noqa: BLE001 - a runtime's own failure: one error message, not a traceback
@@ -261,7 +266,7 @@ class EdgecolorFilter(GstBase.BaseTransform):
         stride = _row_stride(width, channels)
         with buf.map(Gst.MapFlags.READ) as info:
             if info.size < stride * (height - 1) + width * channels:
-                raise EdgecolorError(f"a {width}x{height} {fmt} frame of {info.size} bytes is too short")
+                raise InputError(f"a {width}x{height} {fmt} frame of {info.size} bytes is too short")
             shape = (height, width) if channels == 1 else (height, width, 3)
             strides = (stride, 1) if channels == 1 else (stride, 3, 1)
             view = np.ndarray(shape, np.uint8, buffer=info.data, strides=strides)

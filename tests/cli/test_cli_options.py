@@ -1,4 +1,5 @@
-"""cli/_options.py: the colorizer options are declared once and reach each command as one ColorizerOptions."""
+"""cli/_options.py: the colorizer and stream options are declared once and reach each command as one ColorizerOptions
+/ StreamOptions."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from cli_support import ERROR, invoke
 from edgecolor.cli import _options as opt
 from edgecolor.cli.app import app
 from edgecolor.errors import UsageError
-from edgecolor.options import ColorizerOptions
+from edgecolor.options import ColorizerOptions, StreamOptions
 
 COMMANDS = {c.callback.__name__: c.callback for c in app.registered_commands}
 
@@ -51,6 +52,36 @@ def test_the_command_gets_the_object():
     assert seen == [(3, ColorizerOptions(size=64, guided=False), 4)]
     with pytest.raises(ValueError, match="not colorizer options"):
         opt.colorizer("colour")
+
+
+@pytest.mark.parametrize("command", ["video", "live"])
+def test_video_and_live_take_the_stream_options(command):
+    params = inspect.signature(COMMANDS[command]).parameters
+    assert "stream" not in params
+    assert [n for n in params if n in opt.STREAM and params[n].default is opt.STREAM[n][0]] == list(opt.STREAM)
+
+
+def test_the_command_gets_one_stream_options_beside_the_colorizers():
+    seen = []
+
+    @opt.takes_colorizer_options
+    def command(options: ColorizerOptions = opt.colorizer("size"), stream: StreamOptions = opt.stream(),
+                last: int = typer.Option(2, "--last")) -> None:
+        seen.append((options, stream, last))
+
+    assert list(inspect.signature(command).parameters) == ["size", "stabilize", "strength", "workers", "last"]
+    command(size=64, stabilize=False, strength=0.5, workers=2, last=4)
+    assert seen == [(ColorizerOptions(size=64), StreamOptions(stabilize=False, strength=0.5, workers=2), 4)]
+    with pytest.raises(ValueError, match="not stream options"):
+        opt.stream("saturation")
+
+
+def test_stream_option_bounds_are_the_librarys(tmp_path):
+    """--strength and --workers refuse what StreamOptions refuses, before any file is looked at (exit 2)."""
+    for args in (["--strength", "0.96"], ["--workers", "9"], ["--size", "15"]):
+        result = invoke("video", tmp_path / "missing.mp4", *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.startswith(ERROR) and args[0] in result.output and "missing.mp4" not in result.output
 
 
 def test_a_value_typer_lets_through_is_one_line_exit_2(tmp_path):
