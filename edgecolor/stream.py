@@ -241,7 +241,8 @@ def _sink_call(sink: SinkSpec) -> tuple[Callable[[Result], Any], bool]:
         return (lambda r: sink.write(r.frame)), main
     if callable(sink):
         return (lambda r: sink(r.frame)), main
-    raise UsageError(f"a sink must be callable or have write(frame) or emit(result); got {type(sink).__name__}")
+    raise UsageError(f"a sink must be an edgecolor.sinks.Sink, have write(frame) or be callable; "
+                     f"got {type(sink).__name__}")
 
 
 def run(

@@ -33,6 +33,7 @@ from edgecolor.colorizer import Colorizer
 from edgecolor.ffmpeg import find_ffmpeg
 from edgecolor.live import live
 from edgecolor.mjpeg import MjpegServer
+from edgecolor.sinks import Sink
 
 FFMPEG = find_ffmpeg()
 
@@ -118,7 +119,7 @@ def test_live_takes_stream_options_and_raises_typed_errors(tmp_path, clip_file, 
     c = Colorizer(model_files["onnx"])
     pairs = []
 
-    class Both:
+    class Both(Sink):
         def emit(self, result):
             pairs.append((result.source, result.frame))
 

@@ -125,7 +125,7 @@ def test_run_surfaces_sink_errors(colorizer, clip):
 
     with pytest.raises(EdgecolorError, match="disk full"):
         run(clip.frames, broken, colorizer)
-    with pytest.raises(UsageError, match="a sink must be callable"):
+    with pytest.raises(UsageError, match="a sink must be an edgecolor.sinks.Sink"):
         run(clip.frames, 42, colorizer)
 
 
