@@ -284,8 +284,8 @@ def test_guided_upsampling_keeps_each_side_of_an_edge_its_own_colour(scale):
         b = lab[height // 2, :, 2]
         near = 3 * scale  # pixels on each side of the edge
         # one pixel each side may be mixed (bilinear from working size for small frames); frames over
-        # GRID_PIXELS get their colour at half size (pipeline.grid_size): two pixels each side
-        mixed = 1 if pipeline.grid_size(height, width) == (height, width) else 2
+        # GRID_PIXELS get their colour on a grid (pipeline.grid_size): one grid cell each side
+        mixed = max(1, -(-height // pipeline.grid_size(height, width)[0]))
         left, right = b[x_edge - near:x_edge - mixed], b[x_edge + mixed:x_edge + near]
         bleed[guided] = max(np.abs(left - 25).max(), np.abs(right + 25).max())
         assert b[: x_edge // 2].mean() > 20 and b[x_edge + width // 4:].mean() < -20
