@@ -9,7 +9,7 @@ upsampling on) and the stabilizer as `edgecolor live` runs it. The stages of one
 * prepare: ``pipeline.prepare`` (grey check, L, the working-size tensor);
 * network: ``predict_ab`` alone;
 * upsample: the joint bilateral step at working size, then the colour offset evaluated on the
-  frame's grey (on a grid of at most 0.25 MP), resized to full size and added to the grey;
+  frame's grey (on a grid of at most 0.125 MP), resized to full size and added to the grey;
 * colour conversion: Lab -> BGR at working size and the fit of the colour offset on grey;
 * other: the stabilizer (low-res L and its update).
 
@@ -168,7 +168,7 @@ def markdown(data: dict) -> list[str]:
         f"stabilizer as in `live`; medians of {data['rounds']} alternating rounds (4K: a quarter), "
         f"{data['cores']} cores, load {data['load_start']:.1f} at the start and {data['load_end']:.1f} at the end. "
         "ms per frame; *upsample*: joint bilateral step, colour offset on the frame's grey (on a grid of at "
-        "most 0.25 MP), resize and add; *colour conversion*: Lab -> BGR and the offset fit at working size (480p, "
+        "most 0.125 MP), resize and add; *colour conversion*: Lab -> BGR and the offset fit at working size (480p, "
         "under 4x the working size, keeps the exact merge: bilinear ab and OpenCV's 8-bit Lab -> BGR at full size, "
         "which is then this column); "
         "*other*: the stabilizer; *merge before*: the merge this replaced (full-size guided filter and "

@@ -27,8 +27,9 @@ COLOUR_CHROMA = 4.0  # mean chroma (CIELAB units) above which an input counts as
 _CHROMA_SAMPLES = 32  # the chroma estimate samples about this many rows and columns
 SCRATCH_PIXELS = 1 << 21  # frames up to this size reuse per-thread temporary buffers
 ONE_SHOT_PIXELS = 1 << 21  # 8-bit frames up to this size (1080p) are merged whole, larger ones by strips
-GRID_PIXELS = 1 << 17  # the 8-bit fast merge evaluates the colour offset at up to this many pixels (720p and 1080p: a
-# of the size, 0.8 ms faster than half, colour +0.002 dB on BSDS500 val photos at 1080p)
+GRID_PIXELS = 1 << 17  # the 8-bit fast merge evaluates the colour offset at up to this many pixels, halving the frame
+# (720p and 1080p: a quarter; CPU of the merge 720p 4.6 -> 3.7 ms, 1080p 7.3 -> 5.7 ms against half and a third,
+# colour +0.0002 / +0.0013 dB on BSDS500 val photos upscaled to 720p / 1080p: benchmarks/fast_path_colour.py)
 MIN_CELLS = 2  # network input sides of at least 2 size multiples (64 px): cv2.dnn gives wrong colours at 32 px
 MAX_LONG_GROWTH = 4  # a panorama may get a network input up to 4x the working size's long side
 GUIDE_RADIUS = 2  # guided upsampling: box radius in working-size pixels
@@ -209,8 +210,8 @@ def _merge_fast8(prepared: Prepared, ab: np.ndarray) -> np.ndarray:
     (float Lab -> BGR) and, per channel, its offset from the grey of the same L fitted as a linear
     function of that grey in small windows (a guided filter: offset ~ A * grey + B). The offset
     is then evaluated on the photo's own grey (a grey frame's own pixels) at up to ``GRID_PIXELS``
-    (720p: half size, 1080p: a third), resized bilinearly to full size as uint8 with +128 (int16 where it does not
-    fit: ``_biased_offset``) and added to the grey: OpenCV's
+    (``grid_size``: 720p and 1080p at a quarter), resized bilinearly to full size as uint8 with +128
+    (int16 where it does not fit: ``_biased_offset``) and added to the grey: OpenCV's
     8-bit Lab -> BGR alone cost more than this whole merge at 1080p. Where the colour is flat the
     result is the exact colour on the photo's own grey; elsewhere L stays within about a level
     (the fit is local and linear), as with OpenCV's own 8-bit conversion.
