@@ -8,9 +8,10 @@ upscaled to camera frame sizes.
 Each photo is resized (bicubic) to fit the frame size, made grey (exactly grey BGR, as cameras
 deliver) and colorized once by the network (OpenVINO INT8 by default); the merges then differ only
 in what they do after the network. Printed per frame size: PSNR gain over grey against the original
-colour photo for "before" and for each variant, the variant's difference to "before" (the limit:
-at most -0.02 dB), and the PSNR between the two outputs. ``--crops DIR`` writes 400 % crops
-(grey | before | variant) where the two differ most, for looking at.
+colour photo for the float reference (tests/reference_pipeline.py), "before" and each variant; the
+variant's difference to "before" (the limit: at most -0.02 dB) and to the reference; the PSNR
+between the variant's and before's outputs. ``--crops DIR`` writes 400 % crops (grey | before |
+variant) where the two differ most, for looking at.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for extra in (ROOT, ROOT / "tests"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
 
 SIZES = ("640x480", "1280x720", "1920x1080")
 
@@ -75,6 +77,7 @@ def crop_sheet(grey, before, after, size: int = 48):
 def main(argv: list[str] | None = None) -> int:
     import cv2
     import numpy as np
+    from reference_pipeline import reference_colorize
 
     from edgecolor import metrics, pipeline
     from edgecolor.colorizer import Colorizer
@@ -97,11 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     paths = image_paths(args.folder)[: args.limit or None]
     print(f"{len(paths)} photos from {args.folder}; before: {args.before}; {c.backend_name} {c.precision}")
     print()
-    print("| frame | photos at | before | variant | variant | - before | vs before (PSNR) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| frame | photos at | float reference | before | variant | variant | - before | - reference | "
+          "vs before (PSNR) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         width, height = (int(v) for v in size.split("x"))
-        gains = {n: [] for n in ["before", *names]}
+        gains = {n: [] for n in ["float", "before", *names]}
         close = {n: [] for n in names}
         sheets = {n: [] for n in names}
         shape = None
@@ -112,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             base = metrics.psnr(grey, img)
             ab = c.predict_ab(c.prepare(grey))
             ref = before.merge(before.prepare(grey, c.contract), ab)
+            gains["float"].append(metrics.psnr(reference_colorize(c, grey), img) - base)
             gains["before"].append(metrics.psnr(ref, img) - base)
             for n in names:
                 undo = variant(pipeline, n) if n != "as is" else (lambda: None)
@@ -123,11 +128,11 @@ def main(argv: list[str] | None = None) -> int:
                 close[n].append(min(99.0, metrics.psnr(out, ref)))
                 if args.crops is not None and len(sheets[n]) < 6:
                     sheets[n].append(crop_sheet(grey, ref, out))
-        b = float(np.mean(gains["before"]))
+        b, f = float(np.mean(gains["before"])), float(np.mean(gains["float"]))
         for n in names:
             v = float(np.mean(gains[n]))
-            print(f"| {size} | {shape[1]}x{shape[0]} | {b:+.4f} dB | {n} | {v:+.4f} dB | {v - b:+.4f} dB | "
-                  f"{np.mean(close[n]):.1f} dB |", flush=True)
+            print(f"| {size} | {shape[1]}x{shape[0]} | {f:+.4f} dB | {b:+.4f} dB | {n} | {v:+.4f} dB | "
+                  f"{v - b:+.4f} dB | {v - f:+.4f} dB | {np.mean(close[n]):.1f} dB |", flush=True)
             if args.crops is not None:
                 args.crops.mkdir(parents=True, exist_ok=True)
                 tag = n.replace("=", "-").replace(" ", "_")
