@@ -11,7 +11,9 @@ frame, as `live` and `video` run it: the network of one frame overlaps the merge
 has (``Colorizer(threads=cores - 1)``): a proposal for the stream loop, whose merge thread then has
 a core of its own instead of competing with the network's threads.
 The load average is printed at the start and the end: a busy machine slows every variant alike only
-on average, so read the ratios of one run.
+on average, so read the ratios of one run. ``--cpu``: the work instead of the wall time, for a busy
+machine: OpenCV on one thread, ``prepare`` and ``merge`` timed by this thread's CPU clock (first
+quartile), no stream run.
 """
 
 from __future__ import annotations
@@ -53,6 +55,45 @@ def colorizer_with(module, **kwargs):
     return Before(**kwargs)
 
 
+def cpu_work(args) -> int:
+    """prepare and merge of each variant, CPU ms on this thread (first quartile), rounds alternating."""
+    import numpy as np
+    from fast_path_colour import load_before
+
+    from edgecolor import bench
+    from edgecolor.colorizer import Colorizer
+
+    kw = dict(backend="openvino", precision="int8")
+    variants = {"before": colorizer_with(load_before(args.before), **kw), "after": Colorizer(**kw)}
+    print(f"CPU time on one thread (OpenCV single-threaded), load {os.getloadavg()[0]:.1f} at the start; "
+          f"{args.rounds} alternating rounds of {args.frames}; first quartile, ms")
+    print()
+    print("| size | before prepare | after prepare | before merge | after merge | merge after/before |")
+    print("|---|---|---|---|---|---|")
+    for size in args.sizes:
+        width, height = (int(v) for v in size.split("x"))
+        frame = bench.grey_frames(width, height, count=1)[0]
+        work = {k: (c, c.prepare(frame)) for k, c in variants.items()}
+        work = {k: (c, p, c.predict_ab(p)) for k, (c, p) in work.items()}
+        times = {(k, n): [] for k in variants for n in ("prepare", "merge")}
+        for _ in range(args.rounds):
+            for k, (c, p, ab) in work.items():
+                for _ in range(args.frames):
+                    t0 = time.thread_time()
+                    c.prepare(frame)
+                    t1 = time.thread_time()
+                    c.merge(p, ab)
+                    t2 = time.thread_time()
+                    times[k, "prepare"].append(t1 - t0)
+                    times[k, "merge"].append(t2 - t1)
+        q = {key: float(np.percentile(v, 25)) * 1e3 for key, v in times.items()}
+        print(f"| {size} | {q['before', 'prepare']:.2f} | {q['after', 'prepare']:.2f} | {q['before', 'merge']:.2f} | "
+              f"{q['after', 'merge']:.2f} | {q['after', 'merge'] / q['before', 'merge']:.2f} |", flush=True)
+    print()
+    print(f"load {os.getloadavg()[0]:.1f} at the end")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from fast_path_colour import load_before
 
@@ -66,7 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=6, help="alternating rounds per size")
     ap.add_argument("--frames", type=int, default=30, help="frames per variant and round")
     ap.add_argument("--threads-variant", action="store_true", help="also: network on cores - 1 threads")
+    ap.add_argument("--cpu", action="store_true", help="CPU time of prepare and merge on one thread (busy machines)")
     args = ap.parse_args(argv)
+    if args.cpu:
+        import cv2
+
+        cv2.setNumThreads(1)
+        return cpu_work(args)
     kw = dict(backend="openvino", precision="int8")
     variants = {"before": colorizer_with(load_before(args.before), **kw), "after": Colorizer(**kw)}
     cores = os.cpu_count() or 1

@@ -16,8 +16,11 @@ upsampling on) and the stabilizer as `edgecolor live` runs it. The stages of one
 ``frame`` is a whole ``StreamColorizer.process`` (one frame at a time) and ``fps`` follows from it;
 ``x network`` is frame / network. ``stream fps`` runs the same frames through ``stream.run``, as
 `live` and `video` do: the network of one frame overlaps the merge of the one before, so both
-cores work; the issue's frame-rate targets are read there. ``merge before`` is the merge this
-replaced (full-size guided filter on ab and OpenCV's 8-bit Lab -> BGR), timed in the same rounds.
+cores work; the issue's frame-rate targets are read there. ``stream fps, network on n-1 cores``
+(OpenVINO rows, default threads only): the same run with the network on one core fewer, a proposal
+for the stream loop (its merge thread competes with the network's threads for the cores).
+``merge before`` is the merge this replaced (full-size guided filter on ab and OpenCV's 8-bit
+Lab -> BGR), timed in the same rounds.
 Every stage is timed in alternating rounds and the medians are reported: a slow spell of a shared
 machine then slows every column alike. 4K is merged by strips (memory stays bounded; peak RSS shown).
 """
@@ -83,7 +86,7 @@ def _timers(c, frame):
     }
 
 
-def measure_size(c, width: int, height: int, rounds: int) -> dict:
+def measure_size(c, width: int, height: int, rounds: int, split=None) -> dict:
     """Median ms of each piece over ``rounds`` alternating rounds, and the stages derived from them."""
     from edgecolor import bench
 
@@ -105,7 +108,13 @@ def measure_size(c, width: int, height: int, rounds: int) -> dict:
            "frame": m["frame"], "before": m["before"]}
     row["fps"] = 1000.0 / row["frame"]
     row["x_network"] = row["frame"] / row["network"]
-    row["stream_fps"] = stream_fps(c, frame, max(20, 3 * rounds))
+    count = max(20, 3 * rounds)
+    if split is None:
+        row["stream_fps"], row["split_fps"] = stream_fps(c, frame, count), None
+    else:  # alternating, median of three each: the proposal against the default in the same minutes
+        runs = [(stream_fps(c, frame, count), stream_fps(split, frame, count)) for _ in range(3)]
+        row["stream_fps"] = statistics.median(r[0] for r in runs)
+        row["split_fps"] = statistics.median(r[1] for r in runs)
     row["pi_fps"] = 1000.0 / (row["network"] * PI_NETWORK + (row["frame"] - row["network"]) * PI_PIPELINE)
     row["peak_rss_mb"] = bench.peak_rss_mb()
     return row
@@ -130,10 +139,14 @@ def measure(model: str = "default", sizes=SIZES, variants=VARIANTS, rounds: int 
     for variant in variants:
         backend, precision = variant.split(":")
         c = Colorizer(model, backend=backend, precision=precision, threads=threads)
+        cores = os.cpu_count() or 1
+        split = None  # OpenVINO on one core fewer: the stream loop's merge thread then has a core of its own
+        if backend == "openvino" and threads is None and cores > 1:
+            split = Colorizer(model, backend=backend, precision=precision, threads=cores - 1)
         for size in sizes:
             width, height = (int(v) for v in size.lower().split("x"))
             n = rounds if width * height <= 1 << 21 else max(3, rounds // 4)
-            row = measure_size(c, width, height, n)
+            row = measure_size(c, width, height, n, split)
             row.update(backend=backend, precision=precision)
             out["rows"].append(row)
             say(f"  {backend} {precision} {size}: frame {row['frame']:.1f} ms ({row['fps']:.0f} fps, "
@@ -171,19 +184,23 @@ def markdown(data: dict) -> list[str]:
         "most 0.125 MP), resize and add; *colour conversion*: Lab -> BGR and the offset fit at working size (480p, "
         "under 4x the working size, keeps the exact merge: bilinear ab and OpenCV's 8-bit Lab -> BGR at full size, "
         "which is then this column); "
-        "*other*: the stabilizer; *merge before*: the merge this replaced (full-size guided filter and "
+        "*other*: the stabilizer; *stream fps, network on n-1 cores*: the same stream run with OpenVINO "
+        "on one core fewer (`threads=cores - 1`), alternating with the default run, medians of three each: a "
+        "proposal for the stream loop, whose merge thread then has a core of its own; "
+        "*merge before*: the merge this replaced (full-size guided filter and "
         "OpenCV's 8-bit Lab -> BGR), same rounds. *Pi 5 est.*: an estimate, not a measurement: the network "
         f"x {PI_NETWORK:.2f} (the f32 edge projection's Pi-to-here ratio) plus the rest of the frame x {PI_PIPELINE} "
         "(issue 4's factor for OpenCV colour work), one frame at a time.",
         "",
         "| runtime | size | prepare | network | upsample | colour conversion | other | frame | fps | stream fps "
-        "| x network | merge before | peak RSS MB | Pi 5 est. fps |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| stream fps, network on n-1 cores | x network | merge before | peak RSS MB | Pi 5 est. fps |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["rows"]:
+        split = "-" if r.get("split_fps") is None else f"{r['split_fps']:.0f}"
         lines.append(f"| {r['backend']} {r['precision']} | {r['size']} | {r['prepare']:.2f} | {r['network']:.2f} | "
                      f"{r['upsample']:.2f} | {r['colour']:.2f} | {r['other']:.2f} | {r['frame']:.2f} | "
-                     f"{r['fps']:.0f} | {r['stream_fps']:.0f} | {r['x_network']:.2f} | {r['before']:.2f} | "
+                     f"{r['fps']:.0f} | {r['stream_fps']:.0f} | {split} | {r['x_network']:.2f} | {r['before']:.2f} | "
                      f"{r['peak_rss_mb']:.0f} | {r['pi_fps']:.0f} |")
     return lines + [""]
 
