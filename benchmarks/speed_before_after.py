@@ -1,15 +1,15 @@
 """Issue 19: this tree's pipeline against a git revision's, timed in the same run, rounds alternating.
 
     python benchmarks/speed_before_after.py --before main
-    python benchmarks/speed_before_after.py --before main --sizes 1280x720 --rounds 8 --threads-variant
+    python benchmarks/speed_before_after.py --before main --sizes 1280x720 --rounds 8
 
 Grey camera frames as BGR, OpenVINO INT8, default options, stabilizer on (as `live`). For each size
 and each variant, in alternating rounds: ``frame`` (one ``StreamColorizer.process`` at a time,
 median ms), ``prepare`` and ``merge`` (median ms), and ``stream fps`` (``stream.run`` over the same
 frame, as `live` and `video` run it: the network of one frame overlaps the merge of the one before).
-``--threads-variant`` adds this tree's pipeline with the network on one core fewer than the machine
-has (``Colorizer(threads=cores - 1)``): a proposal for the stream loop, whose merge thread then has
-a core of its own instead of competing with the network's threads.
+Variants: "before" (that revision's pipeline, the network on every core: the runtime's choice
+before ``backends.openvino.default_threads``), this tree's pipeline with the network on every core,
+and this tree as it is (the network on one core fewer, so the merge has a core of its own).
 The load average is printed at the start and the end: a busy machine slows every variant alike only
 on average, so read the ratios of one run. ``--cpu``: the work instead of the wall time, for a busy
 machine: OpenCV on one thread, ``prepare`` and ``merge`` timed by this thread's CPU clock (first
@@ -106,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", nargs="+", default=list(SIZES))
     ap.add_argument("--rounds", type=int, default=6, help="alternating rounds per size")
     ap.add_argument("--frames", type=int, default=30, help="frames per variant and round")
-    ap.add_argument("--threads-variant", action="store_true", help="also: network on cores - 1 threads")
     ap.add_argument("--cpu", action="store_true", help="CPU time of prepare and merge on one thread (busy machines)")
     args = ap.parse_args(argv)
     if args.cpu:
@@ -115,10 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         cv2.setNumThreads(1)
         return cpu_work(args)
     kw = dict(backend="openvino", precision="int8")
-    variants = {"before": colorizer_with(load_before(args.before), **kw), "after": Colorizer(**kw)}
-    cores = os.cpu_count() or 1
-    if args.threads_variant and cores > 1:
-        variants[f"after, network {cores - 1} thread(s)"] = Colorizer(threads=cores - 1, **kw)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    variants = {  # before: the runtime's choice of threads (all cores), as before default_threads
+        "before": colorizer_with(load_before(args.before), threads=cores, **kw),
+        f"after, network on {cores} threads": Colorizer(threads=cores, **kw),
+        "after (default threads)": Colorizer(**kw),
+    }
     load0 = os.getloadavg()[0]
     print(f"OpenVINO INT8, {cores} cores, load {load0:.1f} at the start; {args.rounds} alternating rounds of "
           f"{args.frames} frames; medians")

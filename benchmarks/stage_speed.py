@@ -16,9 +16,9 @@ upsampling on) and the stabilizer as `edgecolor live` runs it. The stages of one
 ``frame`` is a whole ``StreamColorizer.process`` (one frame at a time) and ``fps`` follows from it;
 ``x network`` is frame / network. ``stream fps`` runs the same frames through ``stream.run``, as
 `live` and `video` do: the network of one frame overlaps the merge of the one before, so both
-cores work; the issue's frame-rate targets are read there. ``stream fps, network on n-1 cores``
-(OpenVINO rows, default threads only): the same run with the network on one core fewer, a proposal
-for the stream loop (its merge thread competes with the network's threads for the cores).
+cores work; the issue's frame-rate targets are read there. ``stream fps, network on every core``
+(OpenVINO rows, default threads only): the same run with the network on every core, as before
+``backends.openvino.default_threads`` left one core to the merge.
 ``merge before`` is the merge this replaced (full-size guided filter on ab and OpenCV's 8-bit
 Lab -> BGR), timed in the same rounds.
 Every stage is timed in alternating rounds and the medians are reported: a slow spell of a shared
@@ -111,7 +111,7 @@ def measure_size(c, width: int, height: int, rounds: int, split=None) -> dict:
     count = max(20, 3 * rounds)
     if split is None:
         row["stream_fps"], row["split_fps"] = stream_fps(c, frame, count), None
-    else:  # alternating, median of three each: the proposal against the default in the same minutes
+    else:  # alternating, median of three each: the default against every core in the same minutes
         runs = [(stream_fps(c, frame, count), stream_fps(split, frame, count)) for _ in range(3)]
         row["stream_fps"] = statistics.median(r[0] for r in runs)
         row["split_fps"] = statistics.median(r[1] for r in runs)
@@ -139,10 +139,10 @@ def measure(model: str = "default", sizes=SIZES, variants=VARIANTS, rounds: int 
     for variant in variants:
         backend, precision = variant.split(":")
         c = Colorizer(model, backend=backend, precision=precision, threads=threads)
-        cores = os.cpu_count() or 1
-        split = None  # OpenVINO on one core fewer: the stream loop's merge thread then has a core of its own
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        split = None  # OpenVINO on every core (its default before default_threads left one to the merge)
         if backend == "openvino" and threads is None and cores > 1:
-            split = Colorizer(model, backend=backend, precision=precision, threads=cores - 1)
+            split = Colorizer(model, backend=backend, precision=precision, threads=cores)
         for size in sizes:
             width, height = (int(v) for v in size.lower().split("x"))
             n = rounds if width * height <= 1 << 21 else max(3, rounds // 4)
@@ -184,16 +184,16 @@ def markdown(data: dict) -> list[str]:
         "most 0.125 MP), resize and add; *colour conversion*: Lab -> BGR and the offset fit at working size (480p, "
         "under 4x the working size, keeps the exact merge: bilinear ab and OpenCV's 8-bit Lab -> BGR at full size, "
         "which is then this column); "
-        "*other*: the stabilizer; *stream fps, network on n-1 cores*: the same stream run with OpenVINO "
-        "on one core fewer (`threads=cores - 1`), alternating with the default run, medians of three each: a "
-        "proposal for the stream loop, whose merge thread then has a core of its own; "
+        "*other*: the stabilizer; *stream fps*: through the stream loop (`live`, `video`), OpenVINO on one core "
+        "fewer than the machine has (its default: the merge keeps a core); *stream fps, network on every core*: "
+        "the same with `threads=cores` (the default before), alternating with it, medians of three each; "
         "*merge before*: the merge this replaced (full-size guided filter and "
         "OpenCV's 8-bit Lab -> BGR), same rounds. *Pi 5 est.*: an estimate, not a measurement: the network "
         f"x {PI_NETWORK:.2f} (the f32 edge projection's Pi-to-here ratio) plus the rest of the frame x {PI_PIPELINE} "
         "(issue 4's factor for OpenCV colour work), one frame at a time.",
         "",
         "| runtime | size | prepare | network | upsample | colour conversion | other | frame | fps | stream fps "
-        "| stream fps, network on n-1 cores | x network | merge before | peak RSS MB | Pi 5 est. fps |",
+        "| stream fps, network on every core | x network | merge before | peak RSS MB | Pi 5 est. fps |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["rows"]:
