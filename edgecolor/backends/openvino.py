@@ -176,9 +176,9 @@ def default_threads(device: str = "CPU") -> int | None:
 
     Why: prepare and merge (OpenCV) run beside the network: in `video` and `live` the merge of one
     frame overlaps the network of the next, and the runtime's idle threads keep spinning into the
-    merge that follows a lone frame. On the 2-core reference machine (issue 19, one run, alternating,
-    BENCHMARKS.md) the network on one thread ran about as fast as on two, and 720p frames went from
-    94 to 165 fps through the stream loop and 1080p frames from 2.7x to about 2.1x the network.
+    merge that follows a lone frame. On the 2-core reference machine (issue 19: one run, rounds
+    alternating, BENCHMARKS.md) the stream loop went from 105 to 167 fps at 720p and from 75 to 127 at
+    1080p against the network on both cores, and one frame at a time got faster too (720p 10.4 -> 9.3 ms).
     """
     if device.split(".")[0].upper() != "CPU":
         return None
