@@ -86,7 +86,7 @@ def _timers(c, frame):
     }
 
 
-def measure_size(c, width: int, height: int, rounds: int, split=None) -> dict:
+def measure_size(c, width: int, height: int, rounds: int, all_cores=None) -> dict:
     """Median ms of each piece over ``rounds`` alternating rounds, and the stages derived from them."""
     from edgecolor import bench
 
@@ -109,12 +109,12 @@ def measure_size(c, width: int, height: int, rounds: int, split=None) -> dict:
     row["fps"] = 1000.0 / row["frame"]
     row["x_network"] = row["frame"] / row["network"]
     count = max(20, 3 * rounds)
-    if split is None:
-        row["stream_fps"], row["split_fps"] = stream_fps(c, frame, count), None
+    if all_cores is None:
+        row["stream_fps"], row["all_cores_fps"] = stream_fps(c, frame, count), None
     else:  # alternating, median of three each: the default against every core in the same minutes
-        runs = [(stream_fps(c, frame, count), stream_fps(split, frame, count)) for _ in range(3)]
+        runs = [(stream_fps(c, frame, count), stream_fps(all_cores, frame, count)) for _ in range(3)]
         row["stream_fps"] = statistics.median(r[0] for r in runs)
-        row["split_fps"] = statistics.median(r[1] for r in runs)
+        row["all_cores_fps"] = statistics.median(r[1] for r in runs)
     row["pi_fps"] = 1000.0 / (row["network"] * PI_NETWORK + (row["frame"] - row["network"]) * PI_PIPELINE)
     row["peak_rss_mb"] = bench.peak_rss_mb()
     return row
@@ -140,13 +140,13 @@ def measure(model: str = "default", sizes=SIZES, variants=VARIANTS, rounds: int 
         backend, precision = variant.split(":")
         c = Colorizer(model, backend=backend, precision=precision, threads=threads)
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        split = None  # OpenVINO on every core (its default before default_threads left one to the merge)
+        all_cores = None  # OpenVINO on every core (its default before default_threads left one to the merge)
         if backend == "openvino" and threads is None and cores > 1:
-            split = Colorizer(model, backend=backend, precision=precision, threads=cores)
+            all_cores = Colorizer(model, backend=backend, precision=precision, threads=cores)
         for size in sizes:
             width, height = (int(v) for v in size.lower().split("x"))
             n = rounds if width * height <= 1 << 21 else max(3, rounds // 4)
-            row = measure_size(c, width, height, n, split)
+            row = measure_size(c, width, height, n, all_cores)
             row.update(backend=backend, precision=precision)
             out["rows"].append(row)
             say(f"  {backend} {precision} {size}: frame {row['frame']:.1f} ms ({row['fps']:.0f} fps, "
@@ -197,10 +197,10 @@ def markdown(data: dict) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["rows"]:
-        split = "-" if r.get("split_fps") is None else f"{r['split_fps']:.0f}"
+        every = "-" if r.get("all_cores_fps") is None else f"{r['all_cores_fps']:.0f}"
         lines.append(f"| {r['backend']} {r['precision']} | {r['size']} | {r['prepare']:.2f} | {r['network']:.2f} | "
                      f"{r['upsample']:.2f} | {r['colour']:.2f} | {r['other']:.2f} | {r['frame']:.2f} | "
-                     f"{r['fps']:.0f} | {r['stream_fps']:.0f} | {split} | {r['x_network']:.2f} | {r['before']:.2f} | "
+                     f"{r['fps']:.0f} | {r['stream_fps']:.0f} | {every} | {r['x_network']:.2f} | {r['before']:.2f} | "
                      f"{r['peak_rss_mb']:.0f} | {r['pi_fps']:.0f} |")
     return lines + [""]
 
