@@ -9,15 +9,18 @@ upsampling on) and the stabilizer as `edgecolor live` runs it. The stages of one
 * prepare: ``pipeline.prepare`` (grey check, L, the working-size tensor);
 * network: ``predict_ab`` alone;
 * upsample: the joint bilateral step at working size, then the colour offset evaluated on the
-  frame's grey (on a grid of at most 0.25 MP), resized to full size and added to the grey;
+  frame's grey (on a grid of at most 0.125 MP), resized to full size and added to the grey;
 * colour conversion: Lab -> BGR at working size and the fit of the colour offset on grey;
 * other: the stabilizer (low-res L and its update).
 
 ``frame`` is a whole ``StreamColorizer.process`` (one frame at a time) and ``fps`` follows from it;
 ``x network`` is frame / network. ``stream fps`` runs the same frames through ``stream.run``, as
 `live` and `video` do: the network of one frame overlaps the merge of the one before, so both
-cores work; the issue's frame-rate targets are read there. ``merge before`` is the merge this
-replaced (full-size guided filter on ab and OpenCV's 8-bit Lab -> BGR), timed in the same rounds.
+cores work; the issue's frame-rate targets are read there. ``stream fps, network on every core``
+(OpenVINO rows, default threads only): the same run with the network on every core, as before
+``backends.openvino.default_threads`` left one core to the merge.
+``merge before`` is the merge this replaced (full-size guided filter on ab and OpenCV's 8-bit
+Lab -> BGR), timed in the same rounds.
 Every stage is timed in alternating rounds and the medians are reported: a slow spell of a shared
 machine then slows every column alike. 4K is merged by strips (memory stays bounded; peak RSS shown).
 """
@@ -84,7 +87,7 @@ def _timers(c, frame):
     }
 
 
-def measure_size(c, width: int, height: int, rounds: int) -> dict:
+def measure_size(c, width: int, height: int, rounds: int, all_cores=None) -> dict:
     """Median ms of each piece over ``rounds`` alternating rounds, and the stages derived from them."""
     from edgecolor import bench
 
@@ -106,7 +109,13 @@ def measure_size(c, width: int, height: int, rounds: int) -> dict:
            "frame": m["frame"], "before": m["before"]}
     row["fps"] = 1000.0 / row["frame"]
     row["x_network"] = row["frame"] / row["network"]
-    row["stream_fps"] = stream_fps(c, frame, max(20, 3 * rounds))
+    count = max(20, 3 * rounds)
+    if all_cores is None:
+        row["stream_fps"], row["all_cores_fps"] = stream_fps(c, frame, count), None
+    else:  # alternating, median of three each: the default against every core in the same minutes
+        runs = [(stream_fps(c, frame, count), stream_fps(all_cores, frame, count)) for _ in range(3)]
+        row["stream_fps"] = statistics.median(r[0] for r in runs)
+        row["all_cores_fps"] = statistics.median(r[1] for r in runs)
     row["pi_fps"] = 1000.0 / (row["network"] * PI_NETWORK + (row["frame"] - row["network"]) * PI_PIPELINE)
     row["peak_rss_mb"] = bench.peak_rss_mb()
     return row
@@ -131,10 +140,14 @@ def measure(model: str = "default", sizes=SIZES, variants=VARIANTS, rounds: int 
     for variant in variants:
         backend, precision = variant.split(":")
         c = Colorizer(model, backend=backend, precision=precision, threads=threads)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        all_cores = None  # OpenVINO on every core (its default before default_threads left one to the merge)
+        if backend == "openvino" and threads is None and cores > 1:
+            all_cores = Colorizer(model, backend=backend, precision=precision, threads=cores)
         for size in sizes:
             width, height = (int(v) for v in size.lower().split("x"))
             n = rounds if width * height <= 1 << 21 else max(3, rounds // 4)
-            row = measure_size(c, width, height, n)
+            row = measure_size(c, width, height, n, all_cores)
             row.update(backend=backend, precision=precision)
             out["rows"].append(row)
             say(f"  {backend} {precision} {size}: frame {row['frame']:.1f} ms ({row['fps']:.0f} fps, "
@@ -169,22 +182,26 @@ def markdown(data: dict) -> list[str]:
         f"stabilizer as in `live`; medians of {data['rounds']} alternating rounds (4K: a quarter), "
         f"{data['cores']} cores, load {data['load_start']:.1f} at the start and {data['load_end']:.1f} at the end. "
         "ms per frame; *upsample*: joint bilateral step, colour offset on the frame's grey (on a grid of at "
-        "most 0.25 MP), resize and add; *colour conversion*: Lab -> BGR and the offset fit at working size (480p, "
+        "most 0.125 MP), resize and add; *colour conversion*: Lab -> BGR and the offset fit at working size (480p, "
         "under 4x the working size, keeps the exact merge: bilinear ab and OpenCV's 8-bit Lab -> BGR at full size, "
         "which is then this column); "
-        "*other*: the stabilizer; *merge before*: the merge this replaced (full-size guided filter and "
+        "*other*: the stabilizer; *stream fps*: through the stream loop (`live`, `video`), OpenVINO on one core "
+        "fewer than the machine has (its default: the merge keeps a core); *stream fps, network on every core*: "
+        "the same with `threads=cores` (the default before), alternating with it, medians of three each; "
+        "*merge before*: the merge this replaced (full-size guided filter and "
         "OpenCV's 8-bit Lab -> BGR), same rounds. *Pi 5 est.*: an estimate, not a measurement: the network "
         f"x {PI_NETWORK:.2f} (the f32 edge projection's Pi-to-here ratio) plus the rest of the frame x {PI_PIPELINE} "
         "(issue 4's factor for OpenCV colour work), one frame at a time.",
         "",
         "| runtime | size | prepare | network | upsample | colour conversion | other | frame | fps | stream fps "
-        "| x network | merge before | peak RSS MB | Pi 5 est. fps |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| stream fps, network on every core | x network | merge before | peak RSS MB | Pi 5 est. fps |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["rows"]:
+        every = "-" if r.get("all_cores_fps") is None else f"{r['all_cores_fps']:.0f}"
         lines.append(f"| {r['backend']} {r['precision']} | {r['size']} | {r['prepare']:.2f} | {r['network']:.2f} | "
                      f"{r['upsample']:.2f} | {r['colour']:.2f} | {r['other']:.2f} | {r['frame']:.2f} | "
-                     f"{r['fps']:.0f} | {r['stream_fps']:.0f} | {r['x_network']:.2f} | {r['before']:.2f} | "
+                     f"{r['fps']:.0f} | {r['stream_fps']:.0f} | {every} | {r['x_network']:.2f} | {r['before']:.2f} | "
                      f"{r['peak_rss_mb']:.0f} | {r['pi_fps']:.0f} |")
     return lines + [""]
 

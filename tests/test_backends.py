@@ -85,6 +85,28 @@ def test_openvino_settings(model_files):
     assert b.infer(tensor()).shape == (1, 2, 16, 24)
 
 
+@pytest.mark.parametrize(("cores", "expected"), [({0}, None), ({0, 1}, 1), ({0, 1, 2, 3}, 3), (set(range(16)), 15)])
+def test_openvino_leaves_a_core_to_the_pipeline(monkeypatch, cores, expected):
+    """Without ``threads`` the network runs on one core fewer than the process may use (the runtime's
+    choice on one core, and on devices other than the CPU)."""
+    from edgecolor.backends import openvino
+
+    monkeypatch.setattr(openvino.os, "sched_getaffinity", lambda pid: cores, raising=False)
+    assert openvino.default_threads("CPU") == expected
+    assert openvino.default_threads("GPU") is None and openvino.default_threads("AUTO") is None
+
+
+def test_openvino_default_threads_reach_the_compiled_model(model_files):
+    """What the compiled model reports is the default (or, on one core, the runtime's own count); an
+    explicit ``threads`` still wins."""
+    from edgecolor.backends.openvino import default_threads
+
+    want = default_threads("CPU")
+    got = load("openvino", model_files["onnx"]).runtime_info()["threads"]
+    assert got == want if want is not None else got >= 1
+    assert load("openvino", model_files["onnx"], threads=2).runtime_info()["threads"] == 2
+
+
 def test_openvino_specialises_repeated_shapes(model_files):
     b = load("openvino", model_files["onnx"])
     x, y = tensor(64, 96), tensor(96, 64, seed=1)

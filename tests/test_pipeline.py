@@ -284,8 +284,8 @@ def test_guided_upsampling_keeps_each_side_of_an_edge_its_own_colour(scale):
         b = lab[height // 2, :, 2]
         near = 3 * scale  # pixels on each side of the edge
         # one pixel each side may be mixed (bilinear from working size for small frames); frames over
-        # GRID_PIXELS get their colour at half size (pipeline.grid_size): two pixels each side
-        mixed = 1 if pipeline.grid_size(height, width) == (height, width) else 2
+        # GRID_PIXELS get their colour on a grid (pipeline.grid_size): one grid cell each side
+        mixed = max(1, -(-height // pipeline.grid_size(height, width)[0]))
         left, right = b[x_edge - near:x_edge - mixed], b[x_edge + mixed:x_edge + near]
         bleed[guided] = max(np.abs(left - 25).max(), np.abs(right + 25).max())
         assert b[: x_edge // 2].mean() > 20 and b[x_edge + width // 4:].mean() < -20
@@ -402,7 +402,7 @@ def test_gradient_follows_its_own_l(dtype, size):
 @pytest.mark.parametrize("kind", ["grey", "bgr", "bgra"])
 def test_fast_merge_strips_equal_one_shot(monkeypatch, kind):
     """A frame above ONE_SHOT_PIXELS goes by strips with the colour offset at full size; the same
-    frame in one piece (offset on the half-size grid) gives the same picture within a level or two
+    frame in one piece (offset on the quarter-size grid) gives the same picture within a level or two
     away from edges, and exactly the same alpha."""
     img = known_input(kind, cv2.resize(photo(90, 160)[..., 0], (1280, 720), interpolation=cv2.INTER_CUBIC),
                       np.uint8)
@@ -475,3 +475,43 @@ def test_fast_merge_saturated_colour_takes_the_int16_path(level, colour):
     out = merge(p, ab).astype(np.int64)
     expected = float_reference(grey, np.broadcast_to(np.float32(colour), (1080, 1920, 2)), 255)
     assert np.abs(out - expected).max() <= 1
+
+
+@pytest.mark.parametrize("size", [(720, 1280), (1080, 1920), (721, 1283), (480, 640), (9, 7000), (2160, 3840)])
+def test_grid_is_the_frame_halved_until_it_fits(size):
+    """The fast merge's grid: the frame halved (rounding up) the fewest times that bring it within
+    GRID_PIXELS, so each grid cell covers a power-of-two block of the frame."""
+    height, width = size
+    gh, gw = pipeline.grid_size(height, width)
+    assert gh * gw <= pipeline.GRID_PIXELS
+    s = -(-height // gh)
+    assert s & (s - 1) == 0 and (gh, gw) == (-(-height // s), -(-width // s))
+    if s > 1:  # one halving fewer would not fit
+        assert -(-height // (s // 2)) * -(-width // (s // 2)) > pipeline.GRID_PIXELS
+
+
+@pytest.mark.parametrize("size", [(720, 1280), (1080, 1920), (721, 1283)])
+def test_grid_grey_is_the_box_filtered_grey(size):
+    """The grid's grey by halvings: a flat grey stays exact, a photo is its box-filtered (INTER_AREA)
+    self within a level (each halving rounds once)."""
+    gh, gw = pipeline.grid_size(*size)
+    flat = np.full(size, 173, np.uint8)
+    np.testing.assert_array_equal(pipeline.grid_grey(flat, gh, gw), np.full((gh, gw), 173, np.uint8))
+    grey = cv2.resize(photo(90, 160, seed=7)[..., 0], size[::-1], interpolation=cv2.INTER_CUBIC)
+    grid = pipeline.grid_grey(grey, gh, gw).astype(int)
+    area = cv2.resize(grey, (gw, gh), interpolation=cv2.INTER_AREA).astype(int)
+    assert grid.shape == (gh, gw)
+    if size[0] % gh == 0 and size[1] % gw == 0:  # exact halvings: the same box as one resize
+        assert np.abs(grid - area).max() <= 1 and np.abs(grid - area).mean() < 0.5
+
+
+def test_grey_of_l_is_opencvs_conversion():
+    """The tabulated grey level of L equals OpenCV's float Lab -> BGR of (L, 0, 0) within 1e-3 levels,
+    end points included."""
+    L = np.linspace(0.0, 100.0, 20001, dtype=np.float32).reshape(1, -1)
+    zero = np.zeros_like(L)
+    exact = cv2.cvtColor(cv2.merge([L, zero, zero]), cv2.COLOR_Lab2BGR)[..., 0] * np.float32(255.0)
+    got = pipeline._grey_of_l(L)
+    assert got.shape == L.shape and got.dtype == np.float32
+    assert np.abs(got - exact).max() < 1e-3
+    assert got[0, 0] == pytest.approx(0.0, abs=1e-3) and got[0, -1] == pytest.approx(255.0, abs=1e-3)

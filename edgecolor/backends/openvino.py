@@ -27,7 +27,8 @@ VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 class OpenVINOBackend(Backend):
     """``device``: CPU, GPU, NPU, AUTO (or GPU.1 ...); ``hint``: LATENCY or THROUGHPUT; inference
     precision is asked for explicitly (f32, or f16 when ``precision == "fp16"``) because OpenVINO
-    on ARM CPUs otherwise defaults to f16."""
+    on ARM CPUs otherwise defaults to f16. ``threads`` None: one core fewer than the process may use
+    (``default_threads``), leaving a core to the colour work around the network."""
 
     name = "openvino"
     library = "openvino"
@@ -100,8 +101,9 @@ class OpenVINOBackend(Backend):
             "PERFORMANCE_HINT": self.hint,
             "INFERENCE_PRECISION_HINT": "f16" if self.precision == "fp16" else "f32",
         }
-        if self.threads is not None:
-            config["INFERENCE_NUM_THREADS"] = self.threads
+        threads = self.threads if self.threads is not None else default_threads(self.device)
+        if threads is not None:
+            config["INFERENCE_NUM_THREADS"] = threads
         if self.device.split(":")[0] not in VIRTUAL_DEVICES:
             try:  # GPU has no thread count, NPU may lack a precision hint: pass what the device takes
                 supported = self._core.get_property(self.device, "SUPPORTED_PROPERTIES")
@@ -166,6 +168,22 @@ class OpenVINOBackend(Backend):
             except Exception as e:  # noqa: BLE001
                 raise BackendError(f"{self.model_path}: inference failed ({_short(e)})") from None
             return request.get_output_tensor(0).data.copy()
+
+
+def default_threads(device: str = "CPU") -> int | None:
+    """Inference threads when none are asked for: on a CPU, one core fewer than this process may use
+    (None, the runtime's choice, on one core or another device).
+
+    Why: prepare and merge (OpenCV) run beside the network: in `video` and `live` the merge of one
+    frame overlaps the network of the next, and the runtime's idle threads keep spinning into the
+    merge that follows a lone frame. On the 2-core reference machine (issue 19: one run, rounds
+    alternating, BENCHMARKS.md) the stream loop went from 105 to 167 fps at 720p and from 75 to 127 at
+    1080p against the network on both cores, and one frame at a time got faster too (720p 10.4 -> 9.3 ms).
+    """
+    if device.split(".")[0].upper() != "CPU":
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores - 1 if cores > 1 else None
 
 
 def type_name(value: object) -> str:
