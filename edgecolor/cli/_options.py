@@ -35,7 +35,10 @@ BACKEND = typer.Option(
 )
 PRECISION = typer.Option(Precision("fp32"), "--precision", "-p", help="Model variant to run.")
 DEVICE = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO.")
-THREADS = typer.Option(None, "--threads", min=1, help="Inference threads (default: the runtime's choice).")
+THREADS = typer.Option(
+    None, "--threads", min=1,
+    help="Inference threads (default: OpenVINO on one core fewer than the machine has; cv2.dnn: OpenCV's choice).",
+)
 SIZE = typer.Option(
     None, "--size", min=MIN_SIZE, max=MAX_SIZE, help="Network input long side, px (default: the model's)."
 )
