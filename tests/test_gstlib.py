@@ -33,6 +33,10 @@ def test_a_missing_namespace_names_the_packages():
     from edgecolor.gstlib import load_gi
 
     _gi()
+    try:
+        load_gi()  # GStreamer itself first: without it, the message names Gst (the case above skips too)
+    except BackendError as e:
+        pytest.skip(str(e))
     with pytest.raises(BackendError, match=r"GstNoSuchThing 1\.0 introspection data is missing: sudo apt install .*"
                                            r"gir1\.2-gst-rtsp-server-1\.0"):
         load_gi("GstNoSuchThing")
