@@ -33,6 +33,10 @@ def invoke(*args: object):
     """The CLI in-process; exceptions that escape the app are left in result.exception."""
     return CliRunner().invoke(app, [str(a) for a in args])
 
+# The children write UTF-8 (Python's C-locale coercion); text=True would decode with this process's locale
+# codec, which a native library's setlocale() call can turn into ASCII mid-run (seen after the stream tests).
+UTF8 = "utf-8"
+
 
 def run_cli(*args: object, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180):
     """`python -m edgecolor ...` in a new process, importing this checkout (installed or not)."""
@@ -41,7 +45,7 @@ def run_cli(*args: object, cwd: Path, env: dict[str, str] | None = None, timeout
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "edgecolor", *map(str, args)],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd, env=full_env, capture_output=True, encoding=UTF8, timeout=timeout,
     )
 
 
@@ -50,7 +54,8 @@ def run_python(code: str, *args: object, cwd: Path, timeout: float = 180):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     return subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-c", code, *map(str, args)], cwd=cwd, env=env, capture_output=True, encoding=UTF8,
+        timeout=timeout,
     )
 
 
