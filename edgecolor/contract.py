@@ -7,11 +7,18 @@ hard-codes sizes or scaling.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from edgecolor.errors import ModelError
 from edgecolor.limits import MAX_SIZE
+
+# OpenVINO's model reading (an ONNX file, also inside compile_model(path)) sets the process locale and puts it
+# back; two at once (stream workers, serve's pool) can leave it at "C" for good, and Python then decodes text as
+# ASCII in the whole process. Reads and compiles are rare (a load, one static shape): one at a time, here and
+# in backends/openvino.py.
+OPENVINO_LOAD_LOCK = threading.Lock()
 
 PREFIX = "edgecolor."
 CONTRACT_VERSION = 1
@@ -117,7 +124,8 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     """The edgecolor keys of an ONNX or IR (.xml) model, read through OpenVINO's model reader."""
     import openvino as ov
 
-    model = ov.Core().read_model(str(path))
+    with OPENVINO_LOAD_LOCK:
+        model = ov.Core().read_model(str(path))
     return metadata_of(model)
 
 

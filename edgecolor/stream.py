@@ -8,6 +8,7 @@ one StreamColorizer per inference worker and the stabilizer's state kept in fram
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -18,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 
-from edgecolor.errors import UsageError
-from edgecolor.options import DEFAULT_STRENGTH, StreamOptions
+from edgecolor.errors import EdgecolorError, UsageError
+from edgecolor.options import DEFAULT_STRENGTH, ColorizerOptions, StreamOptions
 from edgecolor.sinks import Sink
 from edgecolor.sources import Source, as_source
 from edgecolor.stabilizer import Stabilizer, low_res_luma
@@ -290,12 +291,27 @@ def run(
             src.close()
 
 
+def for_streams(options: ColorizerOptions) -> ColorizerOptions:
+    """The colorizer settings a stream loads (`video`, `live`, ``run`` with the default model): without
+    ``threads``, the backend's ``stream_threads`` (OpenVINO on one core fewer, the merge overlapping the
+    network); photos keep the runtime's choice. Explicit threads, and backends that cannot say, are kept."""
+    if options.threads is not None:
+        return options
+    from edgecolor.backends.base import get_backend
+
+    try:
+        threads = get_backend(options.backend, check=False).stream_threads(options.device)
+    except EdgecolorError:  # an unknown or missing backend: loading it says so
+        return options
+    return options if threads is None else dataclasses.replace(options, threads=threads)
+
+
 def _colorizer_factory(colorizer: ColorizerSpec, workers: int) -> Callable[[], Colorizer]:
     """What makes each inference thread's Colorizer: the default model, the caller's factory, or its one instance."""
     from edgecolor.colorizer import Colorizer
 
     if colorizer is None:
-        return Colorizer
+        return lambda: Colorizer.from_options(for_streams(ColorizerOptions()))
     if isinstance(colorizer, Colorizer):
         if workers > 1:
             raise UsageError("workers > 1 needs a Colorizer factory (one Colorizer per inference thread)")

@@ -10,6 +10,7 @@ playable partial one and stops. The work on one file is ``video.colorize_video``
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,7 +82,8 @@ class ColorizerPool:
 
     def __init__(self, options: ColorizerOptions, workers: int = 1) -> None:
         self.workers = workers
-        self._make = colorizer_factory(options)
+        self._options = options
+        self._make: Callable[[], Colorizer] | None = None
         self._made: list = []
         self._calls = 0
 
@@ -89,6 +91,10 @@ class ColorizerPool:
         i = self._calls % self.workers
         self._calls += 1
         if i == len(self._made):  # a model that cannot load raises its ModelError/BackendError: the batch stops
+            if self._make is None:  # here, not before: nothing loads (not even a runtime) when all are skipped
+                from edgecolor.stream import for_streams  # a stream's threads: the merge overlaps the network
+
+                self._make = colorizer_factory(for_streams(self._options))
             self._made.append(self._make())
         return self._made[i]
 

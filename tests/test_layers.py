@@ -52,7 +52,7 @@ def all_modules() -> set[str]:
 def edgecolor_imports(path: Path) -> set[str]:
     """First component below ``edgecolor`` of every import in the file, at any depth."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         names = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]

@@ -171,3 +171,23 @@ def test_sinks_take_the_result_the_frame_or_are_plain_callables(colorizer, clip)
     assert all(np.array_equal(r.source, f) for r, f in zip(results.got, clip.frames))
     assert all(np.array_equal(r.frame, a) and np.array_equal(a, b)
                for r, a, b in zip(results.got, frames.got, called, strict=True))
+
+
+def test_streams_leave_a_core_to_the_merge_photos_keep_the_runtimes_choice(model_files):
+    """for_streams: what `video`, `live` and run()'s default model load. Without threads, OpenVINO gets its
+    stream_threads (one core fewer); explicit threads and cv2.dnn are left alone; the loaded network reports
+    the count."""
+    from edgecolor.backends.openvino import OpenVINOBackend
+    from edgecolor.options import ColorizerOptions
+    from edgecolor.stream import for_streams
+    from edgecolor.video_batch import ColorizerPool
+
+    want = OpenVINOBackend.stream_threads("CPU")
+    options = ColorizerOptions(model=model_files["onnx"], backend="openvino")
+    assert for_streams(options).threads == want
+    assert for_streams(ColorizerOptions(model=model_files["onnx"], backend="openvino", threads=2)).threads == 2
+    assert for_streams(ColorizerOptions(model=model_files["onnx"], backend="opencv")).threads is None
+    assert for_streams(ColorizerOptions(model=model_files["onnx"], backend="nosuch")).backend == "nosuch"
+    assert options.threads is None  # the photo side's options are not changed
+    if want is not None:  # one core: the runtime's choice either way
+        assert ColorizerPool(options)().backend.runtime_info()["threads"] == want

@@ -66,6 +66,15 @@ class Backend(ABC):
         return {"inference_precision": "f32", "threads": self.threads, "device": self.device, "shape": "dynamic"}
 
     @classmethod
+    def stream_threads(cls, device: str = "CPU") -> int | None:
+        """Inference threads for a stream (video, live) when none were asked for; None: the runtime's choice.
+
+        In a stream the merge of one frame overlaps the network of the next, so a runtime that can be
+        held to fewer cores should leave one to it (OpenVINO does); one frame at a time (photos) keeps
+        the runtime's choice."""
+        return None
+
+    @classmethod
     def available(cls) -> bool:
         """Whether the runtime library imports on this machine."""
         try:

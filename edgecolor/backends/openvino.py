@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecolor.backends.base import Backend, register
+from edgecolor.contract import OPENVINO_LOAD_LOCK
 from edgecolor.errors import BackendError, ModelError
 
 ENV_CACHE_DIR = "EDGECOLOR_CACHE_DIR"
@@ -27,8 +28,8 @@ VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 class OpenVINOBackend(Backend):
     """``device``: CPU, GPU, NPU, AUTO (or GPU.1 ...); ``hint``: LATENCY or THROUGHPUT; inference
     precision is asked for explicitly (f32, or f16 when ``precision == "fp16"``) because OpenVINO
-    on ARM CPUs otherwise defaults to f16. ``threads`` None: one core fewer than the process may use
-    (``default_threads``), leaving a core to the colour work around the network."""
+    on ARM CPUs otherwise defaults to f16. ``threads`` None: the runtime's choice (every core); streams
+    ask for ``stream_threads`` instead, leaving a core to the colour work around the network."""
 
     name = "openvino"
     library = "openvino"
@@ -70,7 +71,8 @@ class OpenVINOBackend(Backend):
         """A fresh copy of the ov.Model, for reshaping (read once, on first need)."""
         if self._model is None:
             try:
-                self._model = self._core.read_model(str(self.model_path))
+                with OPENVINO_LOAD_LOCK:  # the locale: see contract.OPENVINO_LOAD_LOCK
+                    self._model = self._core.read_model(str(self.model_path))
             except Exception as e:  # noqa: BLE001
                 raise ModelError(f"{self.model_path}: OpenVINO cannot read this model ({_short(e)})") from None
         return self._model.clone()
@@ -101,9 +103,8 @@ class OpenVINOBackend(Backend):
             "PERFORMANCE_HINT": self.hint,
             "INFERENCE_PRECISION_HINT": "f16" if self.precision == "fp16" else "f32",
         }
-        threads = self.threads if self.threads is not None else default_threads(self.device)
-        if threads is not None:
-            config["INFERENCE_NUM_THREADS"] = threads
+        if self.threads is not None:
+            config["INFERENCE_NUM_THREADS"] = self.threads
         if self.device.split(":")[0] not in VIRTUAL_DEVICES:
             try:  # GPU has no thread count, NPU may lack a precision hint: pass what the device takes
                 supported = self._core.get_property(self.device, "SUPPORTED_PROPERTIES")
@@ -115,7 +116,8 @@ class OpenVINOBackend(Backend):
     def _compile(self, model):
         """Compile an ov.Model or a model file for the device (a file: read errors land here too)."""
         try:
-            return self._core.compile_model(model, self.device, self._config)
+            with OPENVINO_LOAD_LOCK:  # the locale: see contract.OPENVINO_LOAD_LOCK
+                return self._core.compile_model(model, self.device, self._config)
         except Exception as e:  # noqa: BLE001 - OpenVINO raises RuntimeError and friends
             raise ModelError(
                 f"{self.model_path}: OpenVINO cannot load this model for {self.device} ({_short(e)})"
@@ -159,6 +161,22 @@ class OpenVINOBackend(Backend):
     def specialized_shapes(self) -> list[tuple[int, ...]]:
         return list(self._static)
 
+    @classmethod
+    def stream_threads(cls, device: str = "CPU") -> int | None:
+        """On a CPU, one core fewer than this process may use (None, the runtime's choice, on one core or
+        another device).
+
+        Why: in `video` and `live` the merge of one frame (OpenCV) overlaps the network of the next, and
+        the runtime's idle threads keep spinning into it. On the 2-core reference machine (issue 19,
+        BENCHMARKS.md, alternating rounds in one run) the stream loop ran 720p at 162 against 146 fps and
+        1080p at 130 against 114 fps; one frame at a time the network on one core is the slower (480p:
+        7.5 against 4.2 ms, INT8), so photos keep every core.
+        """
+        if device.split(".")[0].upper() != "CPU":
+            return None
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return cores - 1 if cores > 1 else None
+
     def infer(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
         with self._lock:
@@ -168,22 +186,6 @@ class OpenVINOBackend(Backend):
             except Exception as e:  # noqa: BLE001
                 raise BackendError(f"{self.model_path}: inference failed ({_short(e)})") from None
             return request.get_output_tensor(0).data.copy()
-
-
-def default_threads(device: str = "CPU") -> int | None:
-    """Inference threads when none are asked for: on a CPU, one core fewer than this process may use
-    (None, the runtime's choice, on one core or another device).
-
-    Why: prepare and merge (OpenCV) run beside the network: in `video` and `live` the merge of one
-    frame overlaps the network of the next, and the runtime's idle threads keep spinning into the
-    merge that follows a lone frame. On the 2-core reference machine (issue 19: one run, rounds
-    alternating, BENCHMARKS.md) the stream loop went from 105 to 167 fps at 720p and from 75 to 127 at
-    1080p against the network on both cores, and one frame at a time got faster too (720p 10.4 -> 9.3 ms).
-    """
-    if device.split(".")[0].upper() != "CPU":
-        return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores - 1 if cores > 1 else None
 
 
 def type_name(value: object) -> str:

@@ -59,6 +59,7 @@ def live(
     from edgecolor.ctrlc import ctrl_c_sets
     from edgecolor.live import live as run_live
     from edgecolor.sources import LiveSource
+    from edgecolor.stream import for_streams
 
     if not (show or record or serve is not None or rtsp is not None or virtual_cam):
         raise UsageError(
@@ -77,7 +78,8 @@ def live(
             print(f"rtsp: {server.url}", flush=True)
         with ctrl_c_sets(stop, exiting=True) as ctrl:
             report = run_live(
-                src, colorizer_factory(options), show=show, side_by_side=side_by_side, record=record, codec=codec,
+                src, colorizer_factory(for_streams(options)), show=show, side_by_side=side_by_side, record=record,
+                codec=codec,
                 serve=serve, host=host, allow_hosts=tuple(allow_host), virtual_cam=virtual_cam, timeout=timeout,
                 loop=loop, stream_options=stream, max_frames=frames, stop=stop,
                 sinks=[server] if server else None, announce=lambda m: print(m, flush=True),
