@@ -7,9 +7,10 @@ Grey camera frames as BGR, OpenVINO INT8, default options, stabilizer on (as `li
 and each variant, in alternating rounds: ``frame`` (one ``StreamColorizer.process`` at a time,
 median ms), ``prepare`` and ``merge`` (median ms), and ``stream fps`` (``stream.run`` over the same
 frame, as `live` and `video` run it: the network of one frame overlaps the merge of the one before).
-Variants: "before" (that revision's pipeline, the network on every core: the runtime's choice
-before ``backends.openvino.default_threads``), this tree's pipeline with the network on every core,
-and this tree as it is (the network on one core fewer, so the merge has a core of its own).
+Variants: "before" (that revision's pipeline, the network on every core: the runtime's choice),
+this tree's pipeline with the network on every core (what photos load), and this tree with what
+`live` and `video` load (``stream.for_streams``: the network on one core fewer, so the merge has a
+core of its own).
 The load average is printed at the start and the end: a busy machine slows every variant alike only
 on average, so read the ratios of one run. ``--cpu``: the work instead of the wall time, for a busy
 machine: OpenCV on one thread, ``prepare`` and ``merge`` timed by this thread's CPU clock (first
@@ -115,10 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         return cpu_work(args)
     kw = dict(backend="openvino", precision="int8")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    variants = {  # before: the runtime's choice of threads (all cores), as before default_threads
+    from edgecolor.stream import for_streams
+
+    variants = {  # before: the runtime's choice of threads (all cores)
         "before": colorizer_with(load_before(args.before), threads=cores, **kw),
         f"after, network on {cores} threads": Colorizer(threads=cores, **kw),
-        "after (default threads)": Colorizer(**kw),
+        "after (a stream's threads)": Colorizer.from_options(for_streams(Colorizer(**kw).options)),
     }
     load0 = os.getloadavg()[0]
     print(f"OpenVINO INT8, {cores} cores, load {load0:.1f} at the start; {args.rounds} alternating rounds of "

@@ -16,9 +16,10 @@ upsampling on) and the stabilizer as `edgecolor live` runs it. The stages of one
 ``frame`` is a whole ``StreamColorizer.process`` (one frame at a time) and ``fps`` follows from it;
 ``x network`` is frame / network. ``stream fps`` runs the same frames through ``stream.run``, as
 `live` and `video` do: the network of one frame overlaps the merge of the one before, so both
-cores work; the issue's frame-rate targets are read there. ``stream fps, network on every core``
-(OpenVINO rows, default threads only): the same run with the network on every core, as before
-``backends.openvino.default_threads`` left one core to the merge.
+cores work; the issue's frame-rate targets are read there. It loads what `live` and `video` load
+(``stream.for_streams``: OpenVINO on one core fewer, the merge keeping one); the one-frame columns
+use the photo default (the runtime's own thread count). ``stream fps, network on every core``
+(OpenVINO rows, default threads only): the stream with the photo default, alternating with it.
 ``merge before`` is the merge this replaced (full-size guided filter on ab and OpenCV's 8-bit
 Lab -> BGR), timed in the same rounds.
 Every stage is timed in alternating rounds and the medians are reported: a slow spell of a shared
@@ -87,7 +88,7 @@ def _timers(c, frame):
     }
 
 
-def measure_size(c, width: int, height: int, rounds: int, all_cores=None) -> dict:
+def measure_size(c, width: int, height: int, rounds: int, all_cores=None, streaming=None) -> dict:
     """Median ms of each piece over ``rounds`` alternating rounds, and the stages derived from them."""
     from edgecolor import bench
 
@@ -110,10 +111,11 @@ def measure_size(c, width: int, height: int, rounds: int, all_cores=None) -> dic
     row["fps"] = 1000.0 / row["frame"]
     row["x_network"] = row["frame"] / row["network"]
     count = max(20, 3 * rounds)
+    streaming = streaming or c
     if all_cores is None:
-        row["stream_fps"], row["all_cores_fps"] = stream_fps(c, frame, count), None
-    else:  # alternating, median of three each: the default against every core in the same minutes
-        runs = [(stream_fps(c, frame, count), stream_fps(all_cores, frame, count)) for _ in range(3)]
+        row["stream_fps"], row["all_cores_fps"] = stream_fps(streaming, frame, count), None
+    else:  # alternating, median of three each: the stream's threads against every core in the same minutes
+        runs = [(stream_fps(streaming, frame, count), stream_fps(all_cores, frame, count)) for _ in range(3)]
         row["stream_fps"] = statistics.median(r[0] for r in runs)
         row["all_cores_fps"] = statistics.median(r[1] for r in runs)
     row["pi_fps"] = 1000.0 / (row["network"] * PI_NETWORK + (row["frame"] - row["network"]) * PI_PIPELINE)
@@ -135,19 +137,20 @@ def measure(model: str = "default", sizes=SIZES, variants=VARIANTS, rounds: int 
             say=print) -> dict:
     """Every size for every variant; 4K gets a quarter of the rounds (each takes ~10x longer)."""
     from edgecolor.colorizer import Colorizer
+    from edgecolor.stream import for_streams
 
     out = {"rows": [], "load_start": os.getloadavg()[0], "rounds": rounds, "cores": os.cpu_count()}
     for variant in variants:
         backend, precision = variant.split(":")
-        c = Colorizer(model, backend=backend, precision=precision, threads=threads)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        all_cores = None  # OpenVINO on every core (its default before default_threads left one to the merge)
-        if backend == "openvino" and threads is None and cores > 1:
-            all_cores = Colorizer(model, backend=backend, precision=precision, threads=cores)
+        c = Colorizer(model, backend=backend, precision=precision, threads=threads)  # photos: one at a time
+        streaming = Colorizer.from_options(for_streams(c.options))  # what `live` and `video` load
+        all_cores = None  # the stream on the photo default too (OpenVINO: every core), for comparison
+        if streaming.options.threads != c.options.threads:
+            all_cores = c
         for size in sizes:
             width, height = (int(v) for v in size.lower().split("x"))
             n = rounds if width * height <= 1 << 21 else max(3, rounds // 4)
-            row = measure_size(c, width, height, n, all_cores)
+            row = measure_size(c, width, height, n, all_cores, streaming)
             row.update(backend=backend, precision=precision)
             out["rows"].append(row)
             say(f"  {backend} {precision} {size}: frame {row['frame']:.1f} ms ({row['fps']:.0f} fps, "
@@ -185,9 +188,10 @@ def markdown(data: dict) -> list[str]:
         "most 0.125 MP), resize and add; *colour conversion*: Lab -> BGR and the offset fit at working size (480p, "
         "under 4x the working size, keeps the exact merge: bilinear ab and OpenCV's 8-bit Lab -> BGR at full size, "
         "which is then this column); "
-        "*other*: the stabilizer; *stream fps*: through the stream loop (`live`, `video`), OpenVINO on one core "
-        "fewer than the machine has (its default: the merge keeps a core); *stream fps, network on every core*: "
-        "the same with `threads=cores` (the default before), alternating with it, medians of three each; "
+        "*other*: the stabilizer; *frame*, *fps*: one frame at a time with the photo default (OpenVINO's own "
+        "thread count); *stream fps*: through the stream loop with what `live` and `video` load (OpenVINO on one "
+        "core fewer than the machine has: the merge keeps a core); *stream fps, network on every core*: the "
+        "same loop with the photo default, alternating with it, medians of three each; "
         "*merge before*: the merge this replaced (full-size guided filter and "
         "OpenCV's 8-bit Lab -> BGR), same rounds. *Pi 5 est.*: an estimate, not a measurement: the network "
         f"x {PI_NETWORK:.2f} (the f32 edge projection's Pi-to-here ratio) plus the rest of the frame x {PI_PIPELINE} "

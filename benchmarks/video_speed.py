@@ -59,11 +59,12 @@ def shares(model: str, clip: Path, folder: Path, ffmpeg: str) -> dict:
     """Decode, colorize and encode fps of one clip alone, and the whole overlapped run's fps."""
     from edgecolor.colorizer import Colorizer
     from edgecolor.sources import FileSource
-    from edgecolor.stream import StreamColorizer
+    from edgecolor.stream import StreamColorizer, for_streams
     from edgecolor.video import colorize_video
     from edgecolor.writers import open_writer
 
-    c = Colorizer(model, backend="openvino", precision="int8")
+    c = Colorizer(model, backend="openvino", precision="int8")  # one frame at a time: the photo default
+    streaming = Colorizer.from_options(for_streams(c.options))  # what `edgecolor video` loads
     t0 = time.perf_counter()
     source = FileSource(clip, ffmpeg=ffmpeg)
     frames = []
@@ -85,7 +86,7 @@ def shares(model: str, clip: Path, folder: Path, ffmpeg: str) -> dict:
     writer.close()
     encode = len(out) / (time.perf_counter() - t0)
     del out
-    report = colorize_video(clip, folder / "whole.mp4", c, ffmpeg=ffmpeg)
+    report = colorize_video(clip, folder / "whole.mp4", streaming, ffmpeg=ffmpeg)
     return {"frames": len(frames), "decode": decode, "colorize": colorize, "encode": encode,
             "whole": report.stats.fps, "ratio": report.stats.fps / colorize}
 
@@ -95,9 +96,12 @@ def two_streams(model: str, clip: Path, folder: Path, ffmpeg: str) -> tuple[floa
     import threading
 
     from edgecolor.colorizer import Colorizer
+    from edgecolor.options import ColorizerOptions
+    from edgecolor.stream import for_streams
     from edgecolor.video import colorize_video
 
-    colorizers = [Colorizer(model, backend="openvino", precision="int8") for _ in range(2)]
+    options = for_streams(ColorizerOptions(model=model, backend="openvino", precision="int8"))
+    colorizers = [Colorizer.from_options(options) for _ in range(2)]
     reports: list = [None, None]
 
     def one(i: int) -> None:

@@ -22,6 +22,7 @@ from edgecolor.options import check_saturation, is_size
 
 DTYPES = (np.uint8, np.uint16, np.float32)
 GREY_CHECK_PIXELS = 1 << 23  # up to 4K UHD frames: the grey-frame fast path's copy stays small
+DECODED_GREY_TOLERANCE = 6  # levels of chroma coding noise a decoded grey video frame may carry (decoded_grey)
 STRIP_PIXELS = 1 << 19  # full-size work is done in row strips of about this many pixels
 COLOUR_CHROMA = 4.0  # mean chroma (CIELAB units) above which an input counts as a colour photo
 _CHROMA_SAMPLES = 32  # the chroma estimate samples about this many rows and columns
@@ -593,6 +594,23 @@ def _grey_channel(image: np.ndarray) -> np.ndarray | None:
         return c0 if cv2.norm(image, cv2.cvtColor(c0, cv2.COLOR_GRAY2BGR), cv2.NORM_INF) == 0 else None
     c0, c1, c2 = (cv2.extractChannel(image, i) for i in range(3))  # BGRA: alpha aside
     return c0 if cv2.norm(c0, c1, cv2.NORM_INF) == 0 and cv2.norm(c0, c2, cv2.NORM_INF) == 0 else None
+
+
+def decoded_grey(frame: np.ndarray, tolerance: int = DECODED_GREY_TOLERANCE) -> np.ndarray | None:
+    """The grey (OpenCV's luma) of an 8-bit BGR video frame whose channels all lie within ``tolerance``
+    levels of it, else None.
+
+    A black-and-white film decoded from YUV is not exactly grey: its chroma planes carry a few levels
+    of coding noise (H.264 of a grey clip: up to 3 here), so ``_grey_channel``'s exact test fails and
+    such frames took the full Lab path, twice the merge's time at 720p. The stream (``video``, ``live``)
+    hands these frames on as grey; their L moves by less than one level's worth. Photos keep the exact
+    test (their L is kept bit for bit).
+    """
+    if (frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3
+            or frame.shape[0] * frame.shape[1] > GREY_CHECK_PIXELS):
+        return None
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    return grey if cv2.norm(frame, cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), cv2.NORM_INF) <= tolerance else None
 
 
 def _full_l(image: np.ndarray) -> tuple[np.ndarray, float]:

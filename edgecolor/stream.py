@@ -21,6 +21,7 @@ import numpy as np
 
 from edgecolor.errors import EdgecolorError, UsageError
 from edgecolor.options import DEFAULT_STRENGTH, ColorizerOptions, StreamOptions
+from edgecolor.pipeline import decoded_grey
 from edgecolor.sinks import Sink
 from edgecolor.sources import Source, as_source
 from edgecolor.stabilizer import Stabilizer, low_res_luma
@@ -53,8 +54,11 @@ class StreamColorizer:
         self.stabilizer = Stabilizer(strength) if stabilize else None
 
     def analyze(self, frame: np.ndarray) -> tuple[Prepared, np.ndarray, np.ndarray | None]:
-        """Network half of ``process``: (prepared, raw ab, low-res L). Safe to run ahead in another thread."""
-        prepared = self.colorizer.prepare(frame)
+        """Network half of ``process``: (prepared, raw ab, low-res L). Safe to run ahead in another thread.
+        A decoded black-and-white frame (grey but for a few levels of chroma coding noise) goes on as grey:
+        ``pipeline.decoded_grey``."""
+        grey = decoded_grey(frame)
+        prepared = self.colorizer.prepare(frame if grey is None else grey)
         ab = self.colorizer.predict_ab(prepared)
         luma = low_res_luma(prepared, ab.shape[:2]) if self.stabilizer else None
         return prepared, ab, luma

@@ -33,9 +33,15 @@ from edgecolor.colorizer import Colorizer
 from edgecolor.ffmpeg import find_ffmpeg
 from edgecolor.live import live
 from edgecolor.mjpeg import MjpegServer
+from edgecolor.pipeline import decoded_grey
 from edgecolor.sinks import Sink
 
 FFMPEG = find_ffmpeg()
+
+
+def as_grey(frame):
+    grey = decoded_grey(frame)
+    return frame if grey is None else grey
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +132,8 @@ def test_live_takes_stream_options_and_raises_typed_errors(tmp_path, clip_file, 
     report = live(str(clip_file), c, sinks=[Both()], max_frames=6, timeout=10,
                   stream_options=StreamOptions(stabilize=False))
     assert report.stats.frames == len(pairs) == 6
-    assert all(np.array_equal(out, c.colorize(src)) for src, out in pairs)  # no history: each frame on its own
+    # no history: each frame on its own (a decoded grey frame as grey: pipeline.decoded_grey)
+    assert all(np.array_equal(out, c.colorize(as_grey(src))) for src, out in pairs)
     with pytest.raises(UsageError, match="stream_options must be a StreamOptions"):
         live(str(clip_file), c, sinks=[Both()], max_frames=2, stream_options={"stabilize": False})
     try:

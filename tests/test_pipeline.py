@@ -515,3 +515,42 @@ def test_grey_of_l_is_opencvs_conversion():
     assert got.shape == L.shape and got.dtype == np.float32
     assert np.abs(got - exact).max() < 1e-3
     assert got[0, 0] == pytest.approx(0.0, abs=1e-3) and got[0, -1] == pytest.approx(255.0, abs=1e-3)
+
+
+def test_decoded_grey_takes_coding_noise_as_grey_and_colour_as_colour():
+    """A black-and-white frame decoded from YUV carries a few levels of chroma noise: it is grey (its luma);
+    a frame with real colour, 16-bit or BGRA frames are not; an exactly grey frame gives its own channel."""
+    from edgecolor.pipeline import DECODED_GREY_TOLERANCE, decoded_grey
+
+    rng = np.random.default_rng(3)
+    grey = rng.integers(10, 245, (48, 64), dtype=np.uint8)
+    exact = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+    assert np.array_equal(decoded_grey(exact), grey)
+    noise = rng.integers(-2, 3, exact.shape)
+    noisy = np.clip(exact.astype(int) + noise, 0, 255).astype(np.uint8)
+    got = decoded_grey(noisy)
+    assert got is not None and np.abs(got.astype(int) - grey).max() <= 2
+    coloured = exact.copy()
+    coloured[10:20, 10:20] = (40, 60, 200)  # a red patch
+    assert decoded_grey(coloured) is None
+    tinted = np.clip(exact.astype(int) + (0, 0, DECODED_GREY_TOLERANCE + 4), 0, 255).astype(np.uint8)
+    assert decoded_grey(tinted) is None
+    assert decoded_grey(exact.astype(np.uint16) * 257) is None
+    assert decoded_grey(cv2.cvtColor(exact, cv2.COLOR_BGR2BGRA)) is None
+
+
+def test_a_stream_colorizes_a_decoded_grey_frame_as_its_grey(model_files):
+    """StreamColorizer (video, live) hands a noisy grey frame on as grey: the same output as the grey frame."""
+    from edgecolor.stream import StreamColorizer
+
+    rng = np.random.default_rng(4)
+    grey = cv2.resize(rng.integers(0, 255, (12, 16), dtype=np.uint8), (160, 120), interpolation=cv2.INTER_CUBIC)
+    noisy = np.clip(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR).astype(int) + rng.integers(-1, 2, (120, 160, 3)), 0,
+                    255).astype(np.uint8)
+    from edgecolor.colorizer import Colorizer
+    from edgecolor.pipeline import decoded_grey
+
+    c = Colorizer(model_files["onnx"])
+    out = StreamColorizer(c, stabilize=False).process(noisy)
+    assert np.array_equal(out, c.colorize(decoded_grey(noisy)))
+    assert out.shape == noisy.shape and out.dtype == np.uint8
