@@ -37,7 +37,7 @@ PRECISION = typer.Option(Precision("fp32"), "--precision", "-p", help="Model var
 DEVICE = typer.Option("CPU", "--device", help="OpenVINO device: CPU, GPU, NPU, AUTO.")
 THREADS = typer.Option(
     None, "--threads", min=1,
-    help="Inference threads (default: OpenVINO on one core fewer than the machine has; cv2.dnn: OpenCV's choice).",
+    help="Inference threads (default: OpenVINO's choice; in video and live one core fewer; cv2.dnn: OpenCV's).",
 )
 SIZE = typer.Option(
     None, "--size", min=MIN_SIZE, max=MAX_SIZE, help="Network input long side, px (default: the model's)."
