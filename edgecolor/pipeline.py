@@ -137,11 +137,14 @@ def network_size(height: int, width: int, long_side: int, multiple: int) -> tupl
     return h, w
 
 
-def prepare(image: np.ndarray, contract: ModelContract, size: int | None = None) -> Prepared:
+def prepare(image: np.ndarray, contract: ModelContract, size: int | None = None,
+            grey_tolerance: int = 0) -> Prepared:
     """Full-resolution L and the padded network tensor ``L * l_scale + l_shift`` (1x1xHxW float32).
 
     ``size`` overrides the model's preferred working size (long side in pixels), like DeOldify's
-    render factor: larger keeps finer colour detail, smaller is faster.
+    render factor: larger keeps finer colour detail, smaller is faster. ``grey_tolerance``: an 8-bit BGR
+    frame within that many levels of its luma is taken as that grey (``decoded_grey``; streams pass
+    ``DECODED_GREY_TOLERANCE``, photos keep 0: exact).
     """
     image = check_image(image)
     long_side = contract.working_size if size is None else size
@@ -150,7 +153,7 @@ def prepare(image: np.ndarray, contract: ModelContract, size: int | None = None)
     channels = 1 if image.ndim == 2 else image.shape[2]
     h, w = network_size(image.shape[0], image.shape[1], int(long_side), contract.size_multiple)
     lut, source = _grey_lut(image), image
-    if lut is None and (grey := _grey_channel(image)) is not None:  # a grey frame stored as BGR
+    if lut is None and (grey := _grey_channel(image, grey_tolerance)) is not None:  # a grey frame stored as BGR
         lut, source = _grey_l8(), grey
     if lut is not None:  # merge looks L up again by strips: no full-size L plane is kept
         chroma = 0.0
@@ -579,39 +582,38 @@ def _look_up(grey: np.ndarray, lut: np.ndarray, dst: np.ndarray | None = None) -
     return cv2.LUT(grey, lut, dst=dst) if grey.dtype == np.uint8 else lut[grey]
 
 
-def _grey_channel(image: np.ndarray) -> np.ndarray | None:
-    """The first channel of an 8-bit BGR frame whose three channels are equal, else None.
+def _grey_channel(image: np.ndarray, tolerance: int = 0) -> np.ndarray | None:
+    """The grey of an 8-bit BGR(A) frame whose colour channels are equal, else None; with ``tolerance``,
+    of a BGR frame whose channels all lie within that many levels of its luma (``decoded_grey``).
 
-    Grey frames stored as BGR are what cameras and video decoders deliver: an exact equality check
-    costs ~0.4 ms at 640x480, the full Lab conversion ~1.5 ms, and the frame is then handled as a
-    single-channel one (no full-size L plane; the merge takes its grey as it is). Only up to video
-    frame sizes: the check makes a frame-sized copy, which large photos should not pay.
+    Grey frames stored as BGR are what cameras and video decoders deliver: the check costs ~0.4 ms at
+    1080p, the full Lab conversion far more, and the frame is then handled as a single-channel one (no
+    full-size L plane; the merge takes its grey as it is). Only up to video frame sizes: the check makes
+    a frame-sized copy, which large photos should not pay.
     """
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[0] * image.shape[1] > GREY_CHECK_PIXELS:
         return None
     if image.shape[2] == 3:  # OpenCV's luma of equal channels is that value exactly (its weights sum to 1 << 14),
         # and BGR2GRAY costs half of extractChannel (1080p: 0.21 against 0.45 ms)
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        return grey if cv2.norm(image, cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), cv2.NORM_INF) == 0 else None
+        return grey if cv2.norm(image, cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), cv2.NORM_INF) <= tolerance else None
+    if tolerance:  # BGRA: exact only
+        return None
     c0, c1, c2 = (cv2.extractChannel(image, i) for i in range(3))  # BGRA: alpha aside
     return c0 if cv2.norm(c0, c1, cv2.NORM_INF) == 0 and cv2.norm(c0, c2, cv2.NORM_INF) == 0 else None
 
 
 def decoded_grey(frame: np.ndarray, tolerance: int = DECODED_GREY_TOLERANCE) -> np.ndarray | None:
     """The grey (OpenCV's luma) of an 8-bit BGR video frame whose channels all lie within ``tolerance``
-    levels of it, else None.
+    levels of it, else None: what ``prepare(..., grey_tolerance=tolerance)`` takes such a frame as.
 
     A black-and-white film decoded from YUV is not exactly grey: its chroma planes carry a few levels
-    of coding noise (H.264 of a grey clip: up to 3 here), so ``_grey_channel``'s exact test fails and
-    such frames took the full Lab path, twice the merge's time at 720p. The stream (``video``, ``live``)
-    hands these frames on as grey; their L moves by less than one level's worth. Photos keep the exact
-    test (their L is kept bit for bit).
+    of coding noise (H.264 of a grey clip: up to 3 here), so the exact test fails and such frames took
+    the full Lab path, twice the merge's time at 720p. The stream (``video``, ``live``) takes these
+    frames as grey; their L moves by less than one level's worth. Photos keep the exact test (their L is
+    kept bit for bit).
     """
-    if (frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3
-            or frame.shape[0] * frame.shape[1] > GREY_CHECK_PIXELS):
-        return None
-    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    return grey if cv2.norm(frame, cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), cv2.NORM_INF) <= tolerance else None
+    return _grey_channel(frame, tolerance) if frame.ndim == 3 and frame.shape[2] == 3 else None
 
 
 def _full_l(image: np.ndarray) -> tuple[np.ndarray, float]:

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 
+from edgecolor import pipeline
 from edgecolor.errors import EdgecolorError, UsageError
 from edgecolor.options import DEFAULT_STRENGTH, ColorizerOptions, StreamOptions
-from edgecolor.pipeline import decoded_grey
+from edgecolor.pipeline import DECODED_GREY_TOLERANCE
 from edgecolor.sinks import Sink
 from edgecolor.sources import Source, as_source
 from edgecolor.stabilizer import Stabilizer, low_res_luma
@@ -56,9 +57,9 @@ class StreamColorizer:
     def analyze(self, frame: np.ndarray) -> tuple[Prepared, np.ndarray, np.ndarray | None]:
         """Network half of ``process``: (prepared, raw ab, low-res L). Safe to run ahead in another thread.
         A decoded black-and-white frame (grey but for a few levels of chroma coding noise) goes on as grey:
-        ``pipeline.decoded_grey``."""
-        grey = decoded_grey(frame)
-        prepared = self.colorizer.prepare(frame if grey is None else grey)
+        ``pipeline.decoded_grey``, decided by the one grey test of ``prepare``."""
+        c = self.colorizer
+        prepared = pipeline.prepare(frame, c.contract, c.size, grey_tolerance=DECODED_GREY_TOLERANCE)
         ab = self.colorizer.predict_ab(prepared)
         luma = low_res_luma(prepared, ab.shape[:2]) if self.stabilizer else None
         return prepared, ab, luma
