@@ -22,7 +22,6 @@ import numpy as np
 from edgecolor import pipeline
 from edgecolor.errors import EdgecolorError, UsageError
 from edgecolor.options import DEFAULT_STRENGTH, ColorizerOptions, StreamOptions
-from edgecolor.pipeline import DECODED_GREY_TOLERANCE
 from edgecolor.sinks import Sink
 from edgecolor.sources import Source, as_source
 from edgecolor.stabilizer import Stabilizer, low_res_luma
@@ -59,7 +58,7 @@ class StreamColorizer:
         A decoded black-and-white frame (grey but for a few levels of chroma coding noise) goes on as grey:
         ``pipeline.decoded_grey``, decided by the one grey test of ``prepare``."""
         c = self.colorizer
-        prepared = pipeline.prepare(frame, c.contract, c.size, grey_tolerance=DECODED_GREY_TOLERANCE)
+        prepared = pipeline.prepare(frame, c.contract, c.size, grey_tolerance=pipeline.DECODED_GREY_TOLERANCE)
         ab = self.colorizer.predict_ab(prepared)
         luma = low_res_luma(prepared, ab.shape[:2]) if self.stabilizer else None
         return prepared, ab, luma
